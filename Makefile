@@ -1,0 +1,34 @@
+# linuxha.vrrp: developer entry points. `make test` is what CI runs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AGENT := files/agent
+
+.PHONY: venv test unit lab lint bench clean
+
+$(VENV)/.stamp: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+lint: venv
+	$(VENV)/bin/ruff check $(AGENT)/vrrp_agent tests bench
+	$(VENV)/bin/mypy $(AGENT)/vrrp_agent
+
+unit: venv
+	PYTHONPATH=$(AGENT) $(PY) -m pytest -q tests/unit
+
+lab: venv
+	PYTHONPATH=$(AGENT) $(PY) -m pytest -q tests/lab
+
+test: venv lint
+	PYTHONPATH=$(AGENT) $(PY) -m pytest -q -rs tests
+
+bench: venv
+	PYTHONPATH=$(AGENT) $(PY) bench/failover.py --write docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

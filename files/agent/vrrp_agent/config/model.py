@@ -1,0 +1,134 @@
+"""The validated configuration: frozen dataclasses, no I/O.
+
+The parser (parser.py) builds these from keepalived.conf syntax; everything
+downstream (router, daemon, status) reads only these. Units are in the name:
+`_cs` centiseconds (RFC 5798 unit), `_s` seconds (float).
+
+Every object remembers where it was defined (`file`, `line`) so that later
+checks (against the host, on reload) can still say FILE:LINE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from vrrp_agent import constants as c
+
+
+@dataclass(frozen=True)
+class GarpSettings:
+    """Gratuitous ARP / unsolicited NA schedule (keepalived's garp_* keywords)."""
+
+    master_delay_s: float = c.GARP_MASTER_DELAY_S
+    """Delay before the second burst after becoming master; 0 = no second burst."""
+    master_repeat: int = c.GARP_MASTER_REPEAT
+    """Packets per VIP in each burst."""
+    master_refresh_s: float = c.GARP_MASTER_REFRESH_S
+    """Periodic refresh while master; 0 = off."""
+    master_refresh_repeat: int = c.GARP_MASTER_REFRESH_REPEAT
+    """Packets per VIP in each refresh."""
+    interval_s: float = 0.0
+    """Gap between two gratuitous ARPs (vrrp_garp_interval)."""
+    gna_interval_s: float = 0.0
+    """Gap between two unsolicited NAs (vrrp_gna_interval)."""
+    lower_prio_delay_s: Optional[float] = None
+    """Delay of the second burst sent when a master hears a lower priority (None = master_delay)."""
+    lower_prio_repeat: Optional[int] = None
+    """Burst size sent when a master hears a lower priority (None = master_repeat)."""
+
+
+@dataclass(frozen=True)
+class VipSpec:
+    """One `virtual_ipaddress` entry."""
+
+    address: str
+    """Normalised address text, without prefix ("198.51.100.100", "2001:db8::100")."""
+    prefixlen: int
+    """Prefix length; a bare address is /32 (IPv4) or /128 (IPv6) as in keepalived."""
+    family: int
+    """4 or 6."""
+    dev: Optional[str] = None
+    """Interface to put it on; None = the instance interface."""
+    label: Optional[str] = None
+    scope: Optional[str] = None
+    """global | site | link | host | nowhere (None = kernel default)."""
+    brd: Optional[str] = None
+    """Broadcast: an address, "+" or "-" (IPv4 only)."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """One `vrrp_instance NAME { ... }`."""
+
+    name: str
+    interface: str
+    vrid: int
+    priority: int
+    """Base priority, 1..255. `state MASTER` without a priority line gives 255."""
+    initial_state: str
+    """"MASTER" or "BACKUP" (the configured wish)."""
+    version: int
+    """2 or 3 (IPv6 instances are always 3)."""
+    family: int
+    """4 or 6: the family of the (non-excluded) VIPs."""
+    advert_int_cs: int
+    """Advertisement interval, centiseconds (v2: a multiple of 100)."""
+    nopreempt: bool = False
+    preempt_delay_s: float = 0.0
+    auth_type: Optional[str] = None
+    """None or "PASS" (v2 only)."""
+    auth_pass: Optional[bytes] = None
+    """The PASS secret, zero-padded to 8 bytes. Never logged, never in status."""
+    vips: Tuple[VipSpec, ...] = ()
+    """virtual_ipaddress: carried in adverts."""
+    excluded_vips: Tuple[VipSpec, ...] = ()
+    """virtual_ipaddress_excluded: moved with the instance, not carried in adverts."""
+    unicast_src_ip: Optional[str] = None
+    unicast_peers: Tuple[str, ...] = ()
+    """Non-empty = unicast mode (no TTL check, adverts sent to each peer)."""
+    mcast_src_ip: Optional[str] = None
+    garp: GarpSettings = field(default_factory=GarpSettings)
+    v3_checksum_as_v2: bool = False
+    """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""
+    dont_track_primary: bool = False
+    """Ignore link down of `interface` (no FAULT)."""
+    file: str = ""
+    line: int = 0
+
+    @property
+    def unicast(self) -> bool:
+        return bool(self.unicast_peers)
+
+    @property
+    def key(self) -> Tuple[str, int, int]:
+        """Reload identity: interface + VRID + family (as keepalived matches)."""
+        return (self.interface, self.vrid, self.family)
+
+
+@dataclass(frozen=True)
+class GlobalDefs:
+    """`global_defs { ... }` (the VRRP-relevant part)."""
+
+    router_id: Optional[str] = None
+    vrrp_version: int = 2
+    garp: GarpSettings = field(default_factory=GarpSettings)
+    startup_delay_s: float = 0.0
+    mcast_group4: str = c.MCAST_GROUP4
+    mcast_group6: str = c.MCAST_GROUP6
+    v3_checksum_as_v2: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole configuration, as loaded from one top file and its includes."""
+
+    path: str
+    globals: GlobalDefs
+    instances: Tuple[InstanceConfig, ...]
+    files: Tuple[str, ...] = ()
+    """Every file read (the top file and its includes), in order."""
+    warnings: Tuple[str, ...] = ()
+    """Accepted-but-suspicious input, as "FILE:LINE: message" (keepalived warns on these too)."""
