@@ -1,0 +1,144 @@
+"""Raw VRRP sockets for one (interface, family). No protocol decisions here.
+
+Rules (RFC 5798 §5.1, keepalived's socket set-up):
+- Receive: one raw IPPROTO_VRRP socket bound to the device (SO_BINDTODEVICE),
+  joined to 224.0.0.18 / ff02::12 on that interface. IPv4 raw sockets return
+  the IP header (TTL, addresses are read from it); IPv6 sockets give the hop
+  limit and destination through IPV6_HOPLIMIT / IPV6_PKTINFO ancillary data.
+  The kernel does not verify the VRRP checksum: the codec does, so bad
+  checksums are counted.
+- Send: a second raw socket, bound to the source address (it fixes the
+  source, which the v3 checksum's pseudo-header covers), TTL / hop limit 255,
+  TOS 0xC0 (IPv4), multicast loop off, multicast out of the interface.
+- Both non-blocking; the driver reads them from the event loop.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Optional, Tuple
+
+from vrrp_agent.constants import IPPROTO_VRRP, TOS_VRRP, TTL_VRRP
+
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+IP_MULTICAST_ALL = 49
+IPV6_MULTICAST_ALL = 29
+_CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
+# struct in6_pktinfo { struct in6_addr ipi6_addr; int ipi6_ifindex; }
+_IN6_PKTINFO = struct.Struct("16si")
+# struct ip_mreqn { struct in_addr imr_multiaddr; struct in_addr imr_address; int imr_ifindex; }
+_IP_MREQN = struct.Struct("4s4si")
+# struct ipv6_mreq { struct in6_addr ipv6mr_multiaddr; unsigned int ipv6mr_interface; }
+_IPV6_MREQ = struct.Struct("16sI")
+_INT = struct.Struct("i")
+
+
+class VrrpSockets:
+    """The receive and send sockets of one interface and address family."""
+
+    def __init__(self, ifname: str, ifindex: int, family: int, group: str, src: Optional[str]):
+        self.ifname = ifname
+        self.ifindex = ifindex
+        self.family = family
+        self.group = group
+        self.af = socket.AF_INET if family == 4 else socket.AF_INET6
+        self.group_packed = socket.inet_pton(self.af, group)
+        self.rx = self._open_rx()
+        self.tx: Optional[socket.socket] = None
+        self.src: Optional[str] = None
+        self.src_packed = b""
+        if src is not None:
+            self.set_source(src)
+
+    # ------------------------------------------------------------------ rx
+    def _open_rx(self) -> socket.socket:
+        sock = socket.socket(self.af, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            if self.family == 4:
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+                mreq = _IP_MREQN.pack(self.group_packed, b"\0" * 4, self.ifindex)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+                mreq6 = _IPV6_MREQ.pack(self.group_packed, self.ifindex)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def receive(self) -> Tuple[bytes, bytes, bytes, int]:
+        """One datagram as (data, src, dst, ttl); IPv4 data still holds the IP header.
+
+        Raises BlockingIOError when the queue is empty.
+        """
+        if self.family == 4:
+            return self.rx.recv(4096), b"", b"", -1
+        data, ancdata, _flags, addr = self.rx.recvmsg(4096, _CMSG_SPACE)
+        dst = b""
+        hops = -1
+        for level, ctype, cdata in ancdata:
+            if level != socket.IPPROTO_IPV6:
+                continue
+            if ctype == socket.IPV6_PKTINFO and len(cdata) >= _IN6_PKTINFO.size:
+                dst = cdata[:16]
+            elif ctype == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
+                hops = _INT.unpack_from(cdata)[0]
+        src = socket.inet_pton(socket.AF_INET6, addr[0].split("%")[0])
+        return data, src, dst, hops
+
+    # ------------------------------------------------------------------ tx
+    def set_source(self, src: str) -> None:
+        """(Re)open the send socket bound to `src` (the interface primary / link-local)."""
+        if self.tx is not None and src == self.src:
+            return
+        self.close_tx()
+        sock = socket.socket(self.af, socket.SOCK_RAW, IPPROTO_VRRP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
+            if self.family == 4:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, TOS_VRRP)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, TTL_VRRP)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, TTL_VRRP)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+                mreq = _IP_MREQN.pack(self.group_packed, b"\0" * 4, self.ifindex)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreq)
+                sock.bind((src, 0))
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, TOS_VRRP)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, TTL_VRRP)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, TTL_VRRP)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+                sock.bind((src, 0, 0, self.ifindex))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        self.tx = sock
+        self.src = src
+        self.src_packed = socket.inet_pton(self.af, src)
+
+    def send(self, packet: bytes, dst: str) -> None:
+        """Send one advert; an error is the caller's to count (link down, no route)."""
+        if self.tx is None:
+            raise OSError("no source address on %s yet" % self.ifname)
+        if self.family == 4:
+            self.tx.sendto(packet, (dst, 0))
+        else:
+            self.tx.sendto(packet, (dst, 0, 0, self.ifindex))
+
+    def close_tx(self) -> None:
+        if self.tx is not None:
+            self.tx.close()
+            self.tx = None
+
+    def close(self) -> None:
+        self.close_tx()
+        self.rx.close()

@@ -1,0 +1,138 @@
+"""The command line (contract: ARCHITECTURE.md "Agent CLI").
+
+Rules: operator errors print `FILE:LINE: message` (or a plain sentence) on
+stderr and exit 1; no traceback reaches a user. `run` logs to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from vrrp_agent import __version__
+from vrrp_agent.config import Config, check_against_host, load_config
+from vrrp_agent.errors import ConfigError, VrrpError
+
+DEFAULT_CONF = "/etc/vrrp-agent/vrrp-agent.conf"
+DEFAULT_STATE_DIR = "/var/lib/vrrp-agent"
+DEFAULT_SOCKET = "/run/vrrp-agent/control.sock"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vrrp-agent", description="VRRP failover agent, wire-compatible with keepalived."
+    )
+    parser.add_argument("--version", action="version", version=f"vrrp-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run the agent in the foreground")
+    run.add_argument("-f", "--config", default=DEFAULT_CONF, help="keepalived.conf-syntax file")
+    run.add_argument("--control-socket", default=DEFAULT_SOCKET)
+    run.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    check = sub.add_parser("check-config", help="validate a configuration and exit")
+    check.add_argument("-f", "--config", default=DEFAULT_CONF)
+    check.add_argument(
+        "--offline", action="store_true",
+        help="skip the checks against this host (interfaces, host addresses)",
+    )
+    check.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(args)
+        if args.command == "run":
+            return cmd_run(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except VrrpError as exc:
+        print(f"vrrp-agent: {exc}", file=sys.stderr)
+        return 1
+    except PermissionError as exc:
+        print(f"vrrp-agent: permission denied: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def host_errors(config: Config, state_dir: Optional[str], interfaces_required: bool) -> List[ConfigError]:
+    """Checks against this host: interfaces exist, no VIP is a host address."""
+    from vrrp_agent.adapters.netlink import Netlink, host_facts
+    from vrrp_agent.daemon import read_held_vips
+
+    netlink = Netlink()
+    try:
+        interfaces, addresses = host_facts(netlink)
+    finally:
+        netlink.close()
+    errors = check_against_host(config, interfaces, addresses, read_held_vips(state_dir))
+    if not interfaces_required:
+        errors = [e for e in errors if "does not exist" not in e.message]
+    return errors
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not args.offline:
+        errors = host_errors(config, args.state_dir, interfaces_required=True)
+        if errors:
+            for err in errors:
+                print(str(err), file=sys.stderr)
+            return 1
+    n = len(config.instances)
+    print(f"{args.config}: OK ({n} instance{'s' if n != 1 else ''})")
+    return 0
+
+
+def setup_logging(level: str) -> None:
+    under_journald = "JOURNAL_STREAM" in os.environ
+    fmt = "%(levelname)s %(message)s" if under_journald else "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=getattr(logging, level.upper()), format=fmt, stream=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    log = logging.getLogger("vrrp_agent")
+    config = load_config(args.config)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    state_dir = _usable_state_dir(args.state_dir, log)
+    errors = host_errors(config, state_dir, interfaces_required=False)
+    if errors:
+        for err in errors:
+            print(str(err), file=sys.stderr)
+        return 1
+    from vrrp_agent.daemon import Daemon
+
+    log.info("vrrp-agent %s starting with %s", __version__, args.config)
+
+    async def _main() -> int:
+        return await Daemon(config, state_dir=state_dir).run()
+
+    return asyncio.run(_main())
+
+
+def _usable_state_dir(path: str, log: logging.Logger) -> Optional[str]:
+    try:
+        os.makedirs(path, mode=0o750, exist_ok=True)
+    except OSError as exc:
+        log.warning("state dir %s unusable (%s): nothing will be persisted", path, exc)
+        return None
+    if not os.access(path, os.W_OK):
+        log.warning("state dir %s is not writable: nothing will be persisted", path)
+        return None
+    return path

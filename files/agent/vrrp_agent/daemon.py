@@ -1,0 +1,331 @@
+"""The asyncio driver: owns the clock, the sockets, netlink and signals.
+
+Rules:
+- One timer per router, armed at `router.next_deadline()` after every input
+  (aioquic's shape); when it fires, `now = max(loop.time(), deadline)`.
+- Actions are executed in the order the router returned them. Adverts go out
+  at once from the loop; VIP changes and announcements are queued, in order,
+  on the single netlink worker thread, so an announcement follows its VIPs.
+- One pair of raw sockets per (interface, family), shared by the instances on
+  it; received adverts are dispatched by VRID. Anything undecodable is
+  counted and dropped; nothing from the wire can raise out of the loop.
+- SIGTERM/SIGINT: every master sends priority 0 and drops its VIPs; exit 0.
+- At startup leftover VIPs are removed (keepalived does the same), and the
+  VIPs the agent holds are recorded in the state dir so that a restart after
+  a crash can tell them from the host's own addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+from typing import Dict, List, Optional, Set, Tuple
+
+from vrrp_agent import packet
+from vrrp_agent.adapters.announce import Announcer
+from vrrp_agent.adapters.link import LinkWatcher, hw_address, link_is_up
+from vrrp_agent.adapters.netlink import Netlink
+from vrrp_agent.adapters.sockets import VrrpSockets
+from vrrp_agent.config.model import Config, VipSpec
+from vrrp_agent.errors import PacketError, SystemFailure
+from vrrp_agent.instance import Instance
+from vrrp_agent.router import Action, AddVips, Announce, DelVips, SendAdvert
+
+log = logging.getLogger("vrrp_agent")
+RETRY_S = 1.0
+
+
+class Daemon:
+    def __init__(self, config: Config, state_dir: Optional[str] = None):
+        self.config = config
+        self.state_dir = state_dir
+        self.instances = [Instance(cfg, config.globals, log) for cfg in config.instances]
+        self.netlink = Netlink()
+        self.announcer = Announcer()
+        self.links: Optional[LinkWatcher] = None
+        self.io: Dict[Tuple[str, int], VrrpSockets] = {}
+        self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
+        self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
+        self.discards["vrid"] = 0
+        self.held: Set[str] = read_held_vips(state_dir)
+        self.stopping = asyncio.Event()
+        self.loop = asyncio.get_event_loop()
+
+    # --------------------------------------------------------------- lifecycle
+    async def run(self) -> int:
+        loop = self.loop
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        self.links = LinkWatcher()
+        loop.add_reader(self.links.fileno(), self._on_link_events)
+        await self._on_netlink(self._release_leftovers)
+        delay = self.config.globals.startup_delay_s
+        if delay > 0:
+            log.info("vrrp_startup_delay: waiting %.1f s before starting instances", delay)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+        if not self.stopping.is_set():
+            for inst in self.instances:
+                await self._bind(inst)
+            log.info("started %d instance(s)", len(self.instances))
+            retry = loop.create_task(self._retry_unbound())
+            await self.stopping.wait()
+            retry.cancel()
+        await self._shutdown()
+        return 0
+
+    async def _shutdown(self) -> None:
+        log.info("stopping: releasing every master (priority 0) and its VIPs")
+        now = self.loop.time()
+        for inst in self.instances:
+            self._cancel_timer(inst)
+            self._apply(inst, inst.router.shutdown(now))
+        await self._on_netlink(lambda: None)  # drain queued VIP removals
+        if self.links is not None:
+            self.loop.remove_reader(self.links.fileno())
+            self.links.close()
+        for key, io in self.io.items():
+            self.loop.remove_reader(io.rx.fileno())
+            io.close()
+        self.announcer.close()
+        self.netlink.close()
+
+    def _on_sighup(self) -> None:
+        log.warning("SIGHUP: reload is not implemented yet; configuration unchanged")
+
+    async def _on_netlink(self, fn, *args):  # type: ignore[no-untyped-def]
+        return await asyncio.wrap_future(self.netlink.submit(fn, *args))
+
+    # ---------------------------------------------------------------- binding
+    async def _bind(self, inst: Instance) -> bool:
+        """Attach an instance to its interface sockets and start it (or FAULT)."""
+        cfg = inst.cfg
+        try:
+            ifindex = socket.if_nametoindex(cfg.interface)
+        except OSError:
+            if inst.router.state == "INIT":
+                inst.log.warning("interface %s is not there yet: waiting for it", cfg.interface)
+                self._apply(inst, inst.router.link_down(self.loop.time()))
+            return False
+        src = cfg.unicast_src_ip or cfg.mcast_src_ip
+        if src is None:
+            src = await self._on_netlink(self.netlink.primary_address, ifindex, cfg.family)
+        if src is None:
+            if inst.router.state == "INIT":
+                inst.log.warning("no IPv%d source address on %s yet: waiting", cfg.family, cfg.interface)
+                self._apply(inst, inst.router.link_down(self.loop.time()))
+            return False
+        key = (cfg.interface, cfg.family)
+        io = self.io.get(key)
+        if io is None:
+            group = self.config.globals.mcast_group4 if cfg.family == 4 else self.config.globals.mcast_group6
+            io = VrrpSockets(cfg.interface, ifindex, cfg.family, group, src)
+            self.io[key] = io
+            self.by_vrid[key] = {}
+            self.loop.add_reader(io.rx.fileno(), self._on_readable, io)
+        self.by_vrid[key][cfg.vrid] = inst
+        inst.ifindex = ifindex
+        inst.set_source(socket.inet_pton(inst.af, src))
+        inst.link_up = link_is_up(cfg.interface) or cfg.dont_track_primary
+        now = self.loop.time()
+        if inst.link_up:
+            if inst.router.state == "FAULT":
+                self._apply(inst, inst.router.link_up(now))
+            else:
+                self._apply(inst, inst.router.start(now))
+        else:
+            inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
+            self._apply(inst, inst.router.link_down(now))
+        self._arm(inst)
+        return True
+
+    async def _retry_unbound(self) -> None:
+        while True:
+            await asyncio.sleep(RETRY_S)
+            for inst in self.instances:
+                if inst.ifindex is None and await self._bind(inst):
+                    inst.log.info("interface %s and its address are there now", inst.cfg.interface)
+
+    # ------------------------------------------------------------------ timers
+    def _arm(self, inst: Instance) -> None:
+        deadline = inst.router.next_deadline()
+        if deadline == inst.timer_at:
+            return
+        self._cancel_timer(inst)
+        if deadline is not None:
+            inst.timer = self.loop.call_at(deadline, self._fire, inst)
+            inst.timer_at = deadline
+
+    def _cancel_timer(self, inst: Instance) -> None:
+        if inst.timer is not None:
+            inst.timer.cancel()
+        inst.timer = None
+        inst.timer_at = None
+
+    def _fire(self, inst: Instance) -> None:
+        now = max(self.loop.time(), inst.timer_at or 0.0)
+        inst.timer = None
+        inst.timer_at = None
+        self._apply(inst, inst.router.on_timer(now))
+        self._arm(inst)
+
+    # ----------------------------------------------------------------- receive
+    def _on_readable(self, io: VrrpSockets) -> None:
+        key = (io.ifname, io.family)
+        table = self.by_vrid[key]
+        while True:
+            try:
+                data, src, dst, ttl = io.receive()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                log.warning("receive on %s failed: %s", io.ifname, exc)
+                return
+            self._dispatch(io, table, data, src, dst, ttl)
+
+    def _dispatch(self, io: VrrpSockets, table: Dict[int, Instance], data: bytes,
+                  src: bytes, dst: bytes, ttl: int) -> None:
+        try:
+            if io.family == 4:
+                src, dst, ttl, data = packet.split_ipv4(data)
+            adv = packet.decode(data, io.family, src, dst)
+        except PacketError as exc:
+            owner = table.get(data[1]) if len(data) > 1 else None
+            (owner.discards if owner else self.discards)[exc.reason] += 1
+            return
+        inst = table.get(adv.vrid)
+        if inst is None or inst.ifindex is None:
+            self.discards["vrid"] += 1
+            return
+        if src == io.src_packed:
+            return  # our own advert looped back
+        self._apply(inst, inst.receive(adv, src, ttl, self.loop.time()))
+        self._arm(inst)
+
+    # ----------------------------------------------------------------- actions
+    def _apply(self, inst: Instance, actions: List[Action]) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is SendAdvert:
+                self._send(inst, action.priority)  # type: ignore[union-attr]
+            elif kind is AddVips:
+                self.netlink.submit(self._change_vips, inst, True)
+            elif kind is DelVips:
+                self.netlink.submit(self._change_vips, inst, False)
+            elif kind is Announce:
+                self.netlink.submit(self._announce, inst, action.repeat)  # type: ignore[union-attr]
+
+    def _send(self, inst: Instance, priority: int) -> None:
+        io = self.io.get((inst.cfg.interface, inst.cfg.family))
+        if io is None:
+            return
+        adver_int_cs = inst.cfg.advert_int_cs
+        for dst, dst_packed in inst.destinations:
+            try:
+                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
+            except OSError as exc:
+                inst.counters["send_errors"] += 1
+                inst.log.debug("advert to %s not sent: %s", dst, exc)
+
+    # ------------------------------------------- netlink worker thread (ordered)
+    def _vip_ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
+        if vip.dev is None or vip.dev == inst.cfg.interface:
+            return inst.ifindex
+        try:
+            return socket.if_nametoindex(vip.dev)
+        except OSError:
+            return None
+
+    def _change_vips(self, inst: Instance, add: bool) -> None:
+        verb = "added" if add else "removed"
+        for vip in inst.all_vips:
+            ifindex = self._vip_ifindex(inst, vip)
+            if ifindex is None:
+                inst.counters["vip_errors"] += 1
+                inst.log.error("VIP %s: interface %s not found", vip.address, vip.dev)
+                continue
+            try:
+                if add:
+                    self._record_held(vip.address, True)
+                    changed = self.netlink.add_vip(ifindex, vip)
+                else:
+                    changed = self.netlink.del_vip(ifindex, vip)
+                    self._record_held(vip.address, False)
+            except SystemFailure as exc:
+                inst.counters["vip_errors"] += 1
+                inst.log.error("%s", exc)
+                continue
+            if changed:
+                inst.log.info("%s VIP %s/%d", verb, vip.address, vip.prefixlen)
+
+    def _announce(self, inst: Instance, repeat: int) -> None:
+        for vip in inst.all_vips:
+            ifname = vip.dev or inst.cfg.interface
+            try:
+                self.announcer.send(ifname, hw_address(ifname), vip.address, vip.family, repeat)
+            except OSError as exc:
+                inst.log.warning("gratuitous ARP/NA for %s not sent: %s", vip.address, exc)
+
+    def _release_leftovers(self) -> None:
+        """Startup: remove VIPs left by a previous run (keepalived does the same)."""
+        for inst in self.instances:
+            try:
+                inst.ifindex = socket.if_nametoindex(inst.cfg.interface)
+            except OSError:
+                continue
+            self._change_vips(inst, False)
+            inst.ifindex = None
+
+    def _record_held(self, address: str, held: bool) -> None:
+        if held == (address in self.held):
+            return
+        (self.held.add if held else self.held.discard)(address)
+        if self.state_dir is None:
+            return
+        path = os.path.join(self.state_dir, "held-vips.json")
+        try:
+            with open(path + ".tmp", "w") as fh:
+                json.dump(sorted(self.held), fh)
+            os.replace(path + ".tmp", path)
+        except OSError as exc:
+            log.warning("cannot record held VIPs in %s: %s", path, exc)
+
+    # ---------------------------------------------------------------- links
+    def _on_link_events(self) -> None:
+        assert self.links is not None
+        events = self.links.read()
+        if not events:
+            return
+        now = self.loop.time()
+        for inst in self.instances:
+            if inst.ifindex is None or inst.cfg.dont_track_primary:
+                continue
+            for ifindex, up in events:
+                if ifindex != inst.ifindex or up == inst.link_up:
+                    continue
+                inst.link_up = up
+                if up:
+                    inst.log.info("link of %s is up", inst.cfg.interface)
+                    self._apply(inst, inst.router.link_up(now))
+                else:
+                    inst.log.warning("link of %s is down", inst.cfg.interface)
+                    self._apply(inst, inst.router.link_down(now))
+                self._arm(inst)
+
+
+def read_held_vips(state_dir: Optional[str]) -> Set[str]:
+    """The VIPs a previous run recorded as held (empty if none or unreadable)."""
+    if state_dir is None:
+        return set()
+    try:
+        with open(os.path.join(state_dir, "held-vips.json")) as fh:
+            return set(json.load(fh))
+    except (OSError, ValueError):
+        return set()

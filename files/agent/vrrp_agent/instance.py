@@ -1,0 +1,125 @@
+"""One configured instance at run time: config + router + encoder + counters.
+
+Rules:
+- Everything here is per instance and free of I/O: the driver owns sockets,
+  netlink and the clock, and hands this object what it received.
+- `receive()` is the per-advert hot path: instance checks (TTL, version,
+  auth, v2 interval), then the router. Every drop is counted by reason.
+- The advert bytes come from the encoder's cache: nothing is packed again
+  while priority, interval and destination stay the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Dict, List, Optional, Tuple
+
+from vrrp_agent import packet
+from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
+from vrrp_agent.constants import AUTH_DATA_LEN, AUTH_NONE, AUTH_PASS
+from vrrp_agent.errors import PacketError
+from vrrp_agent.router import Action, Router, RouterParams
+
+
+class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Prefixes every line with the router identity: [VI_1 eth0 vrid 51 v4]."""
+
+    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
+        return f"{self.extra['prefix']} {msg}", kwargs  # type: ignore[index]
+
+
+def router_params(cfg: InstanceConfig) -> RouterParams:
+    garp = cfg.garp
+    lower_delay = garp.master_delay_s if garp.lower_prio_delay_s is None else garp.lower_prio_delay_s
+    lower_repeat = garp.master_repeat if garp.lower_prio_repeat is None else garp.lower_prio_repeat
+    return RouterParams(
+        version=cfg.version,
+        priority=cfg.priority,
+        adver_int_cs=cfg.advert_int_cs,
+        nopreempt=cfg.nopreempt,
+        preempt_delay_s=cfg.preempt_delay_s,
+        garp_master_delay_s=garp.master_delay_s,
+        garp_master_repeat=garp.master_repeat,
+        garp_master_refresh_s=garp.master_refresh_s,
+        garp_master_refresh_repeat=garp.master_refresh_repeat,
+        garp_lower_prio_delay_s=lower_delay,
+        garp_lower_prio_repeat=lower_repeat,
+    )
+
+
+class Instance:
+    """The run-time side of one vrrp_instance."""
+
+    def __init__(self, cfg: InstanceConfig, gdefs: GlobalDefs, logger: logging.Logger):
+        self.cfg = cfg
+        prefix = f"[{cfg.name} {cfg.interface} vrid {cfg.vrid} v{cfg.family}]"
+        self.log = InstanceLog(logger, {"prefix": prefix})
+        self.router = Router(router_params(cfg), self.log)
+        self.af = socket.AF_INET if cfg.family == 4 else socket.AF_INET6
+        vip_block = packet.pack_addresses([v.address for v in cfg.vips], cfg.family)
+        self.vip_block = vip_block
+        self.auth_type = AUTH_PASS if cfg.auth_type == "PASS" else AUTH_NONE
+        self.auth_data = cfg.auth_pass if cfg.auth_pass else b"\0" * AUTH_DATA_LEN
+        self.encoder = packet.AdvertEncoder(
+            version=cfg.version,
+            vrid=cfg.vrid,
+            family=cfg.family,
+            addresses=vip_block,
+            count=len(cfg.vips),
+            auth_type=self.auth_type,
+            auth_data=self.auth_data if cfg.version == 2 else b"",
+            checksum_form="plain" if cfg.v3_checksum_as_v2 else "pseudo",
+        )
+        if cfg.unicast:
+            peers = cfg.unicast_peers
+        else:
+            peers = (gdefs.mcast_group4 if cfg.family == 4 else gdefs.mcast_group6,)
+        self.destinations: Tuple[Tuple[str, bytes], ...] = tuple(
+            (p, socket.inet_pton(self.af, p)) for p in peers
+        )
+        self.check_ttl = not cfg.unicast
+        self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
+        self.counters = self.router.counters
+        self.counters.update(send_errors=0, address_list_mismatch=0, vip_errors=0)
+        self.ifindex: Optional[int] = None
+        self.link_up = False
+        self.timer = None  # the driver's asyncio.TimerHandle
+        self.timer_at: Optional[float] = None
+
+    @property
+    def all_vips(self) -> Tuple[VipSpec, ...]:
+        return self.cfg.vips + self.cfg.excluded_vips
+
+    def set_source(self, src_packed: bytes) -> None:
+        self.router.primary_ip = src_packed
+        self.encoder.set_src(src_packed)
+
+    def receive(self, adv: packet.Advertisement, src: bytes, ttl: int, now: float) -> List[Action]:
+        """Instance checks, then the state machine. Drops are counted, never raised."""
+        cfg = self.cfg
+        try:
+            packet.check_for_instance(
+                adv,
+                ttl=ttl,
+                check_ttl=self.check_ttl,
+                version=cfg.version,
+                adver_int_cs=cfg.advert_int_cs,
+                auth_type=self.auth_type,
+                auth_data=self.auth_data,
+            )
+        except PacketError as exc:
+            self.discards[exc.reason] += 1
+            self.log.debug("discarded advert from %s: %s", _text(src), exc)
+            return []
+        if adv.addresses != self.vip_block:
+            # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal
+            self.counters["address_list_mismatch"] += 1
+        return self.router.on_advert(adv, src, now)
+
+
+def _text(packed: bytes) -> str:
+    try:
+        return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
+    except ValueError:
+        return packed.hex()

@@ -1,0 +1,347 @@
+"""One virtual router (one vrrp_instance): the VRRP state machine, sans I/O.
+
+Rules this module keeps:
+
+1. No clock, no socket. Every entry point takes `now` (float seconds on any
+   monotonic scale) and returns a list of actions for the driver to execute
+   *in order*. `next_deadline()` says when `on_timer(now)` is due next.
+2. States are INIT, BACKUP, MASTER, FAULT (RFC 5798 §6.4 plus keepalived's
+   FAULT). Every change goes through `_change_state`, which checks the
+   TRANSITIONS table, logs "OLD -> NEW", counts, and emits StateChanged.
+3. Becoming master sends the advert *first*, then adds the VIPs and
+   announces them (RFC 5798 §6.4.2 (ii), keepalived's order), so the old
+   master yields before we answer ARP.
+4. Timers follow RFC 5798 §6.1 / RFC 3768 §6.1 (see timing.py); a backup
+   learns Master_Adver_Interval from v3 adverts only.
+5. Priorities: base from the config; `effective` = what we advertise and
+   compare with. 0 is only ever *sent* on stop/fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Dict, List, NamedTuple, Optional, Union
+
+from vrrp_agent.constants import PRIORITY_OWNER, PRIORITY_STOP
+from vrrp_agent.packet import Advertisement
+from vrrp_agent.timing import master_down_interval_s, skew_time_s
+
+INIT = "INIT"
+BACKUP = "BACKUP"
+MASTER = "MASTER"
+FAULT = "FAULT"
+
+TRANSITIONS = {
+    INIT: {BACKUP, MASTER, FAULT},
+    BACKUP: {MASTER, FAULT, INIT},
+    MASTER: {BACKUP, FAULT, INIT},
+    FAULT: {BACKUP, MASTER, INIT},
+}
+
+
+class SendAdvert(NamedTuple):
+    """Send one advertisement with this priority (to the group or every unicast peer)."""
+
+    priority: int
+
+
+class AddVips(NamedTuple):
+    """Add every VIP of the instance (idempotent)."""
+
+
+class DelVips(NamedTuple):
+    """Remove every VIP of the instance (idempotent)."""
+
+
+class Announce(NamedTuple):
+    """Gratuitous ARP / unsolicited NA for every VIP, `repeat` times each."""
+
+    repeat: int
+
+
+class StateChanged(NamedTuple):
+    old: str
+    new: str
+    reason: str
+
+
+Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged]
+
+COUNTER_NAMES = (
+    "adverts_sent",
+    "adverts_received",
+    "priority_zero_sent",
+    "priority_zero_received",
+    "transitions",
+    "became_master",
+    "released_master",
+    "lower_priority_ignored",
+    "dual_master_seen",
+    "garp_bursts",
+)
+
+
+class RouterParams(NamedTuple):
+    """What the state machine needs from the config (see config.model.InstanceConfig)."""
+
+    version: int
+    priority: int
+    adver_int_cs: int
+    nopreempt: bool = False
+    preempt_delay_s: float = 0.0
+    garp_master_delay_s: float = 5.0
+    garp_master_repeat: int = 5
+    garp_master_refresh_s: float = 0.0
+    garp_master_refresh_repeat: int = 1
+    garp_lower_prio_delay_s: float = 5.0
+    garp_lower_prio_repeat: int = 5
+
+
+class Router:
+    """The state machine of one virtual router."""
+
+    def __init__(self, params: RouterParams, log: Union[logging.Logger, logging.LoggerAdapter]):
+        self.params = params
+        self.log = log
+        self.state = INIT
+        self.effective_priority = params.priority
+        self.master_adver_int_cs = params.adver_int_cs
+        self.primary_ip = b""  # our source address, packed: the tie-break (RFC 5798 §6.4.3)
+        self.master_ip: Optional[bytes] = None
+        self.master_priority: Optional[int] = None
+        self.last_transition: Optional[float] = None
+        self.counters: Dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
+        self._master_down_at: Optional[float] = None
+        self._adver_at: Optional[float] = None
+        self._garp_burst_at: Optional[float] = None
+        self._garp_burst_repeat = 0
+        self._garp_refresh_at: Optional[float] = None
+        self._preempt_until: Optional[float] = None
+
+    # ----------------------------------------------------------------- timers
+    def next_deadline(self) -> Optional[float]:
+        """The earliest time `on_timer` must run, or None if nothing is armed."""
+        due = [
+            t
+            for t in (self._master_down_at, self._adver_at, self._garp_burst_at, self._garp_refresh_at)
+            if t is not None
+        ]
+        return min(due) if due else None
+
+    def skew_time_s(self) -> float:
+        return skew_time_s(self.params.version, self.effective_priority, self.master_adver_int_cs)
+
+    def master_down_interval_s(self) -> float:
+        return master_down_interval_s(
+            self.params.version, self.effective_priority, self.master_adver_int_cs
+        )
+
+    @property
+    def adver_int_s(self) -> float:
+        return self.params.adver_int_cs / 100.0
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self, now: float) -> List[Action]:
+        """RFC 5798 §6.4.1: Startup event in Initialize (also: leaving FAULT)."""
+        if self.effective_priority == PRIORITY_OWNER:
+            return self._become_master(now, "address owner (priority 255)")
+        self.master_adver_int_cs = self.params.adver_int_cs
+        self._master_down_at = now + self.master_down_interval_s()
+        return self._change_state(BACKUP, now, "startup")
+
+    def shutdown(self, now: float) -> List[Action]:
+        """RFC 5798 §6.4.3 (Shutdown): a master sends priority 0 and releases the VIPs."""
+        actions: List[Action] = []
+        if self.state == MASTER:
+            actions += self._release_master(PRIORITY_STOP)
+        self._cancel_timers()
+        return actions + self._change_state(INIT, now, "stop")
+
+    def link_down(self, now: float) -> List[Action]:
+        """The instance interface lost its link: FAULT (keepalived), prio 0 first if master."""
+        if self.state == FAULT:
+            return []
+        actions: List[Action] = []
+        if self.state == MASTER:
+            actions += self._release_master(PRIORITY_STOP)
+        self._cancel_timers()
+        return actions + self._change_state(FAULT, now, "interface down")
+
+    def link_up(self, now: float) -> List[Action]:
+        """Link back: leave FAULT as if starting up (BACKUP, or MASTER for the owner)."""
+        if self.state != FAULT:
+            return []
+        return self.start(now)
+
+    # ----------------------------------------------------------------- input
+    def on_timer(self, now: float) -> List[Action]:
+        actions: List[Action] = []
+        if self._master_down_at is not None and now >= self._master_down_at:
+            if self.state == BACKUP:
+                actions += self._become_master(now, "master down timer expired")
+            else:
+                self._master_down_at = None
+        if self._adver_at is not None and now >= self._adver_at and self.state == MASTER:
+            actions.append(self._advert(self.effective_priority))
+            self._adver_at = self._next_tick(self._adver_at, self.adver_int_s, now)
+        if self._garp_burst_at is not None and now >= self._garp_burst_at:
+            self._garp_burst_at = None
+            if self.state == MASTER and self._garp_burst_repeat > 0:
+                actions.append(self._announce(self._garp_burst_repeat))
+        if self._garp_refresh_at is not None and now >= self._garp_refresh_at:
+            period = self.params.garp_master_refresh_s
+            self._garp_refresh_at = self._next_tick(self._garp_refresh_at, period, now)
+            if self.state == MASTER:
+                actions.append(self._announce(self.params.garp_master_refresh_repeat))
+        return actions
+
+    def on_advert(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        """An advert that passed every packet and instance check."""
+        self.counters["adverts_received"] += 1
+        if adv.priority == PRIORITY_STOP:
+            self.counters["priority_zero_received"] += 1
+        if self.state == BACKUP:
+            return self._backup_rx(adv, src, now)
+        if self.state == MASTER:
+            return self._master_rx(adv, src, now)
+        return []
+
+    def set_priority(self, priority: int, now: float) -> List[Action]:
+        """Change the effective priority; the next advert carries it."""
+        self.effective_priority = priority
+        return []
+
+    # -------------------------------------------------------------- backup
+    def _backup_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        if adv.priority == PRIORITY_STOP:
+            # RFC 5798 §6.4.2 (655): Master_Down_Timer = Skew_Time
+            self._master_down_at = now + self.skew_time_s()
+            self.master_priority = PRIORITY_STOP
+            return []
+        if self._accepts_master(adv.priority, now):
+            # RFC 5798 §6.4.2 (660-670): learn the interval, reset the down timer
+            if self.params.version == 3:
+                self.master_adver_int_cs = adv.adver_int_cs or self.params.adver_int_cs
+            self._master_down_at = now + self.master_down_interval_s()
+            self.master_ip = src
+            self.master_priority = adv.priority
+            return []
+        # RFC 5798 §6.4.2 (675): discard; the down timer keeps running, so we preempt
+        self.counters["lower_priority_ignored"] += 1
+        return []
+
+    def _accepts_master(self, adv_priority: int, now: float) -> bool:
+        """Preempt_Mode False, or priority >= ours, or preempt_delay still running."""
+        if self.params.nopreempt or adv_priority >= self.effective_priority:
+            self._preempt_until = None
+            return True
+        if self.params.preempt_delay_s > 0:
+            if self._preempt_until is None:
+                self._preempt_until = now + self.params.preempt_delay_s
+            return now < self._preempt_until
+        return False
+
+    # -------------------------------------------------------------- master
+    def _master_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        if adv.priority == PRIORITY_STOP:
+            # RFC 5798 §6.4.3 (720): send an advert at once, reset Adver_Timer
+            self._adver_at = now + self.adver_int_s
+            return [self._advert(self.effective_priority)]
+        self.counters["dual_master_seen"] += 1
+        ours = self.effective_priority
+        if adv.priority > ours or (adv.priority == ours and src > self.primary_ip):
+            # RFC 5798 §6.4.3 (730-745): yield to the better master
+            self.log.info(
+                "higher priority %d (ours %d) from %s: yielding", adv.priority, ours, _ip_text(src)
+            )
+            return self._yield_to(adv, src, now)
+        # RFC 9568 §6.4.3 / keepalived: answer a lower priority at once, re-announce
+        self.log.info("lower priority %d advert from %s: asserting master", adv.priority, _ip_text(src))
+        self._adver_at = now + self.adver_int_s
+        actions: List[Action] = [self._advert(ours)]
+        if self.params.garp_lower_prio_repeat > 0:
+            actions.append(self._announce(self.params.garp_lower_prio_repeat))
+            self._arm_garp_burst(now, self.params.garp_lower_prio_delay_s, self.params.garp_lower_prio_repeat)
+        return actions
+
+    def _yield_to(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        if self.params.version == 3:
+            self.master_adver_int_cs = adv.adver_int_cs or self.params.adver_int_cs
+        self.master_ip = src
+        self.master_priority = adv.priority
+        self._cancel_timers()
+        self._master_down_at = now + self.master_down_interval_s()
+        self.counters["released_master"] += 1
+        return [DelVips()] + self._change_state(BACKUP, now, "higher priority master")
+
+    def _become_master(self, now: float, reason: str) -> List[Action]:
+        self._cancel_timers()
+        self.master_ip = self.primary_ip
+        self.master_priority = self.effective_priority
+        self.master_adver_int_cs = self.params.adver_int_cs
+        self._adver_at = now + self.adver_int_s
+        p = self.params
+        self._arm_garp_burst(now, p.garp_master_delay_s, p.garp_master_repeat)
+        if p.garp_master_refresh_s > 0:
+            self._garp_refresh_at = now + p.garp_master_refresh_s
+        self.counters["became_master"] += 1
+        actions: List[Action] = [self._advert(self.effective_priority), AddVips()]
+        if p.garp_master_repeat > 0:
+            actions.append(self._announce(p.garp_master_repeat))
+        return actions + self._change_state(MASTER, now, reason)
+
+    def _release_master(self, priority: int) -> List[Action]:
+        self.counters["released_master"] += 1
+        return [self._advert(priority), DelVips()]
+
+    # ------------------------------------------------------------- helpers
+    def _change_state(self, new: str, now: float, reason: str) -> List[Action]:
+        old = self.state
+        if new == old:
+            return []
+        if new not in TRANSITIONS[old]:
+            self.log.error("this is a bug: no transition %s -> %s (%s)", old, new, reason)
+            return []
+        self.state = new
+        self.last_transition = now
+        self.counters["transitions"] += 1
+        self.log.info("%s -> %s (%s)", old, new, reason)
+        return [StateChanged(old, new, reason)]
+
+    def _advert(self, priority: int) -> SendAdvert:
+        self.counters["adverts_sent"] += 1
+        if priority == PRIORITY_STOP:
+            self.counters["priority_zero_sent"] += 1
+        return SendAdvert(priority)
+
+    def _announce(self, repeat: int) -> Announce:
+        self.counters["garp_bursts"] += 1
+        return Announce(repeat)
+
+    def _arm_garp_burst(self, now: float, delay_s: float, repeat: int) -> None:
+        if delay_s > 0 and repeat > 0:
+            self._garp_burst_at = now + delay_s
+            self._garp_burst_repeat = repeat
+
+    def _cancel_timers(self) -> None:
+        self._master_down_at = None
+        self._adver_at = None
+        self._garp_burst_at = None
+        self._garp_refresh_at = None
+        self._preempt_until = None
+
+    @staticmethod
+    def _next_tick(previous: float, period: float, now: float) -> float:
+        """Keep a steady cadence; after a stall, restart from now instead of bursting."""
+        nxt = previous + period
+        return nxt if nxt > now else now + period
+
+
+def _ip_text(packed: bytes) -> str:
+    import socket
+
+    family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
+    try:
+        return socket.inet_ntop(family, packed)
+    except ValueError:
+        return packed.hex()

@@ -1,0 +1,28 @@
+"""RFC timer arithmetic. Pure; no clock.
+
+Intervals are integer centiseconds inside (the RFC 5798 unit); results that
+the driver feeds to the loop clock are float seconds and say `_s`.
+
+- RFC 3768 §6.1 (v2): Skew_Time = (256 - Priority) / 256 seconds, using the
+  *locally configured* Advertisement_Interval for Master_Down_Interval.
+- RFC 5798 §6.1 (v3): Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256
+  with Master_Adver_Interval learned from the master's adverts.
+- Both: Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time.
+"""
+
+from __future__ import annotations
+
+from vrrp_agent.constants import DOWN_TIMER_ADVERTS
+
+
+def skew_time_s(version: int, priority: int, master_adver_int_cs: int) -> float:
+    """Skew_Time in seconds (RFC 3768 §6.1 for v2, RFC 5798 §6.1 for v3)."""
+    if version == 2:
+        return (256 - priority) / 256.0
+    return (256 - priority) * master_adver_int_cs / 25600.0
+
+
+def master_down_interval_s(version: int, priority: int, master_adver_int_cs: int) -> float:
+    """Master_Down_Interval in seconds: 3 * Master_Adver_Interval + Skew_Time."""
+    adver_s = master_adver_int_cs / 100.0
+    return DOWN_TIMER_ADVERTS * adver_s + skew_time_s(version, priority, master_adver_int_cs)
