@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -34,7 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--config", default=DEFAULT_CONF, help="keepalived.conf-syntax file")
     run.add_argument("--control-socket", default=DEFAULT_SOCKET)
     run.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    run.add_argument("--control-group", default=None,
+                     help="group that may use the control socket (mode 0660)")
+    run.add_argument("--metrics-listen", default=None, metavar="HOST:PORT",
+                     help="serve Prometheus metrics at http://HOST:PORT/metrics (off by default)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    status = sub.add_parser("status", help="show the state of every instance")
+    status.add_argument("--json", action="store_true", help="print the stable JSON document")
+    status.add_argument("--control-socket", default=DEFAULT_SOCKET)
+    for verb, text in (
+        ("takeover", "become master now and hold it until release"),
+        ("standby", "give master up now and do not take it back until release"),
+        ("release", "drop takeover/standby: back to the configured priorities"),
+    ):
+        op = sub.add_parser(verb, help=text)
+        op.add_argument("instances", nargs="*", metavar="INSTANCE", help="default: all")
+        op.add_argument("--control-socket", default=DEFAULT_SOCKET)
+    reload = sub.add_parser("reload", help="re-read the configuration, keeping state")
+    reload.add_argument("--control-socket", default=DEFAULT_SOCKET)
 
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("-f", "--config", default=DEFAULT_CONF)
@@ -53,6 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_check_config(args)
         if args.command == "run":
             return cmd_run(args)
+        return cmd_control(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -98,6 +118,29 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_control(args: argparse.Namespace) -> int:
+    """status / takeover / standby / release / reload through the control socket."""
+    from vrrp_agent.control import request
+
+    if args.command == "status":
+        doc = request(args.control_socket, "status")
+        if args.json:
+            print(json.dumps(doc, indent=2, sort_keys=True))
+        else:
+            from vrrp_agent.status import render_table
+
+            print(render_table(doc))
+        return 0
+    if args.command == "reload":
+        summary = request(args.control_socket, "reload")
+        print("reloaded: " + "; ".join(f"{k}: {', '.join(v) or '-'}" for k, v in summary.items()))
+        return 0
+    result = request(args.control_socket, args.command, {"instances": args.instances})
+    for item in result["instances"]:
+        print(f"{item['name']}: {item['state']} (override: {item['override'] or 'none'})")
+    return 0
+
+
 def setup_logging(level: str) -> None:
     under_journald = "JOURNAL_STREAM" in os.environ
     fmt = "%(levelname)s %(message)s" if under_journald else "%(asctime)s %(levelname)s %(message)s"
@@ -120,8 +163,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log.info("vrrp-agent %s starting with %s", __version__, args.config)
 
+    if args.metrics_listen:
+        from vrrp_agent.metrics import parse_listen
+
+        try:
+            parse_listen(args.metrics_listen)
+        except ValueError as exc:
+            raise VrrpError(str(exc)) from None
+
     async def _main() -> int:
-        return await Daemon(config, state_dir=state_dir).run()
+        daemon = Daemon(config, state_dir=state_dir, control_socket=args.control_socket,
+                        control_group=args.control_group, metrics_listen=args.metrics_listen)
+        return await daemon.run()
 
     return asyncio.run(_main())
 

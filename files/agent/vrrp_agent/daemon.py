@@ -23,9 +23,11 @@ import logging
 import os
 import signal
 import socket
-from typing import Dict, List, Optional, Set, Tuple
+import time
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from vrrp_agent import packet
+from vrrp_agent.adapters import systemd
 from vrrp_agent.adapters.announce import Announcer
 from vrrp_agent.adapters.link import LinkWatcher, hw_address, link_is_up
 from vrrp_agent.adapters.netlink import Netlink
@@ -33,16 +35,22 @@ from vrrp_agent.adapters.sockets import VrrpSockets
 from vrrp_agent.config.model import Config, VipSpec
 from vrrp_agent.errors import PacketError, SystemFailure
 from vrrp_agent.instance import Instance
+from vrrp_agent.operations import Operations
 from vrrp_agent.router import Action, AddVips, Announce, DelVips, SendAdvert
 
 log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
-
-
-class Daemon:
-    def __init__(self, config: Config, state_dir: Optional[str] = None):
+class Daemon(Operations):
+    def __init__(self, config: Config, state_dir: Optional[str] = None,
+                 control_socket: Optional[str] = None, control_group: Optional[str] = None,
+                 metrics_listen: Optional[str] = None):
         self.config = config
         self.state_dir = state_dir
+        self.control_socket = control_socket
+        self.control_group = control_group
+        self.metrics_listen = metrics_listen
+        self.servers: List[Any] = []
+        self.started_wall = time.time()
         self.instances = [Instance(cfg, config.globals, log) for cfg in config.instances]
         self.netlink = Netlink()
         self.announcer = Announcer()
@@ -63,7 +71,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         self.links = LinkWatcher()
         loop.add_reader(self.links.fileno(), self._on_link_events)
+        await self._start_servers()
         await self._on_netlink(self._release_leftovers)
+        overrides = self._load_overrides()
         delay = self.config.globals.startup_delay_s
         if delay > 0:
             log.info("vrrp_startup_delay: waiting %.1f s before starting instances", delay)
@@ -71,18 +81,48 @@ class Daemon:
                 await asyncio.wait_for(self.stopping.wait(), delay)
             except asyncio.TimeoutError:
                 pass
+        tasks = []
         if not self.stopping.is_set():
             for inst in self.instances:
                 await self._bind(inst)
             log.info("started %d instance(s)", len(self.instances))
-            retry = loop.create_task(self._retry_unbound())
+            if overrides:
+                self._restore_overrides(overrides)
+            tasks.append(loop.create_task(self._retry_unbound()))
+            tasks.append(loop.create_task(self._watchdog()))
+            systemd.notify("READY=1\nSTATUS=running %d instance(s)" % len(self.instances))
             await self.stopping.wait()
-            retry.cancel()
+        systemd.notify("STOPPING=1")
+        for task in tasks:
+            task.cancel()
         await self._shutdown()
         return 0
 
+    async def _start_servers(self) -> None:
+        from vrrp_agent import commands  # noqa: F401 - fills the command registry
+        from vrrp_agent.control import ControlServer
+
+        if self.control_socket:
+            server = ControlServer(self, self.control_socket, self.control_group)
+            await server.start()
+            self.servers.append(server)
+        if self.metrics_listen:
+            from vrrp_agent.metrics import MetricsServer
+
+            metrics = MetricsServer(self, self.metrics_listen)
+            await metrics.start()
+            self.servers.append(metrics)
+
+    async def _watchdog(self) -> None:
+        interval = systemd.watchdog_interval_s()
+        while interval:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
     async def _shutdown(self) -> None:
         log.info("stopping: releasing every master (priority 0) and its VIPs")
+        for server in self.servers:
+            await server.close()
         now = self.loop.time()
         for inst in self.instances:
             self._cancel_timer(inst)
@@ -91,14 +131,14 @@ class Daemon:
         if self.links is not None:
             self.loop.remove_reader(self.links.fileno())
             self.links.close()
-        for key, io in self.io.items():
+        for io in self.io.values():
             self.loop.remove_reader(io.rx.fileno())
             io.close()
         self.announcer.close()
         self.netlink.close()
 
     def _on_sighup(self) -> None:
-        log.warning("SIGHUP: reload is not implemented yet; configuration unchanged")
+        self.loop.create_task(self.reload_logged())
 
     async def _on_netlink(self, fn, *args):  # type: ignore[no-untyped-def]
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -244,8 +284,11 @@ class Daemon:
             return None
 
     def _change_vips(self, inst: Instance, add: bool) -> None:
+        self._change_vip_list(inst, inst.all_vips, add)
+
+    def _change_vip_list(self, inst: Instance, vips: Any, add: bool) -> None:
         verb = "added" if add else "removed"
-        for vip in inst.all_vips:
+        for vip in vips:
             ifindex = self._vip_ifindex(inst, vip)
             if ifindex is None:
                 inst.counters["vip_errors"] += 1
@@ -265,8 +308,8 @@ class Daemon:
             if changed:
                 inst.log.info("%s VIP %s/%d", verb, vip.address, vip.prefixlen)
 
-    def _announce(self, inst: Instance, repeat: int) -> None:
-        for vip in inst.all_vips:
+    def _announce(self, inst: Instance, repeat: int, vips: Any = None) -> None:
+        for vip in inst.all_vips if vips is None else vips:
             ifname = vip.dev or inst.cfg.interface
             try:
                 self.announcer.send(ifname, hw_address(ifname), vip.address, vip.family, repeat)

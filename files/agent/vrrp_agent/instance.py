@@ -52,10 +52,30 @@ class Instance:
     """The run-time side of one vrrp_instance."""
 
     def __init__(self, cfg: InstanceConfig, gdefs: GlobalDefs, logger: logging.Logger):
-        self.cfg = cfg
         prefix = f"[{cfg.name} {cfg.interface} vrid {cfg.vrid} v{cfg.family}]"
         self.log = InstanceLog(logger, {"prefix": prefix})
         self.router = Router(router_params(cfg), self.log)
+        self.override: Optional[str] = None
+        """None, "takeover" or "standby" (operator overrides)."""
+        self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
+        self.counters = self.router.counters
+        self.counters.update(send_errors=0, address_list_mismatch=0, vip_errors=0)
+        self.ifindex: Optional[int] = None
+        self.link_up = False
+        self.timer = None  # the driver's asyncio.TimerHandle
+        self.timer_at: Optional[float] = None
+        self._configure(cfg, gdefs)
+
+    def reconfigure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
+        """Reload with the same identity: new settings, state and counters kept."""
+        src = self.encoder.src
+        self._configure(cfg, gdefs)
+        self.router.reconfigure(router_params(cfg), keep_priority=self.override is not None)
+        if src:
+            self.encoder.set_src(src)
+
+    def _configure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
+        self.cfg = cfg
         self.af = socket.AF_INET if cfg.family == 4 else socket.AF_INET6
         vip_block = packet.pack_addresses([v.address for v in cfg.vips], cfg.family)
         self.vip_block = vip_block
@@ -79,13 +99,6 @@ class Instance:
             (p, socket.inet_pton(self.af, p)) for p in peers
         )
         self.check_ttl = not cfg.unicast
-        self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
-        self.counters = self.router.counters
-        self.counters.update(send_errors=0, address_list_mismatch=0, vip_errors=0)
-        self.ifindex: Optional[int] = None
-        self.link_up = False
-        self.timer = None  # the driver's asyncio.TimerHandle
-        self.timer_at: Optional[float] = None
 
     @property
     def all_vips(self) -> Tuple[VipSpec, ...]:

@@ -211,6 +211,42 @@ class Router:
         self.effective_priority = priority
         return []
 
+    # ------------------------------------------------------------ operator
+    def takeover(self, now: float, priority: int) -> List[Action]:
+        """Make-before-break switchover: advertise `priority` and be master now."""
+        self.effective_priority = priority
+        if self.state == BACKUP:
+            return self._become_master(now, "takeover requested")
+        return []
+
+    def standby(self, now: float, priority: int = 1) -> List[Action]:
+        """Give mastership up now (priority 0 advert) and stay backup at `priority`."""
+        self.effective_priority = priority
+        if self.state != MASTER:
+            return []
+        actions = self._release_master(PRIORITY_STOP)
+        self._cancel_timers()
+        self.master_priority = None
+        self._master_down_at = now + self.master_down_interval_s()
+        return actions + self._change_state(BACKUP, now, "standby requested")
+
+    def release(self, now: float) -> List[Action]:
+        """Back to the configured priority; preemption then follows the RFC rules."""
+        self.effective_priority = self.params.priority
+        return []
+
+    def reconfigure(self, params: RouterParams, keep_priority: bool) -> None:
+        """Reload: new settings, same state. Timers re-derive from them as they run."""
+        old = self.params
+        self.params = params
+        if not keep_priority:
+            self.effective_priority = params.priority
+        if params.adver_int_cs != old.adver_int_cs and self.state != BACKUP:
+            self.master_adver_int_cs = params.adver_int_cs
+        if self.state == MASTER and self._adver_at is not None:
+            self._adver_at = min(self._adver_at, self._adver_at - old.adver_int_cs / 100.0
+                                 + params.adver_int_cs / 100.0)
+
     # -------------------------------------------------------------- backup
     def _backup_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
         if adv.priority == PRIORITY_STOP:

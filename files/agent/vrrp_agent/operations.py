@@ -1,0 +1,203 @@
+"""Operator actions on a running daemon: status, takeover/standby/release, reload.
+
+A mixin of the Daemon (daemon.py), split out to keep each module small.
+Rules:
+- takeover: advertise TAKEOVER_PRIORITY (254: above any non-owner master,
+  never the owner's 255) and become master at once (make-before-break: our
+  advert goes out before our VIPs are added; the old master yields on it).
+- standby: a master sends priority 0 and drops its VIPs at once; the instance
+  stays BACKUP at priority 1 (it still takes over if nobody else can).
+- release: back to the configured priority; normal preemption rules apply.
+- Overrides are persisted in STATE_DIR/overrides.json and restored at start.
+- reload: an invalid config is refused and the running one kept. Instances
+  match on (interface, VRID, family) and keep their state; only VIPs that
+  left the config are removed; removed instances stop with priority 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+from vrrp_agent import __version__
+from vrrp_agent.config.model import Config, InstanceConfig
+from vrrp_agent.control import ControlError
+from vrrp_agent.errors import ConfigError
+from vrrp_agent.instance import Instance
+from vrrp_agent.router import FAULT, MASTER
+from vrrp_agent.status import SCHEMA_VERSION, instance_status, iso_utc
+
+log = logging.getLogger("vrrp_agent")
+
+TAKEOVER_PRIORITY = 254  # above any non-owner master; 255 stays the address owner's
+
+
+class Operations:
+    """Mixed into Daemon; uses its instances, loop, netlink and helpers."""
+
+    # set by Daemon
+    instances: List[Instance]
+    config: Config
+    state_dir: Optional[str]
+    loop: asyncio.AbstractEventLoop
+    started_wall: float
+    discards: Dict[str, int]
+    by_vrid: Dict[Any, Dict[int, Instance]]
+    netlink: Any
+    _apply: Callable[..., None]
+    _arm: Callable[..., None]
+    _cancel_timer: Callable[..., None]
+    _bind: Callable[..., Awaitable[bool]]
+    _change_vip_list: Callable[..., None]
+    _announce: Callable[..., None]
+
+    def status(self) -> Dict[str, Any]:
+        now = self.loop.time()
+        wall_offset = time.time() - now
+        return {
+            "schema": SCHEMA_VERSION,
+            "agent": {
+                "version": __version__,
+                "pid": os.getpid(),
+                "config": self.config.path,
+                "router_id": self.config.globals.router_id,
+                "started_at": iso_utc(self.started_wall),
+                "uptime_s": round(time.time() - self.started_wall, 3),
+                "discards": dict(self.discards),
+            },
+            "instances": [instance_status(i, now, wall_offset) for i in self.instances],
+        }
+
+    def set_override(self, names: List[str], kind: Optional[str]) -> Dict[str, Any]:
+        """takeover / standby / release (kind None) for the named instances."""
+        chosen = [i for i in self.instances if i.cfg.name in names]
+        if kind == "takeover":
+            for inst in chosen:
+                if inst.router.state == FAULT or inst.ifindex is None:
+                    raise ControlError(f"{inst.cfg.name} is in FAULT: it cannot take over")
+                master = inst.router.master_priority
+                if inst.router.state != MASTER and master is not None and master >= TAKEOVER_PRIORITY:
+                    raise ControlError(
+                        f"{inst.cfg.name}: the current master advertises priority {master};"
+                        f" a takeover advertises {TAKEOVER_PRIORITY} (255 is reserved for the address owner)"
+                    )
+        now = self.loop.time()
+        for inst in chosen:
+            before = inst.router.state
+            if kind == "takeover":
+                actions = inst.router.takeover(now, TAKEOVER_PRIORITY)
+            elif kind == "standby":
+                actions = inst.router.standby(now)
+            else:
+                actions = inst.router.release(now)
+            inst.override = kind
+            inst.log.info("override %s (was %s)", kind or "released", before)
+            self._apply(inst, actions)
+            self._arm(inst)
+        self._save_overrides()
+        return {"instances": [{"name": i.cfg.name, "state": i.router.state,
+                               "override": i.override} for i in chosen]}
+
+    def _load_overrides(self) -> Dict[str, str]:
+        if self.state_dir is None:
+            return {}
+        try:
+            with open(os.path.join(self.state_dir, "overrides.json")) as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable overrides.json: %s", exc)
+            return {}
+        return {k: v for k, v in data.items() if v in ("takeover", "standby")}
+
+    def _restore_overrides(self, overrides: Dict[str, str]) -> None:
+        for kind in ("takeover", "standby"):
+            names = [i.cfg.name for i in self.instances if overrides.get(i.cfg.name) == kind]
+            if names:
+                log.info("restoring %s override from the state dir: %s", kind, ", ".join(names))
+                try:
+                    self.set_override(names, kind)
+                except ControlError as exc:
+                    log.warning("override not restored: %s", exc)
+
+    def _save_overrides(self) -> None:
+        if self.state_dir is None:
+            return
+        data = {i.cfg.name: i.override for i in self.instances if i.override}
+        path = os.path.join(self.state_dir, "overrides.json")
+        try:
+            with open(path + ".tmp", "w") as fh:
+                json.dump(data, fh)
+            os.replace(path + ".tmp", path)
+        except OSError as exc:
+            log.warning("cannot persist overrides in %s: %s", path, exc)
+
+    async def reload_logged(self) -> None:
+        """SIGHUP: reload; a refusal is already logged."""
+        try:
+            await self.reload()
+        except ControlError:
+            pass
+
+    async def reload(self) -> Dict[str, Any]:
+        """Re-read the config; keep matched instances' state (interface + VRID + family)."""
+        from vrrp_agent.config import load_config
+
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload refused, running configuration kept: %s", exc)
+            raise ControlError(f"reload refused, running configuration kept: {exc}") from None
+        return await self._apply_config(new)
+
+    async def _apply_config(self, new: Config) -> Dict[str, Any]:
+        now = self.loop.time()
+        old = {inst.cfg.key: inst for inst in self.instances}
+        kept: List[Instance] = []
+        started: List[Instance] = []
+        changed = []
+        for cfg in new.instances:
+            inst = old.pop(cfg.key, None)
+            if inst is None:
+                started.append(Instance(cfg, new.globals, log))
+                continue
+            kept.append(inst)
+            if inst.cfg != cfg:
+                changed.append(inst.cfg.name)
+                self._reconfigure(inst, cfg, new, now)
+        for inst in old.values():
+            inst.log.info("removed from the configuration: stopping")
+            self._cancel_timer(inst)
+            self._apply(inst, inst.router.shutdown(now))
+            self.by_vrid.get((inst.cfg.interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
+        self.config = new
+        self.instances = kept + started
+        for inst in started:
+            inst.log.info("new in the configuration: starting")
+            await self._bind(inst)
+        summary = {"kept": [i.cfg.name for i in kept], "changed": changed,
+                   "started": [i.cfg.name for i in started],
+                   "stopped": [i.cfg.name for i in old.values()]}
+        log.info("reloaded %s: %s", new.path, summary)
+        return summary
+
+    def _reconfigure(self, inst: Instance, cfg: InstanceConfig, new: Config, now: float) -> None:
+        """Same identity, new settings: VIP delta applied in place, state kept."""
+        old_vips = {(v.address, v.prefixlen, v.dev) for v in inst.all_vips}
+        was_master = inst.router.state == MASTER
+        removed = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in
+                   {(n.address, n.prefixlen, n.dev) for n in cfg.vips + cfg.excluded_vips}]
+        inst.reconfigure(cfg, new.globals)
+        added = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in old_vips]
+        if was_master:
+            if removed:
+                self.netlink.submit(self._change_vip_list, inst, removed, False)
+            if added:
+                self.netlink.submit(self._change_vip_list, inst, added, True)
+                self.netlink.submit(self._announce, inst, cfg.garp.master_repeat, added)
+        self._arm(inst)

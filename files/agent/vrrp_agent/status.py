@@ -1,0 +1,103 @@
+"""The status document (stable JSON schema) and its table rendering. Pure.
+
+Schema (ARCHITECTURE.md "status --json"), version 1:
+  {"schema": 1,
+   "agent": {"version", "pid", "config", "router_id", "started_at", "uptime_s",
+             "discards": {reason: n}},          # packets no instance could claim
+   "instances": [{"name", "interface", "vrid", "family" ("ipv4"|"ipv6"), "version",
+                  "state" (INIT|BACKUP|MASTER|FAULT), "base_priority",
+                  "effective_priority", "master_ip", "master_priority",
+                  "vips": ["addr/len", ...], "excluded_vips": [...],
+                  "advert_int_s", "master_advert_int_s", "unicast_peers": [...],
+                  "override": null|"takeover"|"standby",
+                  "last_transition": ISO-8601 UTC or null, "since_transition_s",
+                  "counters": {name: n, ..., "discards": {reason: n}}}]}
+Never anything secret: auth_pass is not part of it by construction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import socket
+from typing import Any, Dict, List, Optional
+
+SCHEMA_VERSION = 1
+
+
+def iso_utc(wall: Optional[float]) -> Optional[str]:
+    if wall is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ip(packed: Optional[bytes]) -> Optional[str]:
+    if not packed:
+        return None
+    return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
+
+
+def instance_status(inst: Any, now: float, wall_offset: float) -> Dict[str, Any]:
+    """One instance; `now` is the loop clock, wall = loop clock + wall_offset."""
+    cfg, router = inst.cfg, inst.router
+    last = router.last_transition
+    counters: Dict[str, Any] = dict(router.counters)
+    counters["discards"] = dict(inst.discards)
+    return {
+        "name": cfg.name,
+        "interface": cfg.interface,
+        "vrid": cfg.vrid,
+        "family": "ipv4" if cfg.family == 4 else "ipv6",
+        "version": cfg.version,
+        "state": router.state,
+        "base_priority": cfg.priority,
+        "effective_priority": router.effective_priority,
+        "master_ip": _ip(router.master_ip) if router.master_priority is not None else None,
+        "master_priority": router.master_priority,
+        "vips": [f"{v.address}/{v.prefixlen}" for v in cfg.vips],
+        "excluded_vips": [f"{v.address}/{v.prefixlen}" for v in cfg.excluded_vips],
+        "advert_int_s": cfg.advert_int_cs / 100.0,
+        "master_advert_int_s": router.master_adver_int_cs / 100.0,
+        "unicast_peers": list(cfg.unicast_peers),
+        "override": inst.override,
+        "last_transition": iso_utc(None if last is None else last + wall_offset),
+        "since_transition_s": None if last is None else round(now - last, 3),
+        "counters": counters,
+    }
+
+
+def _ago(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{seconds:.1f}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def render_table(doc: Dict[str, Any]) -> str:
+    """The human table of `vrrp-agent status`."""
+    header = ["INSTANCE", "IFACE", "VRID", "FAM", "STATE", "PRIO", "MASTER", "VIPS",
+              "OVERRIDE", "SINCE"]
+    rows: List[List[str]] = [header]
+    for i in doc["instances"]:
+        master = "-"
+        if i["master_ip"]:
+            master = f"{i['master_ip']} ({i['master_priority']})"
+        prio = f"{i['base_priority']}/{i['effective_priority']}"
+        rows.append([
+            i["name"], i["interface"], str(i["vrid"]), "v4" if i["family"] == "ipv4" else "v6",
+            i["state"], prio, master, ",".join(i["vips"] + i["excluded_vips"]) or "-",
+            i["override"] or "-", _ago(i["since_transition_s"]),
+        ])
+    widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    agent = doc["agent"]
+    lines.append("")
+    lines.append(f"agent {agent['version']} pid {agent['pid']} up {_ago(agent['uptime_s'])}"
+                 f" config {agent['config']}")
+    return "\n".join(lines)
