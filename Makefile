@@ -15,8 +15,8 @@ $(VENV)/.stamp: requirements-dev.txt
 venv: $(VENV)/.stamp
 
 lint: venv
-	$(VENV)/bin/ruff check $(AGENT)/vrrp_agent tests bench
-	$(VENV)/bin/mypy $(AGENT)/vrrp_agent
+	$(VENV)/bin/ruff check --config $(AGENT)/pyproject.toml $(AGENT)/vrrp_agent tests bench
+	cd $(AGENT) && ../../$(VENV)/bin/mypy vrrp_agent
 
 unit: venv
 	PYTHONPATH=$(AGENT) $(PY) -m pytest -q tests/unit

@@ -41,7 +41,7 @@ class Netlink:
             max_workers=1, thread_name_prefix="netlink"
         )
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> "concurrent.futures.Future[Any]":
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         return self._pool.submit(fn, *args)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
