@@ -91,12 +91,13 @@ class Agent:
     def state(self, name: str = "VI_1") -> str:
         return self.instance(name)["state"]
 
+    def cli_argv(self, *args: str) -> list:
+        return [sys.executable, "-m", "vrrp_agent", *args, "--control-socket", self.socket]
+
     def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
         """Run `vrrp-agent ARGS --control-socket SOCK` from the test process."""
-        return subprocess.run(
-            [sys.executable, "-m", "vrrp_agent", *args, "--control-socket", self.socket],
-            env=agent_env(), capture_output=True, text=True, timeout=30, check=check,
-        )
+        return subprocess.run(self.cli_argv(*args), env=agent_env(), capture_output=True,
+                              text=True, timeout=30, check=check)
 
     # ---- signals
     def freeze(self) -> None:

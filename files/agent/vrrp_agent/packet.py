@@ -149,9 +149,8 @@ def _checksum_form(payload: bytes, version: int, family: int, src: bytes, dst: b
         if len(src) == 16 and len(dst) == 16 and _sum16(_pseudo6(src, dst, size) + payload) == 0xFFFF:
             return "pseudo"
     else:
-        if len(src) == 4 and len(dst) == 4:
-            if _sum16(_pseudo4(src, dst, size) + payload) == 0xFFFF:
-                return "pseudo"
+        if len(src) == 4 and len(dst) == 4 and _sum16(_pseudo4(src, dst, size) + payload) == 0xFFFF:
+            return "pseudo"
         if _sum16(payload) == 0xFFFF:
             return "plain"
         if len(src) == 4 and dst != MCAST4_PACKED and \

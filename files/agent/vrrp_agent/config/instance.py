@@ -1,0 +1,307 @@
+"""`vrrp_instance NAME { ... }` -> InstanceConfig, with keepalived's defaults and ranges.
+
+Each keyword has a handler that stores a raw value (with its statement, for
+FILE:LINE); `build_instance` then applies the cross-keyword rules in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
+from vrrp_agent.config.syntax import (
+    Statement,
+    float_arg,
+    int_arg,
+    need_block,
+    no_args,
+    no_block,
+    one_arg,
+)
+from vrrp_agent.constants import AUTH_DATA_LEN
+
+NOT_IMPLEMENTED = {
+    "track_script", "track_interface", "track_file", "track_process", "track_bfd", "notify",
+    "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_deleted",
+    "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
+    "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
+    "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
+    "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
+    "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
+    "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
+    "garp_extra_if", "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
+    "lvs_sync_daemon_interface", "sync_group_tracking_weight",
+}
+VIP_OPTIONS_NOT_IMPLEMENTED = {
+    "use_vmac", "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
+    "no_track", "preferred_lft", "track_group",
+}
+SCOPES = {"global", "site", "link", "host", "nowhere"}
+
+
+def parse_address(stmt: Statement, text: str, family: Optional[int] = None) -> str:
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise stmt.error(f"{text!r} is not an IP address") from None
+    if family is not None and addr.version != family:
+        raise stmt.error(f"{text} is not an IPv{family} address")
+    return str(addr)
+
+
+def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
+    words = (stmt.keyword,) + stmt.args
+    no_block(stmt)
+    try:
+        iface = ipaddress.ip_interface(words[0])
+    except ValueError:
+        raise stmt.error(f"{words[0]!r} is not an IP address or ADDRESS/PREFIX") from None
+    explicit = "/" in words[0]
+    opts: Dict[str, str] = {}
+    i = 1
+    while i < len(words):
+        opt = words[i]
+        if opt in VIP_OPTIONS_NOT_IMPLEMENTED:
+            raise stmt.error(f"virtual_ipaddress option '{opt}' is not implemented by the agent yet")
+        if opt not in ("dev", "label", "scope", "brd", "broadcast"):
+            raise stmt.error(f"unknown virtual_ipaddress option '{opt}'")
+        if i + 1 >= len(words):
+            raise stmt.error(f"virtual_ipaddress option '{opt}' needs a value")
+        opts["brd" if opt == "broadcast" else opt] = words[i + 1]
+        i += 2
+    scope = opts.get("scope")
+    if scope is not None and scope not in SCOPES:
+        raise stmt.error(f"scope {scope!r} is not one of {', '.join(sorted(SCOPES))}")
+    brd = opts.get("brd")
+    if brd is not None:
+        if iface.version == 6:
+            raise stmt.error("brd applies to IPv4 addresses only")
+        if brd not in ("+", "-"):
+            parse_address(stmt, brd, 4)
+    prefixlen = iface.network.prefixlen if explicit else iface.max_prefixlen
+    return VipSpec(address=str(iface.ip), prefixlen=prefixlen, family=iface.version,
+                   dev=opts.get("dev"), label=opts.get("label"), scope=scope, brd=brd,
+                   file=stmt.file, line=stmt.line)
+
+
+Raw = Dict[str, Tuple[Any, Statement]]
+
+
+def _store(key: str, convert: Callable[[Statement], Any]) -> Callable[[Statement, Raw], None]:
+    def handler(s: Statement, raw: Raw) -> None:
+        if key in raw:
+            first = raw[key][1]
+            raise s.error(f"'{s.keyword}' appears twice (first at line {first.line})")
+        raw[key] = (convert(s), s)
+    return handler
+
+
+def _flag(s: Statement) -> bool:
+    no_args(s)
+    return True
+
+
+def _state(s: Statement) -> str:
+    value = one_arg(s).upper()
+    if value not in ("MASTER", "BACKUP"):
+        raise s.error(f"state {one_arg(s)!r} must be MASTER or BACKUP")
+    return value
+
+
+def _auth(s: Statement) -> Tuple[str, str, Statement]:
+    auth_type, auth_pass = None, None
+    for inner in need_block(s):
+        if inner.keyword == "auth_type":
+            auth_type = one_arg(inner).upper()
+            if auth_type == "AH":
+                raise inner.error("auth_type AH is not implemented by the agent (use PASS or none)")
+            if auth_type != "PASS":
+                raise inner.error(f"auth_type {one_arg(inner)!r} must be PASS (or AH)")
+        elif inner.keyword == "auth_pass":
+            auth_pass = (one_arg(inner), inner)
+        else:
+            raise inner.error(f"unknown keyword '{inner.keyword}' in authentication")
+    if auth_type is None:
+        raise s.error("authentication needs an auth_type")
+    if auth_pass is None:
+        raise s.error("authentication needs an auth_pass")
+    return auth_type, auth_pass[0], auth_pass[1]
+
+
+def _vip_block(s: Statement) -> Tuple[Statement, ...]:
+    return need_block(s)
+
+
+def _peers(s: Statement) -> Tuple[Statement, ...]:
+    return need_block(s)
+
+
+HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
+    "state": _store("state", _state),
+    "interface": _store("interface", one_arg),
+    "virtual_router_id": _store("vrid", lambda s: int_arg(s, 1, 255)),
+    "priority": _store("priority", lambda s: int_arg(s, 1, 255)),
+    "advert_int": _store("advert_int", lambda s: float_arg(s, 0.01, 255)),
+    "nopreempt": _store("nopreempt", _flag),
+    "preempt_delay": _store("preempt_delay", lambda s: float_arg(s, 0, 1000)),
+    "version": _store("version", lambda s: int_arg(s, 2, 3)),
+    "authentication": _store("auth", _auth),
+    "virtual_ipaddress": _store("vips", _vip_block),
+    "virtual_ipaddress_excluded": _store("excluded", _vip_block),
+    "unicast_src_ip": _store("unicast_src_ip", one_arg),
+    "unicast_peer": _store("peers", _peers),
+    "mcast_src_ip": _store("mcast_src_ip", one_arg),
+    "garp_master_delay": _store("g.master_delay_s", lambda s: float_arg(s, 0, 1000)),
+    "garp_master_repeat": _store("g.master_repeat", lambda s: int_arg(s, 0, 1000)),
+    "garp_master_refresh": _store("g.master_refresh_s", lambda s: float_arg(s, 0, 86400)),
+    "garp_master_refresh_repeat": _store("g.master_refresh_repeat", lambda s: int_arg(s, 1, 1000)),
+    "garp_lower_prio_delay": _store("g.lower_prio_delay_s", lambda s: float_arg(s, 0, 1000)),
+    "garp_lower_prio_repeat": _store("g.lower_prio_repeat", lambda s: int_arg(s, 0, 1000)),
+    "v3_checksum_as_v2": _store("v3_checksum_as_v2", _flag),
+    "dont_track_primary": _store("dont_track_primary", _flag),
+    "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
+    "debug": lambda s, raw: None,
+}
+
+
+def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> InstanceConfig:
+    if len(stmt.args) != 1:
+        raise stmt.error("vrrp_instance needs exactly one name")
+    name = stmt.args[0]
+    raw: Raw = {}
+    for s in need_block(stmt):
+        handler = HANDLERS.get(s.keyword)
+        if handler is not None:
+            handler(s, raw)
+        elif s.keyword in NOT_IMPLEMENTED:
+            raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
+        else:
+            raise s.error(f"unknown keyword '{s.keyword}' in vrrp_instance")
+    return _assemble(stmt, name, raw, gdefs, warnings)
+
+
+def _get(raw: Raw, key: str, default: Any = None) -> Any:
+    return raw[key][0] if key in raw else default
+
+
+def _warn(warnings: List[str], s: Statement, text: str) -> None:
+    warnings.append(f"{s.file}:{s.line}: {text}")
+
+
+def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
+              warnings: List[str]) -> InstanceConfig:
+    if "interface" not in raw:
+        raise stmt.error(f"vrrp_instance {name} needs an interface")
+    if "vrid" not in raw:
+        raise stmt.error(f"vrrp_instance {name} needs a virtual_router_id")
+    interface = raw["interface"][0]
+    state = _get(raw, "state", "BACKUP")
+    priority = _get(raw, "priority", 255 if state == "MASTER" else 100)
+    vips = tuple(parse_vip(s, interface) for s in _get(raw, "vips", ()))
+    excluded = tuple(parse_vip(s, interface) for s in _get(raw, "excluded", ()))
+    families = {v.family for v in vips}
+    if len(families) > 1:
+        other = next(v for v in vips if v.family != vips[0].family)
+        raise _vip_error(other, "virtual_ipaddress mixes IPv4 and IPv6 "
+                                "(use one instance per family, or virtual_ipaddress_excluded)")
+    family = vips[0].family if vips else None
+    src = _get(raw, "unicast_src_ip")
+    if family is None:
+        family = 6 if src and ":" in src else 4
+    version = _version(raw, gdefs, family)
+    advert_int_cs = _interval(raw, version)
+    nopreempt, preempt_delay = _preempt(raw, state, priority, warnings)
+    auth_type, auth_pass = _auth_value(raw, version, warnings)
+    unicast_src, peers = _unicast(raw, family)
+    mcast_src = _get(raw, "mcast_src_ip")
+    if mcast_src is not None:
+        mcast_src = parse_address(raw["mcast_src_ip"][1], mcast_src, family)
+    for vip in vips:
+        if vip.address == unicast_src or vip.address in peers:
+            raise _vip_error(vip, f"virtual IP {vip.address} is also a unicast address of this instance")
+    garp = dataclasses.replace(gdefs.garp, **{k[2:]: v[0] for k, v in raw.items() if k.startswith("g.")})
+    return InstanceConfig(
+        name=name, interface=interface, vrid=raw["vrid"][0], priority=priority,
+        initial_state=state, version=version, family=family, advert_int_cs=advert_int_cs,
+        nopreempt=nopreempt, preempt_delay_s=preempt_delay, auth_type=auth_type,
+        auth_pass=auth_pass, vips=vips, excluded_vips=excluded, unicast_src_ip=unicast_src,
+        unicast_peers=peers, mcast_src_ip=mcast_src, garp=garp,
+        v3_checksum_as_v2=_get(raw, "v3_checksum_as_v2", gdefs.v3_checksum_as_v2),
+        dont_track_primary=_get(raw, "dont_track_primary", False),
+        file=stmt.file, line=stmt.line,
+    )
+
+
+def _vip_error(vip: VipSpec, message: str) -> Exception:
+    from vrrp_agent.errors import ConfigError
+
+    return ConfigError(message, vip.file, vip.line)
+
+
+def _version(raw: Raw, gdefs: GlobalDefs, family: int) -> int:
+    if "version" in raw:
+        version, s = raw["version"]
+        if version == 2 and family == 6:
+            raise s.error("version 2 cannot carry IPv6 virtual addresses (IPv6 needs version 3)")
+        return int(version)
+    return 3 if family == 6 else gdefs.vrrp_version
+
+
+def _interval(raw: Raw, version: int) -> int:
+    if "advert_int" not in raw:
+        return 100
+    value, s = raw["advert_int"]
+    if version == 2:
+        if value != int(value) or value < 1:
+            raise s.error(f"advert_int {s.args[0]}: VRRPv2 carries whole seconds (1..255); "
+                          "use a whole number, or 'version 3' for sub-second adverts")
+        return int(value) * 100
+    if value > 40.95:
+        raise s.error(f"advert_int {s.args[0]} is out of range 0.01..40.95 for VRRPv3")
+    return max(1, round(value * 100))
+
+
+def _preempt(raw: Raw, state: str, priority: int, warnings: List[str]) -> Tuple[bool, float]:
+    nopreempt = bool(_get(raw, "nopreempt", False))
+    delay = float(_get(raw, "preempt_delay", 0.0))
+    if nopreempt and "preempt_delay" in raw:
+        raise raw["preempt_delay"][1].error("preempt_delay cannot be combined with nopreempt")
+    for key in ("nopreempt", "preempt_delay"):
+        if key in raw and (state == "MASTER" or priority == 255):
+            why = "state MASTER" if state == "MASTER" else "priority 255"
+            _warn(warnings, raw[key][1], f"{key} is ignored with {why}, as keepalived does "
+                                         "(use state BACKUP on every node for no-failback)")
+            nopreempt, delay = False, 0.0
+    return nopreempt, delay
+
+
+def _auth_value(raw: Raw, version: int, warnings: List[str]) -> Tuple[Optional[str], Optional[bytes]]:
+    if "auth" not in raw:
+        return None, None
+    (auth_type, secret, pass_stmt), s = raw["auth"]
+    if version != 2:
+        raise s.error("authentication is VRRPv2 only (RFC 5798 removed it from VRRPv3)")
+    data = secret.encode()
+    if len(data) > AUTH_DATA_LEN:
+        _warn(warnings, pass_stmt, "auth_pass longer than 8 characters is truncated to 8, "
+                                   "as keepalived does")
+        data = data[:AUTH_DATA_LEN]
+    return auth_type, data.ljust(AUTH_DATA_LEN, b"\0")
+
+
+def _unicast(raw: Raw, family: int) -> Tuple[Optional[str], Tuple[str, ...]]:
+    src = None
+    if "unicast_src_ip" in raw:
+        src = parse_address(raw["unicast_src_ip"][1], raw["unicast_src_ip"][0], family)
+    peers: List[str] = []
+    for s in _get(raw, "peers", ()):
+        if s.args:
+            raise s.error(f"unicast_peer options ({' '.join(s.args)}) are not implemented yet")
+        no_block(s)
+        peer = parse_address(s, s.keyword, family)
+        if peer in peers:
+            raise s.error(f"unicast peer {peer} is listed twice")
+        peers.append(peer)
+    return src, tuple(peers)

@@ -1,0 +1,203 @@
+"""keepalived.conf -> Config: keyword tables, keepalived's defaults, and the guards.
+
+Rules:
+- Every keyword is either handled, or a known keepalived keyword the agent
+  does not implement yet (error: "... does not implement yet"), or unknown
+  (error). Nothing is silently ignored, except `preempt` (a keepalived no-op).
+- keepalived's defaults: priority 100, but `state MASTER` without a priority
+  line means 255 (address owner); advert_int 1 s; version = vrrp_version
+  (default 2); IPv6 VIPs force version 3; a bare VIP is /32 or /128.
+- Where keepalived warns and fixes (auth_pass longer than 8 characters,
+  nopreempt/preempt_delay with state MASTER or priority 255), the agent does
+  the same and records a warning in Config.warnings.
+- Where keepalived rounds silently (a fractional v2 advert_int) the agent
+  refuses: v2 carries whole seconds on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Set
+
+from vrrp_agent.config.instance import build_instance
+from vrrp_agent.config.lexer import tokenize
+from vrrp_agent.config.model import Config, GarpSettings, GlobalDefs
+from vrrp_agent.config.syntax import (
+    Statement,
+    float_arg,
+    int_arg,
+    need_block,
+    no_args,
+    one_arg,
+    parse_statements,
+)
+from vrrp_agent.errors import ConfigError
+
+NOT_IMPLEMENTED_TOP = {
+    "vrrp_script", "vrrp_sync_group", "virtual_server", "virtual_server_group", "track_file",
+    "vrrp_track_file", "vrrp_track_process", "bfd_instance", "static_ipaddress",
+    "static_routes", "static_rules", "linkbeat_interfaces", "garp_group", "net_namespace",
+    "instance", "interface_up_down_delays", "track_group", "local_address_group",
+}
+NOT_IMPLEMENTED_GLOBAL = {
+    "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
+    "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "no_email_faults", "vrrp_strict",
+    "enable_script_security", "script_user", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
+    "notify_fifo", "notify_fifo_script", "vrrp_notify_priority_changes", "enable_snmp_vrrp",
+    "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
+    "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
+    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
+    "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "nftables", "vrrp_ipsets",
+    "max_auto_priority", "min_auto_priority_delay", "vrrp_priority", "vrrp_rt_priority",
+    "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "reload_check_config",
+    "reload_time_file", "reload_repeat", "reload_file", "data_use_instance",
+    "state_file_location", "stats_file_location", "json_file_location", "json_version",
+    "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface", "umask",
+    "process_names", "fifo_write_vrrp_states_on_reload", "lvs_id", "lvs_sync_daemon",
+    "checker_priority", "bfd_priority", "lvs_flush", "vrrp_netlink_cmd_rcv_bufs",
+}
+
+
+def load_config(path: str) -> Config:
+    """Read and validate a configuration file (and its includes)."""
+    tokens, files = tokenize(path)
+    return _build(path, parse_statements(tokens), files)
+
+
+def parse_text(text: str, path: str = "<string>") -> Config:
+    """Parse configuration text (tests, generated configs)."""
+    tokens, files = tokenize(path, text)
+    return _build(path, parse_statements(tokens), files)
+
+
+def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
+    warnings: List[str] = []
+    gdefs = GlobalDefs()
+    seen_globals = False
+    instance_stmts: List[Statement] = []
+    for stmt in stmts:
+        if stmt.keyword == "global_defs":
+            if seen_globals:
+                raise stmt.error("global_defs appears twice")
+            seen_globals = True
+            gdefs = _global_defs(stmt)
+        elif stmt.keyword == "vrrp_instance":
+            instance_stmts.append(stmt)
+        elif stmt.keyword in NOT_IMPLEMENTED_TOP:
+            raise stmt.error(f"'{stmt.keyword}' is a keepalived keyword the agent does not implement yet")
+        else:
+            raise stmt.error(f"unknown keyword '{stmt.keyword}' at top level")
+    instances = [build_instance(stmt, gdefs, warnings) for stmt in instance_stmts]
+    _check_unique(instances)
+    return Config(path=path, globals=gdefs, instances=tuple(instances), files=tuple(files),
+                  warnings=tuple(warnings))
+
+
+def _check_unique(instances: List[Any]) -> None:
+    names: Dict[str, Any] = {}
+    keys: Dict[Any, Any] = {}
+    for inst in instances:
+        if inst.name in names:
+            first = names[inst.name]
+            raise ConfigError(f"vrrp_instance {inst.name} is defined twice (first at "
+                              f"{first.file}:{first.line})", inst.file, inst.line)
+        names[inst.name] = inst
+        if inst.unicast:
+            continue
+        if inst.key in keys:
+            first = keys[inst.key]
+            raise ConfigError(
+                f"vrrp_instance {inst.name} uses interface {inst.interface}, VRID {inst.vrid} and "
+                f"IPv{inst.family} like {first.name} ({first.file}:{first.line})",
+                inst.file, inst.line)
+        keys[inst.key] = inst
+
+
+# ---------------------------------------------------------------------- global_defs
+
+def _global_defs(stmt: Statement) -> GlobalDefs:
+    values: Dict[str, Any] = {}
+    garp: Dict[str, Any] = {}
+    seen: Set[str] = set()
+    for s in need_block(stmt):
+        if s.keyword in seen and s.keyword != "router_id":
+            raise s.error(f"'{s.keyword}' appears twice in global_defs")
+        seen.add(s.keyword)
+        handler = GLOBAL_HANDLERS.get(s.keyword)
+        if handler is not None:
+            handler(s, values, garp)
+        elif s.keyword in NOT_IMPLEMENTED_GLOBAL:
+            raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
+        else:
+            raise s.error(f"unknown keyword '{s.keyword}' in global_defs")
+    return GlobalDefs(garp=GarpSettings(**garp), **values)
+
+
+def _set(field: str, convert: Callable[[Statement], Any]) -> Callable[..., None]:
+    def handler(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+        values[field] = convert(s)
+    return handler
+
+
+def _garp(field: str, convert: Callable[[Statement], Any]) -> Callable[..., None]:
+    def handler(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+        garp[field] = convert(s)
+    return handler
+
+
+def _min_garp(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    no_args(s)
+    garp.update(master_repeat=1, master_delay_s=0.0)
+
+
+def _accepted_noop(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    """vrrp_skip_check_adv_addr: the agent never rejects on a VIP-list mismatch anyway."""
+    no_args(s)
+
+
+def _down_timer(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    if int_arg(s, 1, 255) != 3:
+        raise s.error("vrrp_down_timer_adverts other than 3 is not implemented (the RFC value is 3)")
+
+
+def _mcast4(s: Statement) -> str:
+    from vrrp_agent.config.instance import parse_address
+
+    addr = parse_address(s, one_arg(s), 4)
+    if not addr.startswith(("224.", "225.", "226.", "227.", "228.", "229.", "23")):
+        raise s.error(f"vrrp_mcast_group4 {addr} is not a multicast address")
+    return addr
+
+
+def _mcast6(s: Statement) -> str:
+    from vrrp_agent.config.instance import parse_address
+
+    addr = parse_address(s, one_arg(s), 6)
+    if not addr.lower().startswith("ff"):
+        raise s.error(f"vrrp_mcast_group6 {addr} is not a multicast address")
+    return addr
+
+
+def _flag(s: Statement) -> bool:
+    no_args(s)
+    return True
+
+
+GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
+    "router_id": _set("router_id", one_arg),
+    "vrrp_version": _set("vrrp_version", lambda s: int_arg(s, 2, 3)),
+    "vrrp_startup_delay": _set("startup_delay_s", lambda s: float_arg(s, 0, 3600)),
+    "vrrp_mcast_group4": _set("mcast_group4", _mcast4),
+    "vrrp_mcast_group6": _set("mcast_group6", _mcast6),
+    "v3_checksum_as_v2": _set("v3_checksum_as_v2", _flag),
+    "vrrp_garp_master_delay": _garp("master_delay_s", lambda s: float_arg(s, 0, 1000)),
+    "vrrp_garp_master_repeat": _garp("master_repeat", lambda s: int_arg(s, 0, 1000)),
+    "vrrp_garp_master_refresh": _garp("master_refresh_s", lambda s: float_arg(s, 0, 86400)),
+    "vrrp_garp_master_refresh_repeat": _garp("master_refresh_repeat", lambda s: int_arg(s, 1, 1000)),
+    "vrrp_garp_lower_prio_delay": _garp("lower_prio_delay_s", lambda s: float_arg(s, 0, 1000)),
+    "vrrp_garp_lower_prio_repeat": _garp("lower_prio_repeat", lambda s: int_arg(s, 0, 1000)),
+    "vrrp_garp_interval": _garp("interval_s", lambda s: float_arg(s, 0, 1)),
+    "vrrp_gna_interval": _garp("gna_interval_s", lambda s: float_arg(s, 0, 1)),
+    "vrrp_min_garp": _min_garp,
+    "vrrp_skip_check_adv_addr": _accepted_noop,
+    "vrrp_down_timer_adverts": _down_timer,
+}
