@@ -145,6 +145,7 @@ def setup_logging(level: str) -> None:
     under_journald = "JOURNAL_STREAM" in os.environ
     fmt = "%(levelname)s %(message)s" if under_journald else "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=getattr(logging, level.upper()), format=fmt, stream=sys.stderr)
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
