@@ -56,7 +56,7 @@ class Agent:
                 "--state-dir", str(self.state_dir), "--control-socket", self.socket,
                 "--log-level", "debug", *self.extra_args]
 
-    def start(self, timeout: float = 15.0) -> "Agent":
+    def start(self, timeout: float = 15.0) -> Agent:
         if self.running:
             raise LabError("agent already running")
         proc = self.proc = self.node.popen(self.argv(), name=self.name, env=agent_env())

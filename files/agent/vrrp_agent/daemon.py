@@ -140,7 +140,7 @@ class Daemon(Operations):
     def _on_sighup(self) -> None:
         self.loop.create_task(self.reload_logged())
 
-    async def _on_netlink(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
 
     # ---------------------------------------------------------------- binding

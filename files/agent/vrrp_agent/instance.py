@@ -11,9 +11,10 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent import packet
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
@@ -22,10 +23,10 @@ from vrrp_agent.errors import PacketError
 from vrrp_agent.router import Action, Router, RouterParams
 
 
-class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
     """Prefixes every line with the router identity: [VI_1 eth0 vrid 51 v4]."""
 
-    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
+    def process(self, msg: Any, kwargs: Any) -> Any:
         return f"{self.extra['prefix']} {msg}", kwargs  # type: ignore[index]
 
 
@@ -62,7 +63,7 @@ class Instance:
         self.counters.update(send_errors=0, address_list_mismatch=0, vip_errors=0)
         self.ifindex: Optional[int] = None
         self.link_up = False
-        self.timer = None  # the driver's asyncio.TimerHandle
+        self.timer: Optional[asyncio.TimerHandle] = None
         self.timer_at: Optional[float] = None
         self._configure(cfg, gdefs)
 

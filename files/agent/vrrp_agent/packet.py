@@ -64,7 +64,7 @@ class Advertisement(NamedTuple):
     version: int
     vrid: int
     priority: int
-    count: int
+    address_count: int
     adver_int_cs: int
     """v3: the 12-bit field (centiseconds); v2: seconds * 100."""
     auth_type: int
