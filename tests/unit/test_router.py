@@ -1,0 +1,229 @@
+"""The state machine, rule by rule, with explicit `now` (RFC 5798 §6, RFC 3768 §6, keepalived)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from vrrp_agent.packet import Advertisement
+from vrrp_agent.router import (
+    BACKUP, FAULT, INIT, MASTER, AddVips, Announce, DelVips, Router, RouterParams, SendAdvert,
+    StateChanged,
+)
+
+LOG = logging.getLogger("test")
+ME = bytes([198, 51, 100, 11])
+LOWER_IP = bytes([198, 51, 100, 5])
+HIGHER_IP = bytes([198, 51, 100, 20])
+
+
+def router(priority=100, version=2, adver_int_cs=100, **kw) -> Router:
+    r = Router(RouterParams(version=version, priority=priority, adver_int_cs=adver_int_cs, **kw), LOG)
+    r.primary_ip = ME
+    return r
+
+
+def advert(priority, version=2, adver_int_cs=100) -> Advertisement:
+    return Advertisement(version, 51, priority, 1, adver_int_cs, 0, b"", b"\0" * 4, "plain")
+
+
+def kinds(actions):
+    return [type(a) for a in actions]
+
+
+def test_rfc3768_6_1_v2_master_down_interval_uses_skew():
+    r = router(priority=150)
+    r.start(0.0)
+    assert r.state == BACKUP
+    assert r.next_deadline() == pytest.approx(3 + 106 / 256)
+
+
+def test_rfc5798_6_1_v3_skew_scales_with_master_adver_interval():
+    r = router(priority=200, version=3, adver_int_cs=100)
+    r.start(0.0)
+    assert r.next_deadline() == pytest.approx(3 + 56 / 256)  # 321 cs in FRR's doc: 3.21 s
+    r.on_advert(advert(250, version=3, adver_int_cs=10), HIGHER_IP, 1.0)
+    assert r.master_adver_int_cs == 10
+    assert r.next_deadline() == pytest.approx(1.0 + 0.3 + 56 * 0.1 / 256)
+
+
+def test_rfc3768_v2_does_not_learn_the_interval():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_advert(advert(150, adver_int_cs=200), HIGHER_IP, 1.0)
+    assert r.master_adver_int_cs == 100
+
+
+def test_rfc5798_6_4_1_owner_becomes_master_at_once_advert_first():
+    r = router(priority=255)
+    actions = r.start(0.0)
+    assert kinds(actions) == [SendAdvert, AddVips, Announce, StateChanged]
+    assert actions[0] == SendAdvert(255) and actions[2] == Announce(5)
+    assert r.state == MASTER
+
+
+def test_rfc5798_6_4_2_down_timer_expiry_makes_master():
+    r = router(priority=100)
+    r.start(0.0)
+    now = r.next_deadline()
+    actions = r.on_timer(now)
+    assert kinds(actions) == [SendAdvert, AddVips, Announce, StateChanged]
+    assert r.state == MASTER and r.counters["became_master"] == 1
+
+
+def test_rfc5798_6_4_3_master_sends_an_advert_each_interval():
+    r = router(priority=255)
+    r.start(0.0)
+    sent = []
+    for _ in range(5):
+        now = r.next_deadline()
+        sent += [a for a in r.on_timer(now) if isinstance(a, SendAdvert)]
+    assert len(sent) == 5 and r.next_deadline() == pytest.approx(6.0)
+
+
+def test_rfc5798_6_4_2_backup_resets_its_timer_on_higher_or_equal_priority():
+    r = router(priority=100)
+    r.start(0.0)
+    for t in (1.0, 2.0, 3.0, 4.0):
+        r.on_advert(advert(100), HIGHER_IP, t)  # equal priority is accepted (keepalived: >=)
+    assert r.state == BACKUP and r.next_deadline() == pytest.approx(4.0 + 3 + 156 / 256)
+    assert r.master_ip == HIGHER_IP and r.master_priority == 100
+
+
+def test_rfc5798_6_4_2_preempting_backup_ignores_a_lower_master_and_times_out():
+    r = router(priority=150)
+    r.start(0.0)
+    down_at = r.next_deadline()
+    r.on_advert(advert(100), LOWER_IP, 1.0)
+    assert r.next_deadline() == down_at, "a lower-priority advert must not reset the timer"
+    assert r.counters["lower_priority_ignored"] == 1
+    r.on_timer(down_at)
+    assert r.state == MASTER
+
+
+def test_rfc5798_6_4_2_nopreempt_accepts_a_lower_master_forever():
+    r = router(priority=150, nopreempt=True)
+    r.start(0.0)
+    for t in range(1, 30):
+        r.on_advert(advert(100), LOWER_IP, float(t))
+        r.on_timer(float(t))
+    assert r.state == BACKUP
+
+
+def test_preempt_delay_accepts_a_lower_master_until_it_runs_out():
+    r = router(priority=150, preempt_delay_s=10.0)
+    r.start(0.0)
+    for t in range(1, 11):
+        r.on_advert(advert(100), LOWER_IP, float(t))
+        r.on_timer(float(t))
+    assert r.state == BACKUP  # delay armed at t=1, still running at t=10
+    r.on_advert(advert(100), LOWER_IP, 11.5)  # ignored now
+    r.on_timer(r.next_deadline())
+    assert r.state == MASTER
+
+
+def test_rfc5798_6_4_2_priority_zero_sets_skew_time():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_advert(advert(0), HIGHER_IP, 2.0)
+    assert r.next_deadline() == pytest.approx(2.0 + 156 / 256)
+    assert r.counters["priority_zero_received"] == 1
+
+
+def test_rfc5798_6_4_3_master_answers_priority_zero_with_an_advert():
+    r = router(priority=255)
+    r.start(0.0)
+    assert r.on_advert(advert(0), HIGHER_IP, 0.5) == [SendAdvert(255)]
+    assert r.next_deadline() == pytest.approx(1.5)
+
+
+def test_rfc5798_6_4_3_master_yields_to_higher_priority():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_timer(r.next_deadline())
+    actions = r.on_advert(advert(150), LOWER_IP, 5.0)
+    assert kinds(actions) == [DelVips, StateChanged] and r.state == BACKUP
+    assert r.master_ip == LOWER_IP
+
+
+def test_rfc5798_6_4_3_equal_priority_higher_primary_ip_wins():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_timer(r.next_deadline())
+    assert r.state == MASTER
+    # lower IP at equal priority: we stay master, answer at once and re-announce
+    actions = r.on_advert(advert(100), LOWER_IP, 5.0)
+    assert r.state == MASTER and actions[0] == SendAdvert(100) and Announce(5) in actions
+    assert r.counters["dual_master_seen"] == 1
+    r.on_advert(advert(100), HIGHER_IP, 5.1)
+    assert r.state == BACKUP
+
+
+def test_rfc9568_master_answers_a_lower_priority_at_once():
+    r = router(priority=200)
+    r.start(0.0)
+    r.on_timer(r.next_deadline())
+    actions = r.on_advert(advert(100), HIGHER_IP, 5.0)
+    assert actions[0] == SendAdvert(200) and r.state == MASTER
+
+
+def test_rfc5798_6_4_3_shutdown_sends_priority_zero_and_releases():
+    r = router(priority=255)
+    r.start(0.0)
+    actions = r.shutdown(1.0)
+    assert actions == [SendAdvert(0), DelVips(), StateChanged(MASTER, INIT, "stop")]
+    assert r.counters["priority_zero_sent"] == 1 and r.next_deadline() is None
+
+
+def test_link_down_faults_a_master_after_priority_zero_and_link_up_restarts():
+    r = router(priority=255)
+    r.start(0.0)
+    actions = r.link_down(1.0)
+    assert kinds(actions) == [SendAdvert, DelVips, StateChanged] and actions[0] == SendAdvert(0)
+    assert r.state == FAULT and r.next_deadline() is None
+    assert r.on_advert(advert(100), HIGHER_IP, 1.5) == []
+    r.link_up(2.0)
+    assert r.state == MASTER  # the owner goes straight back
+
+
+def test_garp_second_burst_after_delay_and_refresh():
+    r = router(priority=255, garp_master_delay_s=5.0, garp_master_refresh_s=60.0,
+               garp_master_refresh_repeat=2)
+    r.start(0.0)
+    bursts = []
+    now = 0.0
+    while now < 130:
+        now = r.next_deadline()
+        bursts += [(now, a.repeat) for a in r.on_timer(now) if isinstance(a, Announce)]
+    assert bursts[:3] == [(5.0, 5), (60.0, 2), (120.0, 2)]
+
+
+def test_no_second_burst_when_delay_is_zero():
+    r = router(priority=255, garp_master_delay_s=0.0)
+    r.start(0.0)
+    for _ in range(10):
+        assert not any(isinstance(a, Announce) for a in r.on_timer(r.next_deadline()))
+
+
+def test_takeover_is_make_before_break_and_standby_gives_up_at_once():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_advert(advert(150), HIGHER_IP, 0.5)
+    actions = r.takeover(1.0, 254)
+    assert kinds(actions)[:2] == [SendAdvert, AddVips] and actions[0] == SendAdvert(254)
+    assert r.state == MASTER
+    actions = r.standby(2.0)
+    assert actions[:2] == [SendAdvert(0), DelVips()] and r.state == BACKUP
+    assert r.effective_priority == 1
+    r.release(3.0)
+    assert r.effective_priority == 100
+
+
+def test_transition_table_refuses_the_impossible_without_raising():
+    r = router()
+    assert r._change_state(INIT, 0.0, "noop") == []
+    r.state = FAULT
+    r.params = r.params._replace()
+    assert r.link_down(0.0) == []  # already FAULT
+    assert r.counters["transitions"] == 0
