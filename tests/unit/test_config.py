@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from vrrp_agent.config import check_against_host, load_config, parse_text
 from vrrp_agent.errors import ConfigError
 

@@ -6,7 +6,6 @@ import random
 
 import pytest
 from lansim import Lan
-
 from vrrp_agent.router import RouterParams
 
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.vrrp import VRRP, VRRPv3
-
 from vrrp_agent import packet
 from vrrp_agent.errors import PacketError
 

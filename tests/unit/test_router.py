@@ -5,10 +5,18 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from vrrp_agent.packet import Advertisement
 from vrrp_agent.router import (
-    BACKUP, FAULT, INIT, MASTER, AddVips, Announce, DelVips, Router, RouterParams, SendAdvert,
+    BACKUP,
+    FAULT,
+    INIT,
+    MASTER,
+    AddVips,
+    Announce,
+    DelVips,
+    Router,
+    RouterParams,
+    SendAdvert,
     StateChanged,
 )
 
