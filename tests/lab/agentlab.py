@@ -36,7 +36,9 @@ class Agent:
     """vrrp-agent in a node namespace, logging into the lab's logdir."""
 
     def __init__(self, node: Host, config: str, *, name: str = "agent",
-                 extra_args: Sequence[str] = (), start: bool = True):
+                 extra_args: Sequence[str] = (), start: bool = True,
+                 python: str = sys.executable):
+        self.python = python
         self.node = node
         self.lab = node.lab
         base = self.lab.logdir / f"{node.label}-{name}"
@@ -52,7 +54,7 @@ class Agent:
             self.start()
 
     def argv(self) -> list:
-        return [sys.executable, "-m", "vrrp_agent", "run", "-f", str(self.conf_path),
+        return [self.python, "-m", "vrrp_agent", "run", "-f", str(self.conf_path),
                 "--state-dir", str(self.state_dir), "--control-socket", self.socket,
                 "--log-level", "debug", *self.extra_args]
 

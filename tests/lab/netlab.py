@@ -903,3 +903,25 @@ class Keepalived:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+# --------------------------------------------------------------------------- VIP ownership
+
+
+def owned_only_by(lab: Lab, vip: str, node: int) -> Callable[[], bool]:
+    """Predicate for wait_until: exactly one node answers ARP/ND for VIP, and it is NODE."""
+
+    def pred() -> bool:
+        return lab.owner_nodes(vip, timeout=0.15) == {node}
+
+    pred.__name__ = f"{vip} answered only by node {node}"
+    return pred
+
+
+def assert_single_owner(lab: Lab, vip: str, node: int, samples: int = 3) -> None:
+    """Converged: several probes see NODE and only NODE, and no other node holds VIP."""
+    for _ in range(samples):
+        owners = lab.owner_nodes(vip, timeout=0.15)
+        assert owners == {node}, f"{vip}: owners {owners}, expected only node {node}"
+        holders = [n.index for n in lab.nodes if n.has_address(vip)]
+        assert holders == [node], f"{vip} configured on nodes {holders}, expected [{node}]"

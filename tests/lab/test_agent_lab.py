@@ -8,11 +8,13 @@ timing assertions (the figures live in bench/).
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from agentlab import Agent, agent_instance
-from netlab import Lab, wait_until
+from netlab import Lab, assert_single_owner, owned_only_by, wait_until
 
 VIP4 = "198.51.100.100"
 VIP6 = "2001:db8:100::100"
@@ -21,20 +23,8 @@ FAST = 10.0
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "seed"
 
 
-def owned_only_by(lab: Lab, vip: str, node: int):
-    def pred() -> bool:
-        return lab.owner_nodes(vip, timeout=0.15) == {node}
-
-    pred.__name__ = f"{vip} answered only by node {node}"
-    return pred
 
 
-def assert_single_owner(lab: Lab, vip: str, node: int, samples: int = 3) -> None:
-    for _ in range(samples):
-        owners = lab.owner_nodes(vip, timeout=0.15)
-        assert owners == {node}, f"{vip}: owners {owners}, expected only node {node}"
-        holders = [n.index for n in lab.nodes if n.has_address(vip)]
-        assert holders == [node], f"{vip} configured on nodes {holders}, expected [{node}]"
 
 
 def test_rfc3768_election_freeze_failover_and_preempt_back(lab: Lab):
@@ -154,3 +144,27 @@ def test_seed_keepalived_configs_run_unchanged(lab: Lab):
     assert agents[2].instance()["master_priority"] == 100
     assert agents[1].stop() == 0
     wait_until(owned_only_by(lab, "198.51.100.254", 2), FAST)
+
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def _debian_pyroute2() -> str:
+    probe = subprocess.run([DEBIAN_PYTHON, "-c", "import importlib.metadata as m; "
+                            "import pyroute2; print(m.version('pyroute2'))"],
+                           capture_output=True, text=True)
+    return probe.stdout.strip() if probe.returncode == 0 else ""
+
+
+def test_runs_on_debian_12_pyroute2_0_7(lab: Lab):
+    """The same failover with Debian's python3 and its pyroute2 0.7.2 (thread-based netlink)."""
+    version = _debian_pyroute2()
+    if not version.startswith("0.7"):
+        pytest.skip("needs Debian's python3-pyroute2 0.7.x (apt-get install python3-pyroute2)")
+    conf = {i: agent_instance(priority=p, version=3, advert_int=0.1) for i, p in ((1, 150), (2, 100))}
+    agents = {i: Agent(lab.node(i), conf[i], python=DEBIAN_PYTHON) for i in (1, 2)}
+    wait_until(owned_only_by(lab, VIP4, 1), SLOW)
+    assert agents[1].stop() == 0
+    assert not lab.node(1).has_address(VIP4)
+    wait_until(owned_only_by(lab, VIP4, 2), FAST)
+    assert_single_owner(lab, VIP4, 2)

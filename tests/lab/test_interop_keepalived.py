@@ -10,7 +10,7 @@ import time
 
 import pytest
 from agentlab import Agent, agent_instance
-from netlab import Keepalived, Lab, keepalived_instance, wait_until
+from netlab import Keepalived, Lab, keepalived_instance, owned_only_by, wait_until
 
 pytestmark = pytest.mark.usefixtures("keepalived_bin")
 
@@ -30,12 +30,6 @@ def _start(lab: Lab, node: int, engine: str, priority: int, case: dict):
     return Agent(lab.node(node), agent_instance(priority=priority, **case))
 
 
-def _owned_only_by(lab: Lab, vip: str, node: int):
-    def pred() -> bool:
-        return lab.owner_nodes(vip, timeout=0.15) == {node}
-
-    pred.__name__ = f"{vip} answered only by node {node}"
-    return pred
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -48,7 +42,7 @@ def test_mixed_cluster_election_freeze_and_stop(lab: Lab, case: str, master_engi
     backup = _start(lab, 2, backup_engine, 100, spec)
 
     # election: the higher priority wins, whoever runs it
-    wait_until(_owned_only_by(lab, vip, 1), SLOW)
+    wait_until(owned_only_by(lab, vip, 1), SLOW)
     time.sleep(1.0)
     assert lab.owner_nodes(vip, timeout=0.15) == {1}
     agent = backup if backup_engine == "agent" else master
@@ -64,9 +58,9 @@ def test_mixed_cluster_election_freeze_and_stop(lab: Lab, case: str, master_engi
     wait_until(lambda: lab.node(2).has_address(vip), SLOW, message="backup takes the VIP")
     master.thaw()  # the old master preempts back
     wait_until(lambda: not lab.node(2).has_address(vip), SLOW, message="backup yields")
-    wait_until(_owned_only_by(lab, vip, 1), FAST)
+    wait_until(owned_only_by(lab, vip, 1), FAST)
 
     # graceful stop: priority 0, the backup takes over in its skew time
     master.stop()
     wait_until(lambda: lab.node(2).has_address(vip), FAST, message="takeover after stop")
-    wait_until(_owned_only_by(lab, vip, 2), FAST)
+    wait_until(owned_only_by(lab, vip, 2), FAST)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from netlab import Lab, keepalived_instance, wait_until
+from netlab import Lab, assert_single_owner, keepalived_instance, owned_only_by, wait_until
 
 pytestmark = pytest.mark.usefixtures("keepalived_bin")
 
@@ -22,23 +22,8 @@ SLOW = 20.0
 FAST = 10.0
 
 
-def owned_only_by(lab: Lab, vip: str, node: int):
-    """Predicate: exactly one node answers ARP/ND for VIP, and it is NODE."""
-
-    def pred() -> bool:
-        return lab.owner_nodes(vip, timeout=0.15) == {node}
-
-    pred.__name__ = f"{vip} answered only by node {node}"
-    return pred
 
 
-def assert_single_owner(lab: Lab, vip: str, node: int, samples: int = 3) -> None:
-    """Converged: several consecutive probes see NODE and only NODE; no other node holds VIP."""
-    for _ in range(samples):
-        owners = lab.owner_nodes(vip, timeout=0.15)
-        assert owners == {node}, f"{vip}: owners {owners}, expected only node {node}"
-        holders = [n.index for n in lab.nodes if n.has_address(vip)]
-        assert holders == [node], f"{vip} configured on nodes {holders}, expected [{node}]"
 
 
 def test_v2_pass_auth_freeze_and_preempt(lab: Lab):

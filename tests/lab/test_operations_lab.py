@@ -12,7 +12,7 @@ import time
 
 import pytest
 from agentlab import Agent, agent_env, agent_instance
-from netlab import Keepalived, Lab, keepalived_instance, wait_until
+from netlab import Keepalived, Lab, keepalived_instance, owned_only_by, wait_until
 
 VIP4 = "198.51.100.100"
 SLOW = 20.0
@@ -20,12 +20,6 @@ FAST = 10.0
 FAST_V3 = dict(version=3, advert_int=0.1)
 
 
-def owned_only_by(lab: Lab, vip: str, node: int):
-    def pred() -> bool:
-        return lab.owner_nodes(vip, timeout=0.15) == {node}
-
-    pred.__name__ = f"{vip} answered only by node {node}"
-    return pred
 
 
 def pair(lab: Lab, **kw) -> dict:

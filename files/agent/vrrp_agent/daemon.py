@@ -232,11 +232,16 @@ class Daemon(Operations):
 
     def _dispatch(self, io: VrrpSockets, table: Dict[int, Instance], data: bytes,
                   src: bytes, dst: bytes, ttl: int) -> None:
-        try:
-            if io.family == 4:
+        if io.family == 4:
+            try:
                 src, dst, ttl, data = packet.split_ipv4(data)
+            except PacketError as exc:
+                self.discards[exc.reason] += 1
+                return
+        try:
             adv = packet.decode(data, io.family, src, dst)
         except PacketError as exc:
+            # charge the instance whose VRID the packet names, if any
             owner = table.get(data[1]) if len(data) > 1 else None
             (owner.discards if owner else self.discards)[exc.reason] += 1
             return
