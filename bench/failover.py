@@ -108,7 +108,7 @@ def _fmt(values: List[float]) -> str:
 def table(results: Dict[Tuple[str, str, str], List[float]], runs: int) -> str:
     label = {"freeze": "master frozen (SIGSTOP)", "stop": "graceful stop (SIGTERM)",
              "switch": "planned switchover", "switch-cli": "planned switchover, CLI"}
-    lines = [f"| timers | event | keepalived 2.2.7 | agent | ratio agent/keepalived |",
+    lines = ["| timers | event | keepalived 2.2.7 | agent | ratio agent/keepalived |",
              "|---|---|---|---|---|"]
     for tname in TIMERS:
         for scenario in SCENARIOS:
