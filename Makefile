@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 AGENT := files/agent
 
-.PHONY: venv test unit lab lint bench clean
+.PHONY: venv test unit lab lint bench reliability clean
 
 $(VENV)/.stamp: requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -32,3 +32,6 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+reliability: venv
+	PYTHONPATH=$(AGENT) $(PY) bench/reliability.py --write docs/reliability.md

@@ -1,0 +1,33 @@
+"""Replay a pool of raw IPv4 datagrams (pickled list of bytes) COUNT times in total.
+
+Runs inside the client namespace; the datagrams carry their own IP header
+(IP_HDRINCL). Prints the number sent. Bounded by COUNT; stdlib only.
+"""
+
+import pickle
+import socket
+import sys
+
+
+def main() -> int:
+    with open(sys.argv[1], "rb") as fh:
+        pool = pickle.load(fh)
+    count = int(sys.argv[2])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+    sock.setsockopt(socket.SOL_SOCKET, 25, b"eth0")  # SO_BINDTODEVICE: the lab segment
+    sent = 0
+    n = len(pool)
+    address = ("224.0.0.18", 0)
+    while sent < count:
+        try:
+            sock.sendto(pool[sent % n], address)
+        except (BlockingIOError, OSError):
+            pass
+        sent += 1
+    print(sent)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
