@@ -53,14 +53,15 @@ def markdown(results: Dict[str, Any]) -> str:
         "| check | result |", "|---|---|",
         f"| {g['sent']:,} malformed/foreign protocol-112 packets at a running v2 pair | "
         f"{g['crashes']} crashes, {g['state_changes']} state changes, "
-        f"{g['discards_counted']:,} discards counted (the rest dropped by the kernel's socket queue) |",
+        f"{g['discards_counted']:,} discards counted by the two agents together (each receives "
+        f"every packet; what is missing of 2 x {g['sent']:,} was dropped by the kernel's socket queue) |",
         f"| {p['cycles']} partition/heal cycles (v3, 0.1 s) | exactly one master after every heal; "
         f"slowest {p['worst_s']} s (master-down {p['master_down_s']} s); "
         f"{p['over_master_down']} over master-down |",
         f"| {k['cycles']} SIGKILL/restart cycles of the master (v3, 0.1 s) | longest client ping gap "
         f"{k['worst_gap_s']} s (bound: master-down + 50 ms = {k['bound_s']} s); "
         f"{k['two_owners_after_convergence']} times two owners after convergence |",
-        f"| {r['reloads']} reloads under ping load (10 ms) | {r['failed']} failed; longest ping gap "
+        f"| {r['reloads']} reloads under ping load (10 ms) | {r['failed']} failed; {r['pings_lost']} pings lost; longest ping gap "
         f"{r['longest_ping_gap_s']} s; VIP held: {r['vip_held']} |",
         f"| {c['configs']} invalid configs | {c['rejected']} rejected, {c['with_file_line']} with "
         f"FILE:LINE, {c['tracebacks']} tracebacks |",

@@ -12,6 +12,7 @@ Each check returns a dict of counts; the caller decides how many cycles.
 
 from __future__ import annotations
 
+import math
 import pickle
 import random
 import re
@@ -123,7 +124,7 @@ def partition(lab: Lab, agents: Dict[int, Agent], cycles: int) -> Dict[str, floa
 
 
 def _ping_gaps(lab: Lab, seconds: float) -> subprocess.Popen:
-    return lab.client.popen(["ping", "-D", "-n", "-i", "0.01", "-W", "0.05", "-w", str(seconds),  # type: ignore[union-attr]
+    return lab.client.popen(["ping", "-D", "-n", "-i", "0.01", "-W", "0.05", "-w", str(math.ceil(seconds)),  # type: ignore[union-attr]
                              VIP], name="ping-gaps")
 
 
@@ -131,8 +132,9 @@ def _longest_gap(ping: subprocess.Popen) -> float:
     ping.wait(120)
     text = ping.log_path.read_text()  # type: ignore[attr-defined]
     stamps = [float(m) for m in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", text, re.M)]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    return max(gaps) if gaps else float("inf")
+    if len(stamps) < 2:
+        raise RuntimeError(f"ping produced no replies to measure: {text[-300:]!r}")
+    return max(b - a for a, b in zip(stamps, stamps[1:]))
 
 
 def sigkill(lab: Lab, agents: Dict[int, Agent], cycles: int) -> Dict[str, float]:
@@ -163,7 +165,9 @@ def reloads(lab: Lab, agents: Dict[int, Agent], count: int) -> Dict[str, float]:
         conf.write_text(text + f"! reload {n % 2}\n")
         failed += agents[1].cli("reload").returncode != 0
     gap = _longest_gap(ping)
-    return {"reloads": count, "failed": failed, "longest_ping_gap_s": round(gap, 3),
+    summary = re.search(r"(\d+) packets transmitted, (\d+) received", ping.log_path.read_text())  # type: ignore[attr-defined]
+    lost = int(summary.group(1)) - int(summary.group(2)) if summary else -1
+    return {"reloads": count, "failed": failed, "longest_ping_gap_s": round(gap, 3), "pings_lost": lost,
             "vip_held": lab.node(1).has_address(VIP)}
 
 

@@ -36,3 +36,11 @@ def test_invalid_config_corpus_each_rejected_with_file_line():
     assert result["configs"] >= 50
     assert result["rejected"] == result["configs"] == result["with_file_line"], result
     assert result["tracebacks"] == 0
+
+
+def test_reloads_under_ping_load_keep_the_vip(lab: Lab):
+    agents = reliability.cluster(lab)
+    result = reliability.reloads(lab, agents, count=10)
+    assert result["failed"] == 0 and result["vip_held"], result
+    # a reload never removes the address: not one 10 ms ping goes unanswered
+    assert result["pings_lost"] == 0, result
