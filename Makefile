@@ -24,8 +24,14 @@ unit: venv
 lab: venv
 	PYTHONPATH=$(AGENT) $(PY) -m pytest -q tests/lab
 
+# Fragments in mk/*.mk add their own targets and append to TEST_TARGETS
+# (run by `make test` after the agent's lint and tests).
+TEST_TARGETS :=
+include $(wildcard mk/*.mk)
+
 test: venv lint
 	PYTHONPATH=$(AGENT) $(PY) -m pytest -q -rs tests
+	@for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 bench: venv
 	PYTHONPATH=$(AGENT) $(PY) bench/failover.py --write docs/benchmarks.md
