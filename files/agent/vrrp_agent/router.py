@@ -159,19 +159,44 @@ class Router:
 
     def link_down(self, now: float) -> List[Action]:
         """The instance interface lost its link: FAULT (keepalived), prio 0 first if master."""
+        return self.enter_fault(now, "interface down")
+
+    def link_up(self, now: float) -> List[Action]:
+        """Link back: leave FAULT as if starting up (BACKUP, or MASTER for the owner)."""
+        return self.leave_fault(now)
+
+    def enter_fault(self, now: float, reason: str) -> List[Action]:
+        """FAULT (link, failing weight-0 tracker, resource failure, sync group): prio 0 first."""
         if self.state == FAULT:
             return []
         actions: List[Action] = []
         if self.state == MASTER:
             actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
-        return actions + self._change_state(FAULT, now, "interface down")
+        self.master_priority = None
+        return actions + self._change_state(FAULT, now, reason)
 
-    def link_up(self, now: float) -> List[Action]:
-        """Link back: leave FAULT as if starting up (BACKUP, or MASTER for the owner)."""
+    def leave_fault(self, now: float) -> List[Action]:
+        """Every fault cleared: start again (BACKUP, or MASTER for the owner), RFC §6.4.1."""
         if self.state != FAULT:
             return []
         return self.start(now)
+
+    def force_master(self, now: float, reason: str) -> List[Action]:
+        """Sync group: a member became master, so does this backup (keepalived)."""
+        if self.state != BACKUP:
+            return []
+        return self._become_master(now, reason)
+
+    def force_backup(self, now: float, reason: str) -> List[Action]:
+        """Sync group: a member left master; this master follows (priority 0, VIPs dropped)."""
+        if self.state != MASTER:
+            return []
+        actions = self._release_master(PRIORITY_STOP)
+        self._cancel_timers()
+        self.master_priority = None
+        self._master_down_at = now + self.master_down_interval_s()
+        return actions + self._change_state(BACKUP, now, reason)
 
     # ----------------------------------------------------------------- input
     def on_timer(self, now: float) -> List[Action]:
