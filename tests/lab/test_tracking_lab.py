@@ -58,7 +58,7 @@ class Events:
 
     def __init__(self, agent: Agent):
         self.path = agent.lab.logdir / f"{agent.node.label}-{agent.name}-events.jsonl"
-        self.fh = open(self.path, "w")
+        self.fh = open(self.path, "w")  # noqa: SIM115 - closed in close()
         # --backlog: the history since the agent started, so nothing is missed
         argv = agent.cli_argv("events", "--json", "--backlog", "200")
         self.proc = subprocess.Popen(argv, env=agent_env(), stdout=self.fh, stderr=subprocess.STDOUT)

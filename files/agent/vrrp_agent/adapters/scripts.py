@@ -147,7 +147,7 @@ async def run_command(argv: Sequence[str], timeout_s: float, run_as: RunAs, gdef
     except FileNotFoundError:
         return RunResult(False, None, f"not found: {argv[0]}")
     except PermissionError:
-        return RunResult(False, None, f"not executable: {argv[0]}")
+        return RunResult(False, None, f"not executable (or not reachable) by {run_as.name}: {argv[0]}")
     except OSError as exc:
         return RunResult(False, None, f"cannot start {argv[0]}: {exc.strerror or exc}")
     reader = asyncio.ensure_future(_tail(proc.stderr)) if capture and proc.stderr else None
