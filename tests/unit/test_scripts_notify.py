@@ -191,16 +191,17 @@ def test_process_matching_rules():
 def test_process_count_sees_a_real_process(tmp_path):
     import subprocess
 
-    proc = subprocess.Popen(["sh", "-c", "sleep 30; true", "vrrp-agent-unit-marker"])
+    marker = f"vrrp-agent-unit-{os.getpid()}-{time.monotonic_ns()}"
+    proc = subprocess.Popen(["sh", "-c", "sleep 30; true", marker], start_new_session=True)
     try:
-        cfg = TrackProcessConfig("s", "sh", ("-c", "sleep 30; true", "vrrp-agent-unit-marker"))
+        cfg = TrackProcessConfig("s", "sh", ("-c", "sleep 30; true", marker))
         for _ in range(100):  # until the child has exec'd sh
             if procscan.count([cfg]) == {"s": 1}:
                 break
             time.sleep(0.05)
         assert procscan.count([cfg]) == {"s": 1}
     finally:
-        proc.kill()
+        os.killpg(proc.pid, 9)
         proc.wait()
     assert procscan.count([cfg]) == {"s": 0}
 
