@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -314,3 +315,86 @@ def test_notify_order_is_preserved_under_a_flapping_check(make_lab):
         if run.startswith("specific-"):
             state = run.split("-")[1].upper()
             assert runs[i + 1].startswith(f"INSTANCE VI_1 {state} "), runs[i:i + 2]
+
+
+def test_track_process_quorum(lab: Lab):
+    marker = f"vrrp-lab-{lab.prefix}"
+    conf = (f"vrrp_track_process worker {{\n    process sh -c \"sleep 300; true\" {marker}\n"
+            "    quorum 1\n}\n")
+    track = "    track_process {\n        worker\n    }\n"
+    a1 = Agent(lab.node(1), conf + agent_instance(priority=150, extra=track, **FAST_V3))
+    Agent(lab.node(2), agent_instance(priority=100, **FAST_V3))
+    wait_until(lambda: a1.state() == "FAULT", SLOW, message="no worker: FAULT")
+    wait_until(owned_only_by(lab, VIP4, 2), SLOW)
+    worker = lab.node(1).popen(["sh", "-c", "sleep 300; true", marker], name="worker")
+    wait_until(lambda: tracker(a1, "process", "worker")["state"] == "1 running", SLOW)
+    wait_until(owned_only_by(lab, VIP4, 1), SLOW)
+    os.killpg(worker.pid, 9)
+    worker.wait(5)
+    wait_until(lambda: a1.state() == "FAULT", SLOW)
+    wait_until(owned_only_by(lab, VIP4, 2), SLOW)
+
+
+def test_reload_reconfigures_trackers_and_keeps_script_state(lab: Lab):
+    flag = Flag(lab, "n1")
+    flag.set(1)
+    scripts = script_block(lab, flag, interval=0.2, weight=-20)
+    track = "    track_script {\n        chk\n    }\n"
+    a1 = Agent(lab.node(1), scripts + agent_instance(priority=150, extra=track, **FAST_V3))
+    wait_until(lambda: a1.instance()["effective_priority"] == 130, SLOW)
+    runs_before = tracker(a1, "script", "chk")["runs"]
+    a1.conf_path.write_text(a1.conf_path.read_text().replace("weight -20", "weight -70"))
+    assert a1.cli("reload").returncode == 0
+    assert a1.instance()["effective_priority"] == 80
+    t = tracker(a1, "script", "chk")
+    assert t["state"] == "failed" and t["runs"] >= runs_before, "state and counters kept"
+    # the override still wins over tracking, release goes back to the tracked priority
+    assert a1.cli("standby").returncode == 0
+    assert a1.instance()["effective_priority"] == 1
+    flag.set(0)
+    wait_until(lambda: tracker(a1, "script", "chk")["state"] == "ok", SLOW)
+    assert a1.instance()["effective_priority"] == 1
+    assert a1.cli("release").returncode == 0
+    assert a1.instance()["effective_priority"] == 150
+
+
+def test_script_security_refuses_a_world_writable_script(lab: Lab):
+    loose = write_exec(lab.logdir / "loose.sh", "#!/bin/sh\nexit 0\n")
+    os.chmod(loose, 0o777)
+    conf = ("global_defs {\n    enable_script_security\n    script_user root\n}\n"
+            f"vrrp_script chk {{\n    script {loose}\n}}\n"
+            + agent_instance(extra="    track_script {\n        chk\n    }\n", **FAST_V3))
+    path = lab.logdir / "secure.conf"
+    path.write_text(conf)
+    cp = lab.node(1).run([sys.executable, "-m", "vrrp_agent", "check-config", "-f", str(path)],
+                         check=False)
+    assert cp.returncode == 1
+    assert f"{path}:5: script security refuses {loose}: {loose} is writable by any user" in cp.stderr
+    try:
+        Agent(lab.node(1), conf)
+    except Exception as exc:  # the agent refuses to start: FILE:LINE, exit 1
+        assert "script security refuses" in str(exc) and "exited with 1" in str(exc)
+    else:
+        raise AssertionError("the agent started with an unsafe script")
+    # fixed permissions: it runs
+    os.chmod(loose, 0o755)
+    agent = Agent(lab.node(1), conf, name="agent2")
+    wait_until(lambda: tracker(agent, "script", "chk")["state"] == "ok", SLOW)
+    os.chmod(loose, 0o777)  # made unsafe while running: refused at the next run, FAULT
+    wait_until(lambda: agent.state() == "FAULT", SLOW)
+    assert "refused: script security" in tracker(agent, "script", "chk")["last_detail"]
+
+
+def test_events_cli_prints_readable_lines(lab: Lab):
+    agent = Agent(lab.node(1), agent_instance(priority=150, **FAST_V3))
+    wait_until(lambda: agent.state() == "MASTER", SLOW)
+    proc = subprocess.Popen(agent.cli_argv("events", "--backlog", "5"), env=agent_env(),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        second = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    assert " #1 transition instance=VI_1 old=INIT new=BACKUP" in first, first
+    assert "new=MASTER" in second and "reason=master down timer expired" in second, second
