@@ -393,8 +393,13 @@ def test_events_cli_prints_readable_lines(lab: Lab):
     try:
         first = proc.stdout.readline()
         second = proc.stdout.readline()
+        assert agent.stop() == 0  # the stream ends with the agent, after its STOP events
+        rest = proc.stdout.read()
+        assert proc.wait(10) == 0
     finally:
-        proc.terminate()
-        proc.wait(5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
     assert " #1 transition instance=VI_1 old=INIT new=BACKUP" in first, first
     assert "new=MASTER" in second and "reason=master down timer expired" in second, second
+    assert "transition instance=VI_1 old=MASTER new=INIT reason=stop" in rest, rest

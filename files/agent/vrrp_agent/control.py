@@ -63,6 +63,7 @@ class ControlServer:
         self.path = path
         self.group = group
         self.server: Optional[asyncio.AbstractServer] = None
+        self.clients: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         directory = os.path.dirname(self.path) or "."
@@ -83,6 +84,8 @@ class ControlServer:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+            for writer in list(self.clients):  # event streams end with the agent
+                writer.close()
             await self.server.wait_closed()
         try:
             os.unlink(self.path)
@@ -90,6 +93,7 @@ class ControlServer:
             pass
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients.add(writer)
         try:
             while True:
                 line = await reader.readline()
@@ -107,6 +111,7 @@ class ControlServer:
         except ValueError:  # line longer than the stream limit
             writer.write(b'{"ok": false, "error": "request too long"}\n')
         finally:
+            self.clients.discard(writer)
             writer.close()
 
     async def _stream(self, stream: Stream, reader: asyncio.StreamReader,

@@ -131,8 +131,6 @@ class Daemon(Operations, Health, Transitions):
 
     async def _shutdown(self) -> None:
         log.info("stopping: releasing every master (priority 0) and its VIPs")
-        for server in self.servers:
-            await server.close()
         await self.stop_health()
         await self._stop_resources_first(self.instances)
         now = self.loop.time()
@@ -141,6 +139,8 @@ class Daemon(Operations, Health, Transitions):
             self._apply(inst, inst.router.shutdown(now))
         await self._on_netlink(lambda: None)  # drain queued VIP removals
         await self._drain_hooks()
+        for server in self.servers:  # last: event streams see the STOP transitions
+            await server.close()
         if self.links is not None:
             self.loop.remove_reader(self.links.fileno())
             self.links.close()

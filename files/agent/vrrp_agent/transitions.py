@@ -107,6 +107,7 @@ class Transitions:
     # --------------------------------------------------------------- faults
     def _settle(self, inst: Instance) -> None:
         if inst.cfg.sync_group is None:
+            inst.faults.pop("sync", None)  # it may have left its group on reload
             self._settle_one(inst)
             return
         members = self.group_members(inst.cfg.sync_group)

@@ -8,7 +8,7 @@ Rules:
   logged on failure); notify and resource commands write to /dev/null, as
   keepalived's do, so a daemon they start never holds a pipe of ours.
 - Who runs it (`user`, then `script_user`, then `keepalived_script` if that
-  user exists, else the agent's own user). As root the child switches
+  user exists and the agent is root, else the agent's own user). As root the child switches
   uid/gid (and drops supplementary groups). An agent that is not root cannot
   switch: a different user is refused (a logged, counted failure), never
   silently run as the agent's user.
@@ -58,6 +58,8 @@ def resolve_user(user: Optional[ScriptUser], gdefs: GlobalDefs) -> RunAs:
     """The uid/gid a script runs as (raises KeyError naming an unknown user or group)."""
     chosen = user or gdefs.script_user
     if chosen is None:
+        if os.geteuid() != 0:  # a non-root agent runs scripts as itself
+            return agent_user()
         try:
             entry = pwd.getpwnam(DEFAULT_SCRIPT_USER)
         except KeyError:
