@@ -403,3 +403,25 @@ def test_events_cli_prints_readable_lines(lab: Lab):
     assert " #1 transition instance=VI_1 old=INIT new=BACKUP" in first, first
     assert "new=MASTER" in second and "reason=master down timer expired" in second, second
     assert "transition instance=VI_1 old=MASTER new=INIT reason=stop" in rest, rest
+
+
+def test_sync_group_waits_for_every_member_when_one_segment_is_cut(make_lab):
+    lab = make_lab(ifaces=("eth0", "eth1"))
+    a1 = Agent(lab.node(1), sync_pair(lab, 150))
+    a2 = Agent(lab.node(2), sync_pair(lab, 100))
+    wait_until(lambda: {a1.state("VI_1"), a1.state("VI_2")} == {"MASTER"}, SLOW)
+    wait_until(lambda: {a2.state("VI_1"), a2.state("VI_2")} == {"BACKUP"}, SLOW)
+    transitions = a2.instance("VI_1")["counters"]["transitions"]
+    # node 2 stops hearing VRRP on eth1 only (its link stays up): VI_2 wants master,
+    # but VI_1 still hears node 1, so the group stays BACKUP instead of flapping
+    # (the switch stops flooding multicast to node 2's eth1 port)
+    lab.switch.run(["bridge", "link", "set", "dev", lab.node(2).peers["eth1"], "mcast_flood", "off"])
+    wait_until(lambda: "held BACKUP: sync group G waits for VI_1" in a2.log_text(), SLOW)
+    time.sleep(2.0)  # many master-down intervals at 0.1 s adverts
+    assert {a2.state("VI_1"), a2.state("VI_2")} == {"BACKUP"}
+    assert a2.instance("VI_1")["counters"]["transitions"] == transitions
+    assert lab.owner_nodes(VIP4) == {1}
+    # node 1 goes away: now every member of node 2 wants master, and the group moves
+    a1.stop()
+    wait_until(lambda: {a2.state("VI_1"), a2.state("VI_2")} == {"MASTER"}, SLOW)
+    wait_until(owned_only_by(lab, VIP4, 2), SLOW)

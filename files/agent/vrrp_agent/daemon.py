@@ -38,7 +38,7 @@ from vrrp_agent.events import EventBus
 from vrrp_agent.health import Health
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
-from vrrp_agent.router import Action, AddVips, Announce, DelVips, SendAdvert, StateChanged
+from vrrp_agent.router import Action, AddVips, Announce, DelVips, SendAdvert, StateChanged, WantMaster
 from vrrp_agent.transitions import Transitions
 
 log = logging.getLogger("vrrp_agent")
@@ -279,6 +279,8 @@ class Daemon(Operations, Health, Transitions):
                 self.netlink.submit(self._announce, inst, action.repeat)  # type: ignore[union-attr]
             elif kind is StateChanged:
                 self._on_transition(inst, action)  # type: ignore[arg-type]
+            elif kind is WantMaster:
+                self._group_wants_master(inst)
 
     def _send(self, inst: Instance, priority: int) -> None:
         io = self.io.get((inst.cfg.interface, inst.cfg.family))

@@ -65,7 +65,13 @@ class StateChanged(NamedTuple):
     reason: str
 
 
-Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged]
+class WantMaster(NamedTuple):
+    """Sync-group member: the master-down timer expired; the driver decides (keepalived)."""
+
+    reason: str
+
+
+Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged, WantMaster]
 
 COUNTER_NAMES = (
     "adverts_sent",
@@ -95,6 +101,8 @@ class RouterParams(NamedTuple):
     garp_master_refresh_repeat: int = 1
     garp_lower_prio_delay_s: float = 5.0
     garp_lower_prio_repeat: int = 5
+    sync_member: bool = False
+    """In a vrrp_sync_group: become master only when the driver says every member wants to."""
 
 
 class Router:
@@ -117,6 +125,8 @@ class Router:
         self._garp_burst_repeat = 0
         self._garp_refresh_at: Optional[float] = None
         self._preempt_until: Optional[float] = None
+        self.wants_master = False
+        """Sync member whose master-down timer expired while the group held it back."""
 
     # ----------------------------------------------------------------- timers
     def next_deadline(self) -> Optional[float]:
@@ -202,7 +212,11 @@ class Router:
     def on_timer(self, now: float) -> List[Action]:
         actions: List[Action] = []
         if self._master_down_at is not None and now >= self._master_down_at:
-            if self.state == BACKUP:
+            if self.state == BACKUP and self.params.sync_member:
+                self._master_down_at = None
+                self.wants_master = True
+                actions.append(WantMaster("master down timer expired"))
+            elif self.state == BACKUP:
                 actions += self._become_master(now, "master down timer expired")
             else:
                 self._master_down_at = None
@@ -286,6 +300,7 @@ class Router:
             self._master_down_at = now + self.master_down_interval_s()
             self.master_ip = src
             self.master_priority = adv.priority
+            self.wants_master = False
             return []
         # RFC 5798 §6.4.2 (675): discard; the down timer keeps running, so we preempt
         self.counters["lower_priority_ignored"] += 1
@@ -337,6 +352,7 @@ class Router:
 
     def _become_master(self, now: float, reason: str) -> List[Action]:
         self._cancel_timers()
+        self.wants_master = False
         self.master_ip = self.primary_ip
         self.master_priority = self.effective_priority
         self.master_adver_int_cs = self.params.adver_int_cs
@@ -360,6 +376,8 @@ class Router:
         old = self.state
         if new == old:
             return []
+        if new != BACKUP:
+            self.wants_master = False
         if new not in TRANSITIONS[old]:
             self.log.error("this is a bug: no transition %s -> %s (%s)", old, new, reason)
             return []

@@ -10,6 +10,9 @@ A mixin of the Daemon (daemon.py). Rules:
   a member becoming MASTER makes the other backups MASTER; a member leaving
   MASTER for BACKUP makes the other masters BACKUP (priority-0 advert).
   Propagation happens once per change (no ping-pong inside the agent).
+  A member whose master-down timer expires becomes MASTER only when every
+  other member is MASTER or wants to be (its own timer expired): a member
+  that still hears a live master holds the group back (keepalived's rule).
   Members need a consistent priority order across nodes (as in keepalived).
 - Every state change is published on the event bus, then queued on the
   instance's notifier (keepalived's STOP for a stop), and, when all members
@@ -185,6 +188,24 @@ class Transitions:
                 self._arm(other)
         finally:
             self._syncing = False
+
+    def _group_wants_master(self, inst: Instance) -> None:
+        """keepalived's rule: a sync group goes MASTER only when every member wants it.
+
+        A member whose master-down timer expired waits (BACKUP, no timer) while
+        another member still hears a live master; the last member to want it
+        takes the group over. This prevents ping-pong when one segment is cut.
+        """
+        others = [m for m in self.group_members(inst.cfg.sync_group) if m is not inst]
+        waiting = [m.cfg.name for m in others
+                   if not (m.router.state == MASTER or (m.router.state == BACKUP and m.router.wants_master))]
+        if waiting:
+            inst.log.info("master down timer expired; held BACKUP: sync group %s waits for %s",
+                          inst.cfg.sync_group, ", ".join(waiting))
+            return
+        now = self.loop.time()
+        self._apply(inst, inst.router.force_master(now, "master down timer expired (sync group ready)"))
+        self._arm(inst)
 
     def _group_state(self, group: str) -> None:
         states = {m.router.state for m in self.group_members(group)}
