@@ -125,7 +125,10 @@ class Health:
             cfg = self.script_cfgs[name]
             started = self.loop.time()
             result = await self._run_script(cfg)
-            self._script_result(cfg, result)
+            try:
+                self._script_result(cfg, result)
+            except Exception:  # noqa: BLE001 - the check loop must survive a bug
+                log.exception("this is a bug: handling the result of vrrp_script %s failed", name)
             await asyncio.sleep(max(0.0, cfg.interval_s - (self.loop.time() - started)))
 
     async def _run_script(self, cfg: ScriptConfig) -> RunResult:

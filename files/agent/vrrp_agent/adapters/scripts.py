@@ -38,6 +38,9 @@ KILL_GRACE_S = 2.0
 STDERR_TAIL = 300
 DEFAULT_SCRIPT_USER = "keepalived_script"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PRIVATE_ENV = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
+               "LISTEN_FDNAMES"}
+"""systemd's messages to the agent itself: never inherited by scripts."""
 
 
 class RunAs(NamedTuple):
@@ -137,7 +140,7 @@ async def run_command(argv: Sequence[str], timeout_s: float, run_as: RunAs, gdef
     kwargs: dict = {}
     if os.geteuid() == 0 and run_as.uid != 0:
         kwargs.update(user=run_as.uid, group=run_as.gid, extra_groups=[])
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
     env.setdefault("PATH", SAFE_PATH)
     if extra_env:
         env.update(extra_env)
