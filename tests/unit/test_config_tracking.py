@@ -169,3 +169,19 @@ def test_bad_tracking_input_names_its_line(snippet, expect):
     with pytest.raises(ConfigError) as err:
         parse_text(snippet, "b.conf")
     assert expect in str(err.value)
+
+
+def test_resource_actions_follow_systemctl_and_heartbeat_conventions():
+    from vrrp_agent.resources import action_argv
+
+    httpd, mount, fs = parse_text(CONF, "t.conf").instances[0].resources.resources
+    assert action_argv(httpd, "start") == ("systemctl", "start", "httpd.service")
+    assert action_argv(mount, "stop") == ("systemctl", "stop", "data.mount")
+    assert action_argv(fs, "stop") == ("/etc/ha.d/resource.d/Filesystem", "/dev/sda1", "/data", "ext4",
+                                       "stop")
+
+
+def test_track_file_needs_an_absolute_path():
+    with pytest.raises(ConfigError) as err:
+        parse_text("vrrp_track_file f {\n file prio\n}\n", "f.conf")
+    assert str(err.value) == "f.conf:2: file 'prio' must be an absolute path"

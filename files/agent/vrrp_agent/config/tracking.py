@@ -136,7 +136,10 @@ def parse_track_file(stmt: Statement) -> TrackFileConfig:
     for s in need_block(stmt):
         _once(seen, s, f"{stmt.keyword} {name}")
         if s.keyword == "file":
-            values["path"] = one_arg(s)
+            path = one_arg(s)
+            if not path.startswith("/"):
+                raise s.error(f"file {path!r} must be an absolute path")
+            values["path"] = path
         elif s.keyword == "weight":
             values["weight"], reverse = parse_weight(s, s.args)
             values["weight_reverse"] = bool(reverse)
