@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         op.add_argument("--control-socket", default=DEFAULT_SOCKET)
     reload = sub.add_parser("reload", help="re-read the configuration, keeping state")
     reload.add_argument("--control-socket", default=DEFAULT_SOCKET)
+    events = sub.add_parser("events", help="follow the ordered event stream (until Ctrl-C)")
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument("--backlog", type=int, default=0, metavar="N",
+                        help="replay the last N events first")
+    events.add_argument("--control-socket", default=DEFAULT_SOCKET)
 
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("-f", "--config", default=DEFAULT_CONF)
@@ -98,6 +103,9 @@ def host_errors(config: Config, state_dir: Optional[str], interfaces_required: b
     finally:
         netlink.close()
     errors = check_against_host(config, interfaces, addresses, read_held_vips(state_dir))
+    from vrrp_agent.adapters.scripts import host_script_errors
+
+    errors += host_script_errors(config)
     if not interfaces_required:
         errors = [e for e in errors if "does not exist" not in e.message]
     return errors
@@ -122,6 +130,8 @@ def cmd_control(args: argparse.Namespace) -> int:
     """status / takeover / standby / release / reload through the control socket."""
     from vrrp_agent.control import request
 
+    if args.command == "events":
+        return cmd_events(args)
     if args.command == "status":
         doc = request(args.control_socket, "status")
         if args.json:
@@ -138,6 +148,16 @@ def cmd_control(args: argparse.Namespace) -> int:
     result = request(args.control_socket, args.command, {"instances": args.instances})
     for item in result["instances"]:
         print(f"{item['name']}: {item['state']} (override: {item['override'] or 'none'})")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Print events as they come; `--json` for one JSON object per line."""
+    from vrrp_agent.control import stream
+    from vrrp_agent.status import render_event
+
+    for event in stream(args.control_socket, "events", {"backlog": max(0, args.backlog)}):
+        print(json.dumps(event, sort_keys=True) if args.json else render_event(event), flush=True)
     return 0
 
 
