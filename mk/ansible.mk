@@ -1,0 +1,38 @@
+# The Ansible side: collection tree, lint, sanity, module tests (run by `make test`).
+#
+# ansible needs the collection under .../ansible_collections/linuxha/vrrp: we
+# build that tree outside the repository (a symlink to it, plus containers.podman
+# taken from the `ansible` bundle on PyPI, since Galaxy is not reachable), and
+# point ANSIBLE_COLLECTIONS_PATH at it.
+COLLECTIONS_DIR ?= /var/tmp/linuxha-vrrp-$(shell echo $(CURDIR) | sha256sum | cut -c1-10)
+ANSIBLE_BUNDLE := ansible==12.3.0
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
+ANSIBLE_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR)
+
+.PHONY: collections ansible-lint ansible-sanity ansible-test
+
+$(COLLECTIONS_DIR)/.stamp: requirements-dev.txt mk/ansible.mk $(VENV)/.stamp
+	rm -rf $(COLLECTIONS_DIR) && mkdir -p $(COLLECTIONS_DIR)/ansible_collections/linuxha
+	ln -s $(CURDIR) $(COLLECTIONS_DIR)/ansible_collections/linuxha/vrrp
+	$(PY) -m pip download -q --no-deps $(ANSIBLE_BUNDLE) -d $(COLLECTIONS_DIR)/dl
+	$(PY) -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("ansible_collections/containers/podman/")])' \
+	  $(COLLECTIONS_DIR)/dl/ansible-*.whl $(COLLECTIONS_DIR)
+	rm -rf $(COLLECTIONS_DIR)/dl
+	touch $@
+
+collections: venv $(COLLECTIONS_DIR)/.stamp
+
+ansible-lint: collections
+	$(ANSIBLE_ENV) $(VENV)/bin/ansible-lint --offline -q roles playbooks inventories
+
+# ansible-test runs from the collection's path and lists files with git:
+# sanity covers what is committed (plugins, roles, playbooks and the agent).
+ansible-sanity: collections
+	cd $(COLLECTIONS_DIR)/ansible_collections/linuxha/vrrp && \
+	  $(ANSIBLE_ENV) $(CURDIR)/$(VENV)/bin/ansible-test sanity --python 3.11 --color no \
+	    --exclude molecule/ --exclude bench/ --exclude tests/ --exclude tools/
+
+ansible-test: ansible-lint ansible-sanity
+
+TEST_TARGETS += ansible-test
