@@ -24,7 +24,7 @@ $(COLLECTIONS_DIR)/.stamp: requirements-dev.txt mk/ansible.mk $(VENV)/.stamp
 collections: venv $(COLLECTIONS_DIR)/.stamp
 
 ansible-lint: collections
-	$(ANSIBLE_ENV) $(VENV)/bin/ansible-lint --offline -q roles playbooks inventories
+	$(ANSIBLE_ENV) $(VENV)/bin/ansible-lint --nocolor -q
 
 # ansible-test runs from the collection's path and lists files with git:
 # sanity covers what is committed (plugins, roles, playbooks and the agent).
