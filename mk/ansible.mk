@@ -26,12 +26,21 @@ collections: venv $(COLLECTIONS_DIR)/.stamp
 ansible-lint: collections
 	$(ANSIBLE_ENV) $(VENV)/bin/ansible-lint --nocolor -q
 
-# ansible-test runs from the collection's path and lists files with git:
-# sanity covers what is committed (plugins, roles, playbooks and the agent).
-ansible-sanity: collections
-	cd $(COLLECTIONS_DIR)/ansible_collections/linuxha/vrrp && \
-	  $(ANSIBLE_ENV) $(CURDIR)/$(VENV)/bin/ansible-test sanity --python 3.11 --color no \
-	    --exclude molecule/ --exclude bench/ --exclude tests/ --exclude tools/
+# ansible-test must run from a real .../ansible_collections/linuxha/vrrp
+# directory (not a symlink): sanity runs on a copy of the files git knows
+# (committed or not), which covers plugins, roles, playbooks and the agent.
+SANITY_DIR := $(COLLECTIONS_DIR)/sanity/ansible_collections/linuxha/vrrp
+# ansible-core 2.19.14's ansible-test bootstraps pip 24.2 (python_requirements.py).
+GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+
+$(GET_PIP_CACHE): tools/ansible-test/get_pip.py
+	mkdir -p $(dir $@) && cp $< $@
+
+ansible-sanity: collections $(GET_PIP_CACHE)
+	rm -rf $(COLLECTIONS_DIR)/sanity && mkdir -p $(SANITY_DIR)
+	git ls-files -co --exclude-standard -z | grep -zEv '^(\.venv|\.ci/|bench/|tools/|molecule/|tests/(lab|unit|fixtures|ansible)/)' \
+	  | xargs -0 cp --parents -t $(SANITY_DIR)
+	cd $(SANITY_DIR) && $(ANSIBLE_ENV) $(CURDIR)/$(VENV)/bin/ansible-test sanity --python 3.11 --color no
 
 ansible-test: ansible-lint ansible-sanity
 

@@ -114,7 +114,8 @@ def _check_instance(host, inst, errors):
 def _host_instances(host, host_vars, errors):
     instances = host_vars.get("vrrp_instances")
     if not isinstance(instances, list) or not instances:
-        errors.append("%s: vrrp_instances must be a non-empty list (set it in the cluster's group vars)" % host)
+        errors.append("%s: vrrp_instances must be a non-empty list (set it in the cluster's group vars)"
+                      % host)
         return []
     overrides = host_vars.get("vrrp_instance_overrides") or {}
     if not isinstance(overrides, dict):
@@ -193,7 +194,8 @@ def _cross_checks(plan, members, hostvars, errors):
     for name, entries in by_name.items():
         missing = [h for h in members if h not in [e[0] for e in entries]]
         if missing:
-            errors.append("%s: instance %s is missing (every member runs every instance)" % (missing[0], name))
+            errors.append("%s: instance %s is missing (every member runs every instance)"
+                          % (missing[0], name))
         vrids = {e[1]["vrid"] for e in entries}
         if len(vrids) > 1:
             errors.append("%s: vrrp_instances[%s].vrid differs between members: %s"
@@ -209,8 +211,8 @@ def _cross_checks(plan, members, hostvars, errors):
                 address = str(_vip_address(vip).ip)
                 for owner, addresses in all_addresses.items():
                     if address in addresses:
-                        errors.append("%s: vrrp_instances[%s].vips: %s is an address of host %s; a VIP "
-                                      "must be distinct from every host address" % (host, name, address, owner))
+                        errors.append("%s: vrrp_instances[%s].vips: %s is an address of host %s; a VIP must "
+                                      "be distinct from every host address" % (host, name, address, owner))
             if inst["_unicast"] and inst["unicast_src_ip"] is None:
                 errors.append("%s: vrrp_instances[%s]: unicast needs vrrp_address or an address on %s in "
                               "the host's facts" % (host, name, inst["interface"]))
@@ -279,8 +281,9 @@ def vrrp_status_table(hostvars, hosts, result_var="vrrp_status_info"):
             continue
         for inst in info.get("vrrp_instances") or []:
             key = (cluster, inst.get("interface"), inst.get("vrid"), inst.get("family", "ipv4"))
-            row = rows.setdefault(key, {"cluster": cluster, "instance": inst.get("name"), "vrid": inst.get("vrid"),
-                                        "interface": inst.get("interface"), "masters": [], "others": []})
+            row = rows.setdefault(key, {"cluster": cluster, "instance": inst.get("name"),
+                                        "vrid": inst.get("vrid"), "interface": inst.get("interface"),
+                                        "masters": [], "others": []})
             entry = "%s (%s)" % (host, inst.get("effective_priority"))
             if inst.get("state") == "MASTER":
                 row["masters"].append(entry)
@@ -294,13 +297,13 @@ def vrrp_status_table(hostvars, hosts, result_var="vrrp_status_info"):
         elif not row["masters"]:
             problems.append("%s %s vrid %s: NO MASTER (%s)"
                             % (row["cluster"], row["instance"], row["vrid"], ", ".join(row["others"])))
-    header = "%-14s %-10s %-5s %-8s %-22s %s" % ("CLUSTER", "INSTANCE", "VRID", "IFACE", "MASTER (PRIO)",
-                                                "BACKUPS (PRIO STATE)")
-    lines = [header] + [
-        "%-14s %-10s %-5s %-8s %-22s %s" % (row["cluster"], row["instance"], row["vrid"], row["interface"],
-                                           ", ".join(row["masters"]) or "-", ", ".join(row["others"]) or "-")
-        for row in ordered
-    ]
+    layout = "%-14s %-10s %-5s %-8s %-22s %s"
+    lines = [layout % ("CLUSTER", "INSTANCE", "VRID", "IFACE", "MASTER (PRIO)", "BACKUPS (PRIO STATE)")]
+    for row in ordered:
+        masters = ", ".join(row["masters"]) or "-"
+        others = ", ".join(row["others"]) or "-"
+        cells = (row["cluster"], row["instance"], row["vrid"], row["interface"], masters, others)
+        lines.append(layout % cells)
     return {"rows": ordered, "problems": problems, "lines": lines + notes}
 
 

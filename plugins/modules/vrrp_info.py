@@ -48,7 +48,7 @@ notes:
 seealso:
   - module: linuxha.vrrp.vrrp_switchover
 author:
-  - linuxha.vrrp contributors
+  - linuxha.vrrp contributors (@linuxha)
 """
 
 EXAMPLES = r"""

@@ -44,7 +44,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reports what would change (RV(before) and the predicted RV(after)) without asking the agent to change.
+    details: >-
+      Reports what would change (RV(before) and the predicted RV(after))
+      without asking the agent to change anything.
   diff_mode:
     support: full
   platform:
@@ -56,7 +58,7 @@ notes:
 seealso:
   - module: linuxha.vrrp.vrrp_info
 author:
-  - linuxha.vrrp contributors
+  - linuxha.vrrp contributors (@linuxha)
 """
 
 EXAMPLES = r"""
@@ -82,7 +84,8 @@ before:
   returned: always
   type: list
   elements: dict
-  sample: [{"name": "VI_1", "state": "BACKUP", "override": null, "effective_priority": 10, "master_ip": "198.51.100.11"}]
+  sample: [{"name": "VI_1", "state": "BACKUP", "override": null, "effective_priority": 10,
+            "master_ip": "198.51.100.11"}]
 after:
   description: The named instances after the wait (predicted in check mode).
   returned: always
@@ -174,8 +177,8 @@ def main():
         if not missing:
             break
         if time.monotonic() >= deadline:
-            module.fail_json(msg="timed out after %ss: %s" % (module.params["timeout"],
-                                                               "; ".join(_why_not(state, i) for i in missing)),
+            reasons = "; ".join(_why_not(state, inst) for inst in missing)
+            module.fail_json(msg="timed out after %ss: %s" % (module.params["timeout"], reasons),
                              changed=changed, before=before, after=after)
         time.sleep(POLL_S)
     diff["after"] = dict((i["name"], {"override": i["override"], "state": i["state"]}) for i in after)

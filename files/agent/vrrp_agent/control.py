@@ -121,7 +121,7 @@ class ControlServer:
         try:
             while True:
                 item = asyncio.ensure_future(stream.next())
-                done, _ = await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
+                done, _pending = await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
                 if gone in done:
                     item.cancel()
                     return

@@ -88,6 +88,11 @@ def _ago(seconds: Optional[float]) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
+def _resource_text(resource: Dict[str, Any]) -> str:
+    error = f" ({resource['last_error']})" if resource["last_error"] else ""
+    return f"{resource['name']} {resource['state']}{error}"
+
+
 def render_table(doc: Dict[str, Any]) -> str:
     """The human table of `vrrp-agent status`."""
     header = ["INSTANCE", "IFACE", "VRID", "FAM", "STATE", "PRIO", "MASTER", "VIPS",
@@ -114,8 +119,7 @@ def render_table(doc: Dict[str, Any]) -> str:
             lines.append(f"{i['name']} tracking: {trackers}")
         for why in (tracking.get("faults") or {}).values():
             lines.append(f"{i['name']} fault: {why}")
-        resources = ", ".join(f"{r['name']} {r['state']}" + (f" ({r['last_error']})" if r["last_error"]
-                                                            else "") for r in i.get("resources") or [])
+        resources = ", ".join(_resource_text(r) for r in i.get("resources") or [])
         if resources:
             lines.append(f"{i['name']} resources: {resources}")
     agent = doc["agent"]

@@ -57,7 +57,7 @@ def parse_user(stmt: Statement, words: Tuple[str, ...]) -> ScriptUser:
     user = words[0]
     group = words[1].lstrip(":") if len(words) == 2 else None
     if ":" in user:  # keepalived also accepts USER:GROUP
-        user, _, grp = user.partition(":")
+        user, _sep, grp = user.partition(":")
         if group is not None or not grp:
             raise stmt.error(f"'{stmt.keyword}' takes USER [GROUP]")
         group = grp
