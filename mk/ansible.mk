@@ -45,3 +45,6 @@ ansible-sanity: collections $(GET_PIP_CACHE)
 ansible-test: ansible-lint ansible-sanity
 
 TEST_TARGETS += ansible-test
+
+print-collections:
+	@echo $(COLLECTIONS_DIR)

@@ -249,8 +249,7 @@ def vrrp_cluster_plan(hostvars, members, master=None):
             rendered["_family"] = family
             rendered["_unicast"] = bool(item.get("unicast", host_vars.get("vrrp_unicast", False)))
             plan[host].append(rendered)
-    if not errors:
-        _cross_checks(plan, members, hostvars, errors)
+    _cross_checks(plan, members, hostvars, errors)
     for host in plan:
         for inst in plan[host]:
             inst.pop("_family", None)
