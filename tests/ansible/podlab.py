@@ -39,7 +39,8 @@ def unavailable_reason() -> Optional[str]:
 def run(argv: List[str], check: bool = True, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
     cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
     if check and cp.returncode != 0:
-        raise PodLabError(f"{' '.join(argv)} exited {cp.returncode}:\n{cp.stdout[-3000:]}\n{cp.stderr[-3000:]}")
+        raise PodLabError(f"{' '.join(argv)} exited {cp.returncode}:\n"
+                          f"{cp.stdout[-3000:]}\n{cp.stderr[-3000:]}")
     return cp
 
 
@@ -92,7 +93,8 @@ class PodLab:
             time.sleep(0.5)
         raise PodLabError(f"{host}: systemd did not finish booting: {cp.stdout.strip()}")
 
-    def exec(self, host: str, argv: List[str], check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def exec(self, host: str, argv: List[str], check: bool = True,
+             timeout: float = 120) -> subprocess.CompletedProcess:
         return run(["podman", "exec", self.container(host), *argv], check=check, timeout=timeout)
 
     def owners(self, vip: str) -> List[str]:
@@ -119,7 +121,8 @@ class PodLab:
 
     def inventory(self, path: Path, cluster_hosts: List[str], group_vars: str,
                   host_vars: Optional[Dict[str, Dict[str, str]]] = None) -> Path:
-        lines = ["all:", "  children:", "    vrrp:", "      children:", "        lab_cluster:", "          hosts:"]
+        lines = ["all:", "  children:", "    vrrp:", "      children:", "        lab_cluster:",
+                 "          hosts:"]
         for host in cluster_hosts:
             extra = "".join(f", {k}: {v}" for k, v in (host_vars or {}).get(host, {}).items())
             lines.append(f"            {host}: {{ansible_host: {self.container(host)}{extra}}}")
@@ -148,9 +151,9 @@ def collections_path() -> str:
     """The tree `make collections` built (mk/ansible.mk)."""
     path = os.environ.get("ANSIBLE_COLLECTIONS_PATH")
     if not path or not Path(path, "ansible_collections", "containers", "podman").is_dir():
-        cp = run(["make", "-s", "-C", str(REPO), "collections"], timeout=600)
-        del cp
-        path = run(["make", "-s", "-C", str(REPO), "--no-print-directory", "print-collections"]).stdout.strip()
+        run(["make", "-s", "-C", str(REPO), "collections"], timeout=600)
+        path = run(["make", "-s", "-C", str(REPO), "--no-print-directory",
+                    "print-collections"]).stdout.strip()
     return path
 
 
@@ -159,5 +162,5 @@ def playbook(inventory: Path, name: str, *args: str, check: bool = True) -> subp
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_FORCE_COLOR="0",
                ANSIBLE_NOCOLOR="1", PATH=f"{venv_bin}:{os.environ['PATH']}",
                ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_STDOUT_CALLBACK="default")
-    return run([str(venv_bin / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / name), *args],
-               check=check, env=env, timeout=900)
+    argv = [str(venv_bin / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / name), *args]
+    return run(argv, check=check, env=env, timeout=900)

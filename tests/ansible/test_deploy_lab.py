@@ -58,6 +58,10 @@ def recap(output: str) -> dict:
             for m in re.finditer(pattern, output, re.M)}
 
 
+def config_digest(lab: PodLab, host: str) -> str:
+    return hashlib.sha256(lab.exec(host, ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout.encode()).hexdigest()
+
+
 def main_pid(lab: PodLab, host: str) -> str:
     return lab.exec(host, ["systemctl", "show", "-p", "MainPID", "--value", "vrrp-agent"]).stdout.strip()
 
@@ -124,7 +128,8 @@ def test_stopping_the_master_moves_the_vip_and_it_comes_back(cluster):
 def test_config_change_reloads_without_dropping_the_vip(cluster):
     pid_before = main_pid(cluster, "s1")
     vars_path = cluster.inv_dir / "group_vars" / "lab_cluster.yml"
-    vars_path.write_text(GROUP_VARS.replace("vips: [198.51.100.100/24]", "vips: [198.51.100.100/24, 198.51.100.101/24]"))
+    two_vips = "vips: [198.51.100.100/24, 198.51.100.101/24]"
+    vars_path.write_text(GROUP_VARS.replace("vips: [198.51.100.100/24]", two_vips))
     try:
         out = playbook(cluster.inv, "site.yml").stdout
         assert "RUNNING HANDLER [linuxha.vrrp.vrrp : Reload vrrp-agent]" in out
@@ -139,10 +144,10 @@ def test_config_change_reloads_without_dropping_the_vip(cluster):
 
 
 def test_invalid_cluster_fails_before_any_host_changes(cluster):
-    before = {h: hashlib.sha256(cluster.exec(h, ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout.encode()).hexdigest()
-              for h in ("s1", "s2")}
+    before = {h: config_digest(cluster, h) for h in ("s1", "s2")}
     vars_path = cluster.inv_dir / "group_vars" / "lab_cluster.yml"
-    bad = GROUP_VARS.replace('auth_pass: "1111"', 'auth_pass: "123456789"').replace("advert_int: 1", "advert_int: 1.5")
+    bad = GROUP_VARS.replace('auth_pass: "1111"', 'auth_pass: "123456789"')
+    bad = bad.replace("advert_int: 1", "advert_int: 1.5")
     vars_path.write_text(bad + "  - {name: VI_2, interface: eth0, vrid: 1, vips: [198.51.100.11/24]}\n")
     try:
         out = playbook(cluster.inv, "site.yml", check=False)
@@ -154,20 +159,20 @@ def test_invalid_cluster_fails_before_any_host_changes(cluster):
                     "s2: vrrp_instances[VI_2].vips: 198.51.100.11 is an address of host s1"):
         # every error is reported, each naming the host and the field
         assert message in out.stdout, out.stdout[-3000:]
-    after = {h: hashlib.sha256(cluster.exec(h, ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout.encode()).hexdigest()
-             for h in ("s1", "s2")}
+    after = {h: config_digest(cluster, h) for h in ("s1", "s2")}
     assert after == before
 
 
 def test_a_node_migrates_to_keepalived_and_back(cluster):
     hosts = Path(cluster.inv)
     original = hosts.read_text()
-    hosts.write_text(original.replace("s2: {ansible_host: %s}" % cluster.container("s2"),
-                                      "s2: {ansible_host: %s, vrrp_engine: keepalived}" % cluster.container("s2")))
+    s2 = "s2: {ansible_host: %s" % cluster.container("s2")
+    hosts.write_text(original.replace(s2 + "}", s2 + ", vrrp_engine: keepalived}"))
     try:
         playbook(cluster.inv, "site.yml")
         assert cluster.exec("s2", ["systemctl", "is-active", "keepalived"]).stdout.strip() == "active"
-        assert cluster.exec("s2", ["systemctl", "is-active", "vrrp-agent"], check=False).stdout.strip() != "active"
+        agent = cluster.exec("s2", ["systemctl", "is-active", "vrrp-agent"], check=False)
+        assert agent.stdout.strip() != "active"
         assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
         out = playbook(cluster.inv, "status.yml").stdout
         assert "s2: runs keepalived" in out
