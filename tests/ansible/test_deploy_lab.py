@@ -59,7 +59,8 @@ def recap(output: str) -> dict:
 
 
 def config_digest(lab: PodLab, host: str) -> str:
-    return hashlib.sha256(lab.exec(host, ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout.encode()).hexdigest()
+    text = lab.exec(host, ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def main_pid(lab: PodLab, host: str) -> str:
