@@ -9,7 +9,7 @@ ANSIBLE_BUNDLE := ansible==12.3.0
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR)
 ANSIBLE_ENV := PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR)
 
-.PHONY: collections ansible-lint ansible-sanity ansible-test
+.PHONY: collections ansible-lint ansible-sanity ansible-build ansible-test print-collections
 
 $(COLLECTIONS_DIR)/.stamp: requirements-dev.txt mk/ansible.mk $(VENV)/.stamp
 	rm -rf $(COLLECTIONS_DIR) && mkdir -p $(COLLECTIONS_DIR)/ansible_collections/linuxha
@@ -42,7 +42,16 @@ ansible-sanity: collections $(GET_PIP_CACHE)
 	  | xargs -0 cp --parents -t $(SANITY_DIR)
 	cd $(SANITY_DIR) && $(ANSIBLE_ENV) $(CURDIR)/$(VENV)/bin/ansible-test sanity --python 3.11 --color no
 
-ansible-test: ansible-lint ansible-sanity
+# The artifact holds the agent and nothing of the tests, benchmarks or lab.
+ansible-build: collections
+	rm -rf $(COLLECTIONS_DIR)/build
+	$(VENV)/bin/ansible-galaxy collection build --output-path $(COLLECTIONS_DIR)/build >/dev/null
+	tar tzf $(COLLECTIONS_DIR)/build/linuxha-vrrp-*.tar.gz > $(COLLECTIONS_DIR)/build/contents
+	! grep -E '^(tests|bench|tools|molecule|mk|\.venv|\.hypothesis|\.ci)/|__pycache__|\.pyc$$' $(COLLECTIONS_DIR)/build/contents
+	grep -qx 'files/agent/vrrp_agent/daemon.py' $(COLLECTIONS_DIR)/build/contents
+	grep -qx 'roles/vrrp/tasks/main.yml' $(COLLECTIONS_DIR)/build/contents
+
+ansible-test: ansible-lint ansible-sanity ansible-build
 
 TEST_TARGETS += ansible-test
 
