@@ -66,7 +66,8 @@ def main() -> int:
     lab = PodLab({"s1": 11, "s2": 12, "client": 50}, prefix=PREFIX)
     lab.close()  # a previous demo's lab, if any
     step("building the Debian 12 systemd image from Debian packages (cached after the first run)")
-    step("starting the lab: s1 198.51.100.11, s2 198.51.100.12, client 198.51.100.50 (podman, internal network)")
+    step("starting the lab: s1 198.51.100.11, s2 198.51.100.12, client 198.51.100.50 "
+         "(podman, internal network)")
     lab.start()
     inventory = lab.inventory(WORKDIR, ["s1", "s2"], GROUP_VARS)
     step(f"ansible-playbook -i {inventory} playbooks/site.yml")

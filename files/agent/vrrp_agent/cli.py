@@ -67,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the checks against this host (interfaces, host addresses)",
     )
     check.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+
+    imp = sub.add_parser("import-heartbeat", help="print an agent config equivalent to a heartbeat v1 setup")
+    imp.add_argument("--ha-cf", required=True, metavar="FILE")
+    imp.add_argument("--haresources", required=True, metavar="FILE")
+    imp.add_argument("--authkeys", required=True, metavar="FILE")
+    imp.add_argument("--node", default=None, help="the node to convert for (default: this host's name)")
+    imp.add_argument("--vrid", type=int, default=51, help="VRID of the first resource group (default 51)")
+    imp.add_argument("--prefix-len", type=int, default=None,
+                     help="prefix length for VIPs written without one (default /24 with a warning)")
+    imp.add_argument("--unicast-src", default=None, metavar="IP", help="this node's address, with ucast")
+    imp.add_argument("-o", "--output", default=None, metavar="FILE", help="write there instead of stdout")
     return parser
 
 
@@ -77,6 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_check_config(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "import-heartbeat":
+            return cmd_import_heartbeat(args)
         return cmd_control(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
@@ -123,6 +136,30 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             return 1
     n = len(config.instances)
     print(f"{args.config}: OK ({n} instance{'s' if n != 1 else ''})")
+    return 0
+
+
+def cmd_import_heartbeat(args: argparse.Namespace) -> int:
+    """Convert ha.cf + haresources + authkeys; nothing is printed as config on an error."""
+    import socket
+
+    from vrrp_agent.heartbeat.convert import convert
+    from vrrp_agent.heartbeat.files import parse_authkeys, parse_ha_cf, parse_haresources
+
+    hacf = parse_ha_cf(args.ha_cf)
+    groups = parse_haresources(args.haresources)
+    auth = parse_authkeys(args.authkeys)
+    if not 1 <= args.vrid <= 255:
+        raise ConfigError(f"--vrid {args.vrid} is not 1..255")
+    result = convert(hacf, groups, auth, args.node or socket.gethostname(), vrid=args.vrid,
+                     prefix_len=args.prefix_len, unicast_src=args.unicast_src)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(result.text)
+    else:
+        sys.stdout.write(result.text)
     return 0
 
 
