@@ -23,6 +23,12 @@ RUN_OPTS = ["--runtime", "runc", "--ulimit", "nofile=4096:4096", "--ulimit", "np
             "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--systemd", "always"]
 
 
+# systemd 257 (Debian 13) needs CAP_SYS_ADMIN to set up a service's sandbox
+# (User= with ProtectSystem= and friends) inside an unprivileged container;
+# on a real host it has it. systemd 252 (Debian 12) manages without.
+SUITE_OPTS = {"trixie": ["--cap-add", "SYS_ADMIN"]}
+
+
 class PodLabError(RuntimeError):
     pass
 
@@ -69,7 +75,8 @@ class PodLab:
         try:
             for host in self.hosts:
                 run(["podman", "run", "-d", "--name", self.container(host), "--hostname", host,
-                     "--network", self.network, "--ip", self.address(host), *RUN_OPTS, image])
+                     "--network", self.network, "--ip", self.address(host), *RUN_OPTS,
+                     *SUITE_OPTS.get(self.suite, []), image])
                 self.started.append(host)
             for host in self.hosts:
                 self.wait_booted(host)
