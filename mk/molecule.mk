@@ -3,7 +3,7 @@
 # created here (the podman driver cannot make an internal one) and removed,
 # with every container, whether the scenario passes or fails.
 # scenario:Debian suite (both Debian 12 and 13 are covered)
-MOLECULE_SCENARIOS ?= default:bookworm unicast:trixie
+MOLECULE_SCENARIOS ?= default:bookworm unicast:trixie keepalived_interop:bookworm
 .PHONY: molecule
 
 molecule: venv collections
