@@ -4,6 +4,12 @@ A PodLab is an --internal podman network in 198.51.100.0/24 with Debian
 systemd containers built by tools/lab-images/build.sh (no registry: the image
 comes from debootstrap). Every container and the network carry a per-run
 prefix and are removed by close(), also when a test fails. Nothing is pulled.
+
+Only one lab can hold the subnet at a time, so create_network() labels the
+network with the pid of the process that owns it and the boot id. A lab left
+behind by a killed run (owner gone) is removed before a new one is created; a
+lab whose owner is alive is waited for, so parallel runs queue instead of
+colliding. A network in the subnet that is not ours is an error naming it.
 """
 
 from __future__ import annotations
@@ -12,13 +18,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 SUBNET = "198.51.100.0/24"
+LAB_PREFIXES = ("vl", "vm", "vrrp-demo-")
+OWNER_LABEL = "linuxha-vrrp.owner-pid"
+BOOT_LABEL = "linuxha-vrrp.boot-id"
 RUN_OPTS = ["--runtime", "runc", "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
             "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--systemd", "always"]
 
@@ -33,7 +42,7 @@ class PodLabError(RuntimeError):
     pass
 
 
-def unavailable_reason() -> Optional[str]:
+def unavailable_reason() -> str | None:
     if os.geteuid() != 0:
         return "podman lab tests need root"
     for tool in ("podman", "debootstrap"):
@@ -42,7 +51,7 @@ def unavailable_reason() -> Optional[str]:
     return None
 
 
-def run(argv: List[str], check: bool = True, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+def run(argv: list[str], check: bool = True, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
     cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
     if check and cp.returncode != 0:
         raise PodLabError(f"{' '.join(argv)} exited {cp.returncode}:\n"
@@ -54,13 +63,77 @@ def build_image(suite: str = "bookworm") -> str:
     return run([str(REPO / "tools" / "lab-images" / "build.sh"), suite], timeout=900).stdout.strip()
 
 
+def _boot_id() -> str:
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    """The run that made a lab network is still alive (same boot, pid exists)."""
+    try:
+        pid = int(labels.get(OWNER_LABEL, ""))
+    except ValueError:
+        return False
+    if pid <= 0 or labels.get(BOOT_LABEL) != _boot_id():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _subnet_holder() -> dict | None:
+    networks = json.loads(run(["podman", "network", "ls", "--format", "json"]).stdout or "[]")
+    for network in networks:
+        if any(s.get("subnet") == SUBNET for s in network.get("subnets") or []):
+            return network
+    return None
+
+
+def remove_network(name: str) -> None:
+    """Remove a lab network and every container attached to it."""
+    ids = run(["podman", "ps", "-aq", "--filter", f"network={name}"], check=False).stdout.split()
+    if ids:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", *ids], capture_output=True)
+    subprocess.run(["podman", "network", "rm", "-f", name], capture_output=True)
+
+
+def create_network(name: str, owner_pid: int, wait: float = 1800) -> None:
+    """Create the lab's --internal network in SUBNET, owned by owner_pid."""
+    deadline = time.monotonic() + wait
+    announced = ""
+    while True:
+        holder = _subnet_holder()
+        if holder is None:
+            break
+        held_by, labels = holder["name"], holder.get("labels") or {}
+        if OWNER_LABEL not in labels and not held_by.startswith(LAB_PREFIXES):
+            raise PodLabError(f"podman network {held_by!r} already uses {SUBNET}, and it is not a "
+                              f"linuxha-vrrp lab: remove it (podman network rm {held_by})")
+        if not _owner_alive(labels):
+            print(f"podlab: removing the stale lab network {held_by} (its run is gone)", file=sys.stderr)
+            remove_network(held_by)
+            continue
+        if time.monotonic() > deadline:
+            raise PodLabError(f"lab network {held_by} (pid {labels[OWNER_LABEL]}) still holds {SUBNET}")
+        if announced != held_by:
+            print(f"podlab: waiting for the running lab {held_by} (pid {labels[OWNER_LABEL]}) "
+                  f"to release {SUBNET}", file=sys.stderr)
+            announced = held_by
+        time.sleep(2)
+    run(["podman", "network", "create", "--internal", "--subnet", SUBNET,
+         "--label", f"{OWNER_LABEL}={owner_pid}", "--label", f"{BOOT_LABEL}={_boot_id()}", name])
+
+
 class PodLab:
-    def __init__(self, hosts: Dict[str, int], suite: str = "bookworm", prefix: Optional[str] = None):
+    def __init__(self, hosts: dict[str, int], suite: str = "bookworm", prefix: str | None = None):
         self.hosts = hosts  # name -> last octet
         self.suite = suite
         self.prefix = prefix or f"vl{uuid.uuid4().hex[:6]}"
         self.network = f"{self.prefix}-net"
-        self.started: List[str] = []
+        self.started: list[str] = []
 
     def container(self, host: str) -> str:
         return f"{self.prefix}-{host}"
@@ -71,7 +144,7 @@ class PodLab:
     def start(self) -> PodLab:
         self._refuse_clash()
         image = build_image(self.suite)
-        run(["podman", "network", "create", "--internal", "--subnet", SUBNET, self.network])
+        create_network(self.network, os.getpid())
         try:
             for host in self.hosts:
                 run(["podman", "run", "-d", "--name", self.container(host), "--hostname", host,
@@ -100,11 +173,11 @@ class PodLab:
             time.sleep(0.5)
         raise PodLabError(f"{host}: systemd did not finish booting: {cp.stdout.strip()}")
 
-    def exec(self, host: str, argv: List[str], check: bool = True,
+    def exec(self, host: str, argv: list[str], check: bool = True,
              timeout: float = 120) -> subprocess.CompletedProcess:
         return run(["podman", "exec", self.container(host), *argv], check=check, timeout=timeout)
 
-    def owners(self, vip: str) -> List[str]:
+    def owners(self, vip: str) -> list[str]:
         """Hosts holding VIP on an interface (ip -j addr)."""
         holders = []
         for host in self.hosts:
@@ -114,7 +187,7 @@ class PodLab:
                     holders.append(host)
         return holders
 
-    def answerer(self, client: str, vip: str) -> Optional[str]:
+    def answerer(self, client: str, vip: str) -> str | None:
         """Which host answers ARP for VIP, as the client sees it (its MAC, mapped to a host)."""
         self.exec(client, ["ip", "neigh", "flush", "dev", "eth0"], check=False)
         self.exec(client, ["ping", "-c", "1", "-W", "1", vip], check=False)
@@ -126,8 +199,8 @@ class PodLab:
                 return host
         return None
 
-    def inventory(self, path: Path, cluster_hosts: List[str], group_vars: str,
-                  host_vars: Optional[Dict[str, Dict[str, str]]] = None) -> Path:
+    def inventory(self, path: Path, cluster_hosts: list[str], group_vars: str,
+                  host_vars: dict[str, dict[str, str]] | None = None) -> Path:
         lines = ["all:", "  children:", "    vrrp:", "      children:", "        lab_cluster:",
                  "          hosts:"]
         for host in cluster_hosts:
@@ -171,3 +244,16 @@ def playbook(inventory: Path, name: str, *args: str, check: bool = True) -> subp
                ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_STDOUT_CALLBACK="default")
     argv = [str(venv_bin / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / name), *args]
     return run(argv, check=check, env=env, timeout=900)
+
+
+if __name__ == "__main__":
+    # mk/molecule.mk: podlab.py create-network NAME OWNER_PID | remove-network NAME
+    try:
+        if sys.argv[1:2] == ["create-network"] and len(sys.argv) == 4:
+            create_network(sys.argv[2], int(sys.argv[3]))
+        elif sys.argv[1:2] == ["remove-network"] and len(sys.argv) == 3:
+            remove_network(sys.argv[2])
+        else:
+            sys.exit("usage: podlab.py create-network NAME OWNER_PID | remove-network NAME")
+    except PodLabError as exc:
+        sys.exit(f"podlab: {exc}")
