@@ -1,9 +1,10 @@
 # Molecule scenarios on podman systemd containers (run by `make test`).
 # The images are built locally (tools/lab-images); the --internal network is
 # created here (the podman driver cannot make an internal one) and removed,
-# with every container, whether the scenario passes or fails.
+# with every container, whether the scenario passes or fails. A lab left behind
+# by a killed run is removed first; a live one is waited for (podlab.py).
 # scenario:Debian suite (both Debian 12 and 13 are covered)
-MOLECULE_SCENARIOS ?= default:bookworm unicast:trixie keepalived_interop:bookworm
+MOLECULE_SCENARIOS ?= default:bookworm unicast:trixie keepalived_interop:bookworm heartbeat_resources:bookworm
 .PHONY: molecule
 
 molecule: venv collections
@@ -11,8 +12,8 @@ molecule: venv collections
 	@set -e; for entry in $(MOLECULE_SCENARIOS); do \
 	  s=$${entry%%:*}; suite=$${entry##*:}; \
 	  prefix=vm$$$$$$s; net=$$prefix-net; image=$$(tools/lab-images/build.sh $$suite); \
-	  podman network create --internal --subnet 198.51.100.0/24 $$net >/dev/null; \
-	  clean="podman rm -f -t 0 $$prefix-s1 $$prefix-s2 $$prefix-s3 $$prefix-client; podman network rm -f $$net"; \
+	  $(PY) tests/ansible/podlab.py create-network $$net $$$$; \
+	  clean="$(PY) tests/ansible/podlab.py remove-network $$net"; \
 	  trap "$$clean >/dev/null 2>&1" EXIT; \
 	  echo "== molecule test -s $$s ($$image on $$net)"; \
 	  VRRP_LAB_IMAGE=$$image VRRP_LAB_NET=$$net VRRP_LAB_PREFIX=$$prefix PATH=$(CURDIR)/$(VENV)/bin:$$PATH \
