@@ -235,6 +235,8 @@ def vrrp_cluster_plan(hostvars, members, master=None):
         if engine not in ("agent", "keepalived"):
             errors.append("%s: vrrp_engine must be agent or keepalived, got %r" % (host, engine))
         plan[host] = []
+        if host_vars.get("vrrp_config_content"):
+            continue  # a configuration given as is: the engine's own check validates it
         for item in _host_instances(host, host_vars, errors):
             before = len(errors)
             family = _check_instance(host, item, errors)
