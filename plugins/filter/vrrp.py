@@ -192,7 +192,8 @@ def _cross_checks(plan, members, hostvars, errors):
             by_name.setdefault(inst["name"], []).append((host, inst))
     all_addresses = {h: _facts_addresses(hostvars[h]) for h in members}
     for name, entries in by_name.items():
-        missing = [h for h in members if h not in [e[0] for e in entries]]
+        missing = [h for h in members if h not in [e[0] for e in entries]
+                   and not hostvars[h].get("vrrp_config_content")]
         if missing:
             errors.append("%s: instance %s is missing (every member runs every instance)"
                           % (missing[0], name))
