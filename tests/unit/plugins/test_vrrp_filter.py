@@ -74,8 +74,8 @@ def test_keepalived_engine_refuses_agent_extensions():
 
 def test_a_host_with_a_whole_config_is_not_planned_nor_cross_checked():
     ignored = dict(VI_1, auth_pass="far-too-long-for-v2")
-    plan = vrrp_cluster_plan({"s1": host("198.51.100.11", [ignored], vrrp_config_content="vrrp_instance X {}"),
-                              "s2": host("198.51.100.12")}, ["s1", "s2"])
+    given = host("198.51.100.11", [ignored], vrrp_config_content="vrrp_instance X {}")
+    plan = vrrp_cluster_plan({"s1": given, "s2": host("198.51.100.12")}, ["s1", "s2"])
     assert plan["errors"] == []
     assert plan["hosts"]["s1"] == []
     assert plan["hosts"]["s2"][0]["priority"] == 10
