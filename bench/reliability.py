@@ -61,8 +61,9 @@ def markdown(results: Dict[str, Any]) -> str:
         f"| {k['cycles']} SIGKILL/restart cycles of the master (v3, 0.1 s) | longest client ping gap "
         f"{k['worst_gap_s']} s (bound: master-down + 50 ms = {k['bound_s']} s); "
         f"{k['two_owners_after_convergence']} times two owners after convergence |",
-        f"| {r['reloads']} reloads under ping load (10 ms) | {r['failed']} failed; {r['pings_lost']} pings lost; longest ping gap "
-        f"{r['longest_ping_gap_s']} s; VIP held: {r['vip_held']} |",
+        f"| {r['reloads']} reloads under ping load (10 ms) | {r['failed']} failed; "
+        f"{r['pings_lost']} pings lost; longest ping gap {r['longest_ping_gap_s']} s; "
+        f"VIP held: {r['vip_held']} |",
         f"| {c['configs']} invalid configs | {c['rejected']} rejected, {c['with_file_line']} with "
         f"FILE:LINE, {c['tracebacks']} tracebacks |",
     ]

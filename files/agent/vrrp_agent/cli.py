@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         op.add_argument("--control-socket", default=DEFAULT_SOCKET)
     reload = sub.add_parser("reload", help="re-read the configuration, keeping state")
     reload.add_argument("--control-socket", default=DEFAULT_SOCKET)
+    events = sub.add_parser("events", help="follow the ordered event stream (until Ctrl-C)")
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument("--backlog", type=int, default=0, metavar="N",
+                        help="replay the last N events first")
+    events.add_argument("--control-socket", default=DEFAULT_SOCKET)
 
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("-f", "--config", default=DEFAULT_CONF)
@@ -62,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the checks against this host (interfaces, host addresses)",
     )
     check.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+
+    imp = sub.add_parser("import-heartbeat", help="print an agent config equivalent to a heartbeat v1 setup")
+    imp.add_argument("--ha-cf", required=True, metavar="FILE")
+    imp.add_argument("--haresources", required=True, metavar="FILE")
+    imp.add_argument("--authkeys", required=True, metavar="FILE")
+    imp.add_argument("--node", default=None, help="the node to convert for (default: this host's name)")
+    imp.add_argument("--vrid", type=int, default=51, help="VRID of the first resource group (default 51)")
+    imp.add_argument("--prefix-len", type=int, default=None,
+                     help="prefix length for VIPs written without one (default /24 with a warning)")
+    imp.add_argument("--unicast-src", default=None, metavar="IP", help="this node's address, with ucast")
+    imp.add_argument("-o", "--output", default=None, metavar="FILE", help="write there instead of stdout")
     return parser
 
 
@@ -72,6 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_check_config(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "import-heartbeat":
+            return cmd_import_heartbeat(args)
         return cmd_control(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
@@ -98,6 +116,9 @@ def host_errors(config: Config, state_dir: Optional[str], interfaces_required: b
     finally:
         netlink.close()
     errors = check_against_host(config, interfaces, addresses, read_held_vips(state_dir))
+    from vrrp_agent.adapters.scripts import host_script_errors
+
+    errors += host_script_errors(config)
     if not interfaces_required:
         errors = [e for e in errors if "does not exist" not in e.message]
     return errors
@@ -118,10 +139,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_heartbeat(args: argparse.Namespace) -> int:
+    """Convert ha.cf + haresources + authkeys; nothing is printed as config on an error."""
+    import socket
+
+    from vrrp_agent.heartbeat.convert import convert
+    from vrrp_agent.heartbeat.files import parse_authkeys, parse_ha_cf, parse_haresources
+
+    hacf = parse_ha_cf(args.ha_cf)
+    groups = parse_haresources(args.haresources)
+    auth = parse_authkeys(args.authkeys)
+    if not 1 <= args.vrid <= 255:
+        raise ConfigError(f"--vrid {args.vrid} is not 1..255")
+    result = convert(hacf, groups, auth, args.node or socket.gethostname(), vrid=args.vrid,
+                     prefix_len=args.prefix_len, unicast_src=args.unicast_src)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(result.text)
+    else:
+        sys.stdout.write(result.text)
+    return 0
+
+
 def cmd_control(args: argparse.Namespace) -> int:
     """status / takeover / standby / release / reload through the control socket."""
     from vrrp_agent.control import request
 
+    if args.command == "events":
+        return cmd_events(args)
     if args.command == "status":
         doc = request(args.control_socket, "status")
         if args.json:
@@ -138,6 +185,16 @@ def cmd_control(args: argparse.Namespace) -> int:
     result = request(args.control_socket, args.command, {"instances": args.instances})
     for item in result["instances"]:
         print(f"{item['name']}: {item['state']} (override: {item['override'] or 'none'})")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Print events as they come; `--json` for one JSON object per line."""
+    from vrrp_agent.control import stream
+    from vrrp_agent.status import render_event
+
+    for event in stream(args.control_socket, "events", {"backlog": max(0, args.backlog)}):
+        print(json.dumps(event, sort_keys=True) if args.json else render_event(event), flush=True)
     return 0
 
 

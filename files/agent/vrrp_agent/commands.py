@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from vrrp_agent.control import ControlError, command
+from vrrp_agent.control import ControlError, Stream, command
 
 
 def _names(daemon: Any, args: Dict[str, Any]) -> List[str]:
@@ -38,8 +38,13 @@ async def takeover(daemon: Any, args: Dict[str, Any]) -> Any:
 
 @command("standby")
 async def standby(daemon: Any, args: Dict[str, Any]) -> Any:
-    """Give master up now (priority 0 advert) and stay backup until release."""
-    return daemon.set_override(_names(daemon, args), "standby")
+    """Give master up now (priority 0 advert) and stay backup until release.
+
+    Resource groups stop first, while this node still holds the VIPs (heartbeat's order).
+    """
+    names = daemon.with_groups(_names(daemon, args))
+    await daemon._stop_resources_first([i for i in daemon.instances if i.cfg.name in names])
+    return daemon.set_override(names, "standby")
 
 
 @command("release")
@@ -52,3 +57,16 @@ async def release(daemon: Any, args: Dict[str, Any]) -> Any:
 async def reload(daemon: Any, args: Dict[str, Any]) -> Any:
     """Re-read the configuration keeping state; an invalid one is refused."""
     return await daemon.reload()
+
+
+@command("events")
+async def events(daemon: Any, args: Dict[str, Any]) -> Any:
+    """Stream events (transitions, priorities, scripts, notify runs, resources) as JSON lines.
+
+    args: {"backlog": N} replays the last N events first (default 0).
+    """
+    backlog = args.get("backlog", 0)
+    if not isinstance(backlog, int) or backlog < 0:
+        raise ControlError("backlog must be a whole number >= 0")
+    sub = daemon.bus.subscribe(backlog)
+    return Stream("events", sub.next, sub.close)

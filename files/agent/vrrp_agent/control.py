@@ -3,7 +3,10 @@
 Protocol (stable; the Ansible module_utils client speaks it too):
     request:  {"command": "status", "args": {...}}\\n
     reply:    {"ok": true, "result": ...}\\n   or   {"ok": false, "error": "..."}\\n
-A connection may carry several requests. Commands live in one registry
+A connection may carry several requests. A streaming command (`events`)
+answers {"ok": true, "result": {"stream": NAME}} and then writes one JSON
+object per line until the client disconnects; the connection carries
+nothing else after it. Commands live in one registry
 (`COMMANDS`), filled by the `@command` decorator; each handler receives the
 daemon and the args dict and returns a JSON-able result or raises
 ControlError with a sentence for the operator.
@@ -21,7 +24,7 @@ import json
 import logging
 import os
 import socket
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Iterator, Optional
 
 from vrrp_agent.errors import VrrpError
 
@@ -34,6 +37,16 @@ COMMANDS: Dict[str, Handler] = {}
 
 class ControlError(VrrpError):
     """A refused control request; the message goes back to the caller."""
+
+
+class Stream:
+    """Returned by a streaming handler: `next()` gives the next JSON object to send."""
+
+    def __init__(self, name: str, next_item: Callable[[], Awaitable[Any]],
+                 close: Callable[[], None]):
+        self.name = name
+        self.next = next_item
+        self.close = close
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -50,6 +63,7 @@ class ControlServer:
         self.path = path
         self.group = group
         self.server: Optional[asyncio.AbstractServer] = None
+        self.clients: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         directory = os.path.dirname(self.path) or "."
@@ -70,6 +84,8 @@ class ControlServer:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+            for writer in list(self.clients):  # event streams end with the agent
+                writer.close()
             await self.server.wait_closed()
         try:
             os.unlink(self.path)
@@ -77,20 +93,43 @@ class ControlServer:
             pass
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients.add(writer)
         try:
             while True:
                 line = await reader.readline()
                 if not line:
                     break
                 reply = await self.handle_line(line)
+                stream = reply.pop("stream", None)
                 writer.write(json.dumps(reply).encode() + b"\n")
                 await writer.drain()
+                if stream is not None:
+                    await self._stream(stream, reader, writer)
+                    break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except ValueError:  # line longer than the stream limit
             writer.write(b'{"ok": false, "error": "request too long"}\n')
         finally:
+            self.clients.discard(writer)
             writer.close()
+
+    async def _stream(self, stream: Stream, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        """Send items until the client goes away (EOF on its side) or the server closes."""
+        gone = asyncio.ensure_future(reader.read())
+        try:
+            while True:
+                item = asyncio.ensure_future(stream.next())
+                done, _pending = await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if gone in done:
+                    item.cancel()
+                    return
+                writer.write(json.dumps(item.result()).encode() + b"\n")
+                await writer.drain()
+        finally:
+            gone.cancel()
+            stream.close()
 
     async def handle_line(self, line: bytes) -> Dict[str, Any]:
         try:
@@ -108,7 +147,10 @@ class ControlServer:
         if not isinstance(args, dict):
             return {"ok": False, "error": "args must be an object"}
         try:
-            return {"ok": True, "result": await handler(self.daemon, args)}
+            result = await handler(self.daemon, args)
+            if isinstance(result, Stream):
+                return {"ok": True, "result": {"stream": result.name}, "stream": result}
+            return {"ok": True, "result": result}
         except VrrpError as exc:
             return {"ok": False, "error": str(exc)}
         except Exception:  # noqa: BLE001 - a bug must not kill the agent
@@ -128,22 +170,55 @@ def _refuse_if_live(path: str) -> None:
     raise VrrpError(f"another agent is already listening on {path}")
 
 
-def request(path: str, name: str, args: Optional[Dict[str, Any]] = None,
-            timeout: float = 10.0) -> Any:
-    """Client side: send one command, return its result or raise ControlError."""
+def _connect(path: str, timeout: Optional[float]) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
+        sock.connect(path)
+    except FileNotFoundError:
+        sock.close()
+        raise ControlError(f"the agent is not running (no control socket at {path})") from None
+    except ConnectionRefusedError:
+        sock.close()
+        raise ControlError(f"the agent is not running (nobody listens on {path})") from None
+    except PermissionError:
+        sock.close()
+        raise ControlError(
+            f"permission denied on {path}: run as root or as a member of the socket's group"
+        ) from None
+    return sock
+
+
+def stream(path: str, name: str, args: Optional[Dict[str, Any]] = None) -> Iterator[Dict[str, Any]]:
+    """Client side of a streaming command: yields each object until the agent closes."""
+    sock = _connect(path, 10.0)
+    try:
+        sock.sendall(json.dumps({"command": name, "args": args or {}}).encode() + b"\n")
+        reader = sock.makefile("rb")
+        first = reader.readline()
         try:
-            sock.connect(path)
-        except FileNotFoundError:
-            raise ControlError(f"the agent is not running (no control socket at {path})") from None
-        except ConnectionRefusedError:
-            raise ControlError(f"the agent is not running (nobody listens on {path})") from None
-        except PermissionError:
-            raise ControlError(
-                f"permission denied on {path}: run as root or as a member of the socket's group"
-            ) from None
+            reply = json.loads(first)
+        except ValueError:
+            raise ControlError("the agent sent an unreadable reply") from None
+        if not reply.get("ok"):
+            raise ControlError(reply.get("error") or "request failed")
+        sock.settimeout(None)
+        for line in reader:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+    except socket.timeout:
+        raise ControlError("the agent did not answer within 10 s") from None
+    finally:
+        sock.close()
+
+
+def request(path: str, name: str, args: Optional[Dict[str, Any]] = None,
+            timeout: float = 10.0) -> Any:
+    """Client side: send one command, return its result or raise ControlError."""
+    sock = _connect(path, timeout)
+    try:
         sock.sendall(json.dumps({"command": name, "args": args or {}}).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):

@@ -34,13 +34,18 @@ from vrrp_agent.adapters.netlink import Netlink
 from vrrp_agent.adapters.sockets import VrrpSockets
 from vrrp_agent.config.model import Config, VipSpec
 from vrrp_agent.errors import PacketError, SystemFailure
+from vrrp_agent.events import EventBus
+from vrrp_agent.health import Health
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
-from vrrp_agent.router import Action, AddVips, Announce, DelVips, SendAdvert
+from vrrp_agent.router import Action, AddVips, Announce, DelVips, SendAdvert, StateChanged, WantMaster
+from vrrp_agent.transitions import Transitions
 
 log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
-class Daemon(Operations):
+
+
+class Daemon(Operations, Health, Transitions):
     def __init__(self, config: Config, state_dir: Optional[str] = None,
                  control_socket: Optional[str] = None, control_group: Optional[str] = None,
                  metrics_listen: Optional[str] = None):
@@ -51,7 +56,12 @@ class Daemon(Operations):
         self.metrics_listen = metrics_listen
         self.servers: List[Any] = []
         self.started_wall = time.time()
-        self.instances = [Instance(cfg, config.globals, log) for cfg in config.instances]
+        self.loop = asyncio.get_event_loop()
+        self.bus = EventBus()
+        self._init_health()
+        self._init_transitions()
+        self.instances = [self._new_instance(cfg) for cfg in config.instances]
+        self._sync_groups_changed()
         self.netlink = Netlink()
         self.announcer = Announcer()
         self.links: Optional[LinkWatcher] = None
@@ -61,7 +71,6 @@ class Daemon(Operations):
         self.discards["vrid"] = 0
         self.held: Set[str] = read_held_vips(state_dir)
         self.stopping = asyncio.Event()
-        self.loop = asyncio.get_event_loop()
 
     # --------------------------------------------------------------- lifecycle
     async def run(self) -> int:
@@ -83,6 +92,7 @@ class Daemon(Operations):
                 pass
         tasks = []
         if not self.stopping.is_set():
+            self.start_health()
             for inst in self.instances:
                 await self._bind(inst)
             log.info("started %d instance(s)", len(self.instances))
@@ -121,13 +131,16 @@ class Daemon(Operations):
 
     async def _shutdown(self) -> None:
         log.info("stopping: releasing every master (priority 0) and its VIPs")
-        for server in self.servers:
-            await server.close()
+        await self.stop_health()
+        await self._stop_resources_first(self.instances)
         now = self.loop.time()
         for inst in self.instances:
             self._cancel_timer(inst)
             self._apply(inst, inst.router.shutdown(now))
         await self._on_netlink(lambda: None)  # drain queued VIP removals
+        await self._drain_hooks()
+        for server in self.servers:  # last: event streams see the STOP transitions
+            await server.close()
         if self.links is not None:
             self.loop.remove_reader(self.links.fileno())
             self.links.close()
@@ -152,7 +165,7 @@ class Daemon(Operations):
         except OSError:
             if inst.router.state == "INIT":
                 inst.log.warning("interface %s is not there yet: waiting for it", cfg.interface)
-                self._apply(inst, inst.router.link_down(self.loop.time()))
+                self._set_fault(inst, "link", f"interface {cfg.interface} missing")
             return False
         src = cfg.unicast_src_ip or cfg.mcast_src_ip
         if src is None:
@@ -160,7 +173,7 @@ class Daemon(Operations):
         if src is None:
             if inst.router.state == "INIT":
                 inst.log.warning("no IPv%d source address on %s yet: waiting", cfg.family, cfg.interface)
-                self._apply(inst, inst.router.link_down(self.loop.time()))
+                self._set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
             return False
         key = (cfg.interface, cfg.family)
         io = self.io.get(key)
@@ -174,16 +187,14 @@ class Daemon(Operations):
         inst.ifindex = ifindex
         inst.set_source(socket.inet_pton(inst.af, src))
         inst.link_up = link_is_up(cfg.interface) or cfg.dont_track_primary
-        now = self.loop.time()
-        if inst.link_up:
-            if inst.router.state == "FAULT":
-                self._apply(inst, inst.router.link_up(now))
-            else:
-                self._apply(inst, inst.router.start(now))
-        else:
+        if not inst.link_up:
             inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
-            self._apply(inst, inst.router.link_down(now))
-        self._arm(inst)
+        inst.faults.pop("link", None)
+        if inst.link_up and not inst.faults and inst.router.state == "INIT":
+            self._apply(inst, inst.router.start(self.loop.time()))
+            self._arm(inst)
+        self._set_fault(inst, "link", None if inst.link_up else "interface down")
+        self._settle(inst)
         return True
 
     async def _retry_unbound(self) -> None:
@@ -266,6 +277,10 @@ class Daemon(Operations):
                 self.netlink.submit(self._change_vips, inst, False)
             elif kind is Announce:
                 self.netlink.submit(self._announce, inst, action.repeat)  # type: ignore[union-attr]
+            elif kind is StateChanged:
+                self._on_transition(inst, action)  # type: ignore[arg-type]
+            elif kind is WantMaster:
+                self._group_wants_master(inst)
 
     def _send(self, inst: Instance, priority: int) -> None:
         io = self.io.get((inst.cfg.interface, inst.cfg.family))
@@ -351,7 +366,6 @@ class Daemon(Operations):
         events = self.links.read()
         if not events:
             return
-        now = self.loop.time()
         for inst in self.instances:
             if inst.ifindex is None or inst.cfg.dont_track_primary:
                 continue
@@ -361,11 +375,10 @@ class Daemon(Operations):
                 inst.link_up = up
                 if up:
                     inst.log.info("link of %s is up", inst.cfg.interface)
-                    self._apply(inst, inst.router.link_up(now))
                 else:
                     inst.log.warning("link of %s is down", inst.cfg.interface)
-                    self._apply(inst, inst.router.link_down(now))
-                self._arm(inst)
+                self._set_fault(inst, "link", None if up else "interface down")
+        self._refresh_interfaces()
 
 
 def read_held_vips(state_dir: Optional[str]) -> Set[str]:

@@ -46,6 +46,7 @@ def router_params(cfg: InstanceConfig) -> RouterParams:
         garp_master_refresh_repeat=garp.master_refresh_repeat,
         garp_lower_prio_delay_s=lower_delay,
         garp_lower_prio_repeat=lower_repeat,
+        sync_member=cfg.sync_group is not None,
     )
 
 
@@ -65,6 +66,13 @@ class Instance:
         self.link_up = False
         self.timer: Optional[asyncio.TimerHandle] = None
         self.timer_at: Optional[float] = None
+        self.faults: Dict[str, str] = {}
+        """Why the instance must be in FAULT, by source: link, tracking, resources, sync."""
+        self.verdict: Any = None
+        """The last track.Verdict (daemon side)."""
+        self.notifier: Any = None
+        self.resources: Any = None
+        self.resource_hold: Optional[asyncio.TimerHandle] = None
         self._configure(cfg, gdefs)
 
     def reconfigure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:

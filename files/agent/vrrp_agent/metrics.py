@@ -50,6 +50,17 @@ def render(doc: Dict[str, Any]) -> str:
                [(_labels(i), i["counters"].get(name, 0)) for i in insts])
     family("vrrp_instance_discards_total", "counter", "Received adverts dropped, by reason.",
            [(_labels(i, reason=r), n) for i in insts for r, n in i["counters"]["discards"].items()])
+    trackers = [(i, t) for i in insts for t in (i.get("tracking") or {}).get("trackers", [])]
+    family("vrrp_tracker_effect", "gauge", "What a tracker adds to the priority now.",
+           [(_labels(i, kind=t["kind"], tracker=t["name"]), t["effect"]) for i, t in trackers])
+    family("vrrp_tracker_fault", "gauge", "1 while a tracker puts the instance in FAULT.",
+           [(_labels(i, kind=t["kind"], tracker=t["name"]), 1.0 if t["fault"] else 0.0)
+            for i, t in trackers])
+    family("vrrp_script_failures_total", "counter", "Failed runs of a tracked vrrp_script.",
+           [(_labels(i, script=t["name"]), t["failures"]) for i, t in trackers if "failures" in t])
+    family("vrrp_resource_started", "gauge", "1 while a resource of a resource_group is started.",
+           [(_labels(i, resource=r["name"], kind=r["kind"]), 1.0 if r["state"] == "started" else 0.0)
+            for i in insts for r in i.get("resources") or []])
     family("vrrp_agent_discards_total", "counter", "Packets no instance claimed, by reason.",
            [(f'{{reason="{r}"}}', n) for r, n in doc["agent"]["discards"].items()])
     out.extend(_process_metrics())

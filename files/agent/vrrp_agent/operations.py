@@ -12,6 +12,11 @@ Rules:
 - reload: an invalid config is refused and the running one kept. Instances
   match on (interface, VRID, family) and keep their state; only VIPs that
   left the config are removed; removed instances stop with priority 0.
+  Trackers, notify hooks and resource groups are reconfigured in place.
+- Sync groups: takeover/standby/release act on every member of the group
+  of a named instance. release also clears a resource-failure FAULT.
+- While an override holds, tracking does not change the priority (FAULT
+  still applies); release goes back to the tracked priority.
 """
 
 from __future__ import annotations
@@ -54,6 +59,15 @@ class Operations:
     _bind: Callable[..., Awaitable[bool]]
     _change_vip_list: Callable[..., None]
     _announce: Callable[..., None]
+    _new_instance: Callable[..., Instance]
+    _attach: Callable[..., None]
+    _reevaluate: Callable[..., None]
+    _settle: Callable[..., None]
+    _clear_resource_fault: Callable[..., None]
+    _sync_groups_changed: Callable[..., None]
+    start_health: Callable[..., None]
+    tracking_of: Callable[..., Dict[str, Any]]
+    group_members: Callable[..., List[Instance]]
 
     def status(self) -> Dict[str, Any]:
         now = self.loop.time()
@@ -69,11 +83,27 @@ class Operations:
                 "uptime_s": round(time.time() - self.started_wall, 3),
                 "discards": dict(self.discards),
             },
-            "instances": [instance_status(i, now, wall_offset) for i in self.instances],
+            "instances": [self._instance_status(i, now, wall_offset) for i in self.instances],
         }
 
+    def _instance_status(self, inst: Instance, now: float, wall_offset: float) -> Dict[str, Any]:
+        doc = instance_status(inst, now, wall_offset)
+        doc["sync_group"] = inst.cfg.sync_group
+        doc["tracking"] = self.tracking_of(inst)
+        doc["resources"] = inst.resources.status() if inst.resources is not None else []
+        return doc
+
+    def with_groups(self, names: List[str]) -> List[str]:
+        """The named instances plus the other members of their sync groups."""
+        out = list(names)
+        for inst in self.instances:
+            if inst.cfg.name in names:
+                out += [m.cfg.name for m in self.group_members(inst.cfg.sync_group) if m.cfg.name not in out]
+        return out
+
     def set_override(self, names: List[str], kind: Optional[str]) -> Dict[str, Any]:
-        """takeover / standby / release (kind None) for the named instances."""
+        """takeover / standby / release (kind None) for the named instances (and their groups)."""
+        names = self.with_groups(names)
         chosen = [i for i in self.instances if i.cfg.name in names]
         if kind == "takeover":
             for inst in chosen:
@@ -94,10 +124,13 @@ class Operations:
                 actions = inst.router.standby(now)
             else:
                 actions = inst.router.release(now)
+                self._clear_resource_fault(inst)
             inst.override = kind
             inst.log.info("override %s (was %s)", kind or "released", before)
             self._apply(inst, actions)
             self._arm(inst)
+            if kind is None:
+                self._reevaluate([inst])
         self._save_overrides()
         return {"instances": [{"name": i.cfg.name, "state": i.router.state,
                                "override": i.override} for i in chosen]}
@@ -146,10 +179,14 @@ class Operations:
 
     async def reload(self) -> Dict[str, Any]:
         """Re-read the config; keep matched instances' state (interface + VRID + family)."""
+        from vrrp_agent.adapters.scripts import host_script_errors
         from vrrp_agent.config import load_config
 
         try:
             new = load_config(self.config.path)
+            problems = host_script_errors(new)
+            if problems:
+                raise problems[0]
         except ConfigError as exc:
             log.error("reload refused, running configuration kept: %s", exc)
             raise ControlError(f"reload refused, running configuration kept: {exc}") from None
@@ -159,12 +196,12 @@ class Operations:
         now = self.loop.time()
         old = {inst.cfg.key: inst for inst in self.instances}
         kept: List[Instance] = []
-        started: List[Instance] = []
+        new_cfgs: List[InstanceConfig] = []
         changed = []
         for cfg in new.instances:
             inst = old.pop(cfg.key, None)
             if inst is None:
-                started.append(Instance(cfg, new.globals, log))
+                new_cfgs.append(cfg)
                 continue
             kept.append(inst)
             if inst.cfg != cfg:
@@ -176,10 +213,17 @@ class Operations:
             self._apply(inst, inst.router.shutdown(now))
             self.by_vrid.get((inst.cfg.interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
         self.config = new
+        for inst in kept:
+            self._attach(inst)
+        started = [self._new_instance(cfg) for cfg in new_cfgs]
         self.instances = kept + started
+        self._sync_groups_changed()
+        self.start_health()
         for inst in started:
             inst.log.info("new in the configuration: starting")
             await self._bind(inst)
+        for inst in self.instances:
+            self._settle(inst)
         summary = {"kept": [i.cfg.name for i in kept], "changed": changed,
                    "started": [i.cfg.name for i in started],
                    "stopped": [i.cfg.name for i in old.values()]}

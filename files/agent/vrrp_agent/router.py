@@ -65,7 +65,13 @@ class StateChanged(NamedTuple):
     reason: str
 
 
-Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged]
+class WantMaster(NamedTuple):
+    """Sync-group member: the master-down timer expired; the driver decides (keepalived)."""
+
+    reason: str
+
+
+Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged, WantMaster]
 
 COUNTER_NAMES = (
     "adverts_sent",
@@ -95,6 +101,8 @@ class RouterParams(NamedTuple):
     garp_master_refresh_repeat: int = 1
     garp_lower_prio_delay_s: float = 5.0
     garp_lower_prio_repeat: int = 5
+    sync_member: bool = False
+    """In a vrrp_sync_group: become master only when the driver says every member wants to."""
 
 
 class Router:
@@ -117,6 +125,8 @@ class Router:
         self._garp_burst_repeat = 0
         self._garp_refresh_at: Optional[float] = None
         self._preempt_until: Optional[float] = None
+        self.wants_master = False
+        """Sync member whose master-down timer expired while the group held it back."""
 
     # ----------------------------------------------------------------- timers
     def next_deadline(self) -> Optional[float]:
@@ -159,25 +169,54 @@ class Router:
 
     def link_down(self, now: float) -> List[Action]:
         """The instance interface lost its link: FAULT (keepalived), prio 0 first if master."""
+        return self.enter_fault(now, "interface down")
+
+    def link_up(self, now: float) -> List[Action]:
+        """Link back: leave FAULT as if starting up (BACKUP, or MASTER for the owner)."""
+        return self.leave_fault(now)
+
+    def enter_fault(self, now: float, reason: str) -> List[Action]:
+        """FAULT (link, failing weight-0 tracker, resource failure, sync group): prio 0 first."""
         if self.state == FAULT:
             return []
         actions: List[Action] = []
         if self.state == MASTER:
             actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
-        return actions + self._change_state(FAULT, now, "interface down")
+        self.master_priority = None
+        return actions + self._change_state(FAULT, now, reason)
 
-    def link_up(self, now: float) -> List[Action]:
-        """Link back: leave FAULT as if starting up (BACKUP, or MASTER for the owner)."""
+    def leave_fault(self, now: float) -> List[Action]:
+        """Every fault cleared: start again (BACKUP, or MASTER for the owner), RFC §6.4.1."""
         if self.state != FAULT:
             return []
         return self.start(now)
+
+    def force_master(self, now: float, reason: str) -> List[Action]:
+        """Sync group: a member became master, so does this backup (keepalived)."""
+        if self.state != BACKUP:
+            return []
+        return self._become_master(now, reason)
+
+    def force_backup(self, now: float, reason: str) -> List[Action]:
+        """Sync group: a member left master; this master follows (priority 0, VIPs dropped)."""
+        if self.state != MASTER:
+            return []
+        actions = self._release_master(PRIORITY_STOP)
+        self._cancel_timers()
+        self.master_priority = None
+        self._master_down_at = now + self.master_down_interval_s()
+        return actions + self._change_state(BACKUP, now, reason)
 
     # ----------------------------------------------------------------- input
     def on_timer(self, now: float) -> List[Action]:
         actions: List[Action] = []
         if self._master_down_at is not None and now >= self._master_down_at:
-            if self.state == BACKUP:
+            if self.state == BACKUP and self.params.sync_member:
+                self._master_down_at = None
+                self.wants_master = True
+                actions.append(WantMaster("master down timer expired"))
+            elif self.state == BACKUP:
                 actions += self._become_master(now, "master down timer expired")
             else:
                 self._master_down_at = None
@@ -261,6 +300,7 @@ class Router:
             self._master_down_at = now + self.master_down_interval_s()
             self.master_ip = src
             self.master_priority = adv.priority
+            self.wants_master = False
             return []
         # RFC 5798 §6.4.2 (675): discard; the down timer keeps running, so we preempt
         self.counters["lower_priority_ignored"] += 1
@@ -312,6 +352,7 @@ class Router:
 
     def _become_master(self, now: float, reason: str) -> List[Action]:
         self._cancel_timers()
+        self.wants_master = False
         self.master_ip = self.primary_ip
         self.master_priority = self.effective_priority
         self.master_adver_int_cs = self.params.adver_int_cs
@@ -335,6 +376,8 @@ class Router:
         old = self.state
         if new == old:
             return []
+        if new != BACKUP:
+            self.wants_master = False
         if new not in TRANSITIONS[old]:
             self.log.error("this is a bug: no transition %s -> %s (%s)", old, new, reason)
             return []

@@ -11,7 +11,16 @@ Schema (ARCHITECTURE.md "status --json"), version 1:
                   "advert_int_s", "master_advert_int_s", "unicast_peers": [...],
                   "override": null|"takeover"|"standby",
                   "last_transition": ISO-8601 UTC or null, "since_transition_s",
-                  "counters": {name: n, ..., "discards": {reason: n}}}]}
+                  "counters": {name: n, ..., "discards": {reason: n}},
+                  "sync_group": null|NAME,
+                  "tracking": {"fault": bool, "priority": n, "faults": {source: why},
+                               "trackers": [{"kind", "name", "state", "weight", "reverse",
+                                             "effect", "fault", (scripts:) "runs", "failures",
+                                             "last_result", "last_detail"}]},
+                  "resources": [{"name", "kind", "state"
+                                 (stopped|starting|started|stopping|failed), "last_error"}]}]}
+(sync_group, tracking and resources are added by operations.py; still schema 1:
+only keys were added.)
 Never anything secret: auth_pass is not part of it by construction.
 """
 
@@ -79,6 +88,11 @@ def _ago(seconds: Optional[float]) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
+def _resource_text(resource: Dict[str, Any]) -> str:
+    error = f" ({resource['last_error']})" if resource["last_error"] else ""
+    return f"{resource['name']} {resource['state']}{error}"
+
+
 def render_table(doc: Dict[str, Any]) -> str:
     """The human table of `vrrp-agent status`."""
     header = ["INSTANCE", "IFACE", "VRID", "FAM", "STATE", "PRIO", "MASTER", "VIPS",
@@ -96,8 +110,26 @@ def render_table(doc: Dict[str, Any]) -> str:
         ])
     widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    for i in doc["instances"]:
+        tracking = i.get("tracking") or {}
+        trackers = ", ".join(f"{t['kind']} {t['name']} {t['state']}"
+                             + (f" ({t['effect']:+d})" if t["effect"] else "")
+                             + (" FAULT" if t["fault"] else "") for t in tracking.get("trackers", []))
+        if trackers:
+            lines.append(f"{i['name']} tracking: {trackers}")
+        for why in (tracking.get("faults") or {}).values():
+            lines.append(f"{i['name']} fault: {why}")
+        resources = ", ".join(_resource_text(r) for r in i.get("resources") or [])
+        if resources:
+            lines.append(f"{i['name']} resources: {resources}")
     agent = doc["agent"]
     lines.append("")
     lines.append(f"agent {agent['version']} pid {agent['pid']} up {_ago(agent['uptime_s'])}"
                  f" config {agent['config']}")
     return "\n".join(lines)
+
+
+def render_event(event: Dict[str, Any]) -> str:
+    """One human line for `vrrp-agent events`."""
+    rest = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("seq", "time", "type"))
+    return f"{event.get('time', '-')} #{event.get('seq', '-')} {event.get('type')} {rest}"

@@ -66,7 +66,7 @@ class Announcer:
                 frame = unsolicited_na_frame(mac, socket.inet_pton(socket.AF_INET6, vip))
             self._frames[key] = frame
         sock = self._sock(ifname)
-        for _ in range(repeat):
+        for _attempt in range(repeat):
             sock.send(frame)
 
     def _sock(self, ifname: str) -> socket.socket:

@@ -126,7 +126,7 @@ class Netlink:
 
     def primary_address(self, ifindex: int, family: int) -> Optional[str]:
         """The address adverts are sent from: IPv4 primary, or IPv6 link-local."""
-        for _, addr, _plen, flags in self.addresses(ifindex):
+        for _index, addr, _plen, flags in self.addresses(ifindex):
             if family == 4 and ":" not in addr and not flags & IFA_F_SECONDARY:
                 return str(addr)
             if family == 6 and addr.lower().startswith("fe80:"):
@@ -136,8 +136,8 @@ class Netlink:
 
 def host_facts(netlink: Netlink) -> Tuple[Set[str], Set[str]]:
     """(interface names, every address on the host) for config.host checks."""
-    names = {name for _, name in socket.if_nameindex()}
-    addrs = {_normalise(a) for _, a, _, _ in netlink.call(netlink.addresses)}
+    names = {name for _index, name in socket.if_nameindex()}
+    addrs = {_normalise(entry[1]) for entry in netlink.call(netlink.addresses)}
     return names, addrs
 
 

@@ -20,11 +20,19 @@ from vrrp_agent.config.syntax import (
     no_block,
     one_arg,
 )
+from vrrp_agent.config.tracking import (
+    NOTIFY_KEYS,
+    TRACK_KINDS,
+    notify_config,
+    parse_notify,
+    parse_resource_group,
+    parse_track_block,
+)
 from vrrp_agent.constants import AUTH_DATA_LEN
+from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "track_script", "track_interface", "track_file", "track_process", "track_bfd", "notify",
-    "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_deleted",
+    "track_bfd", "notify_deleted",
     "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
     "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
     "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
@@ -138,7 +146,19 @@ def _peers(s: Statement) -> Tuple[Statement, ...]:
     return need_block(s)
 
 
+def _track(s: Statement, raw: Raw) -> None:
+    """track_* blocks accumulate (keepalived accepts several blocks of one kind)."""
+    refs = list(raw.get("tracks", ((), s))[0])
+    for ref in parse_track_block(s):
+        if any(r.kind == ref.kind and r.name == ref.name for r in refs):
+            raise ConfigError(f"{ref.name} is tracked twice in {s.keyword}", ref.file, ref.line)
+        refs.append(ref)
+    raw["tracks"] = (tuple(refs), s)
+
+
 HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
+    **{k: _track for k in TRACK_KINDS},
+    **{k: _store("n." + k, parse_notify) for k in NOTIFY_KEYS},
     "state": _store("state", _state),
     "interface": _store("interface", one_arg),
     "virtual_router_id": _store("vrid", lambda s: int_arg(s, 1, 255)),
@@ -161,6 +181,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "garp_lower_prio_repeat": _store("g.lower_prio_repeat", lambda s: int_arg(s, 0, 1000)),
     "v3_checksum_as_v2": _store("v3_checksum_as_v2", _flag),
     "dont_track_primary": _store("dont_track_primary", _flag),
+    "resource_group": _store("resources", parse_resource_group),  # agent extension
     "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
     "debug": lambda s, raw: None,
 }
@@ -230,6 +251,9 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         unicast_peers=peers, mcast_src_ip=mcast_src, garp=garp,
         v3_checksum_as_v2=_get(raw, "v3_checksum_as_v2", gdefs.v3_checksum_as_v2),
         dont_track_primary=_get(raw, "dont_track_primary", False),
+        tracks=_get(raw, "tracks", ()),
+        notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
+        resources=_get(raw, "resources"),
         file=stmt.file, line=stmt.line,
     )
 

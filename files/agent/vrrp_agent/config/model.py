@@ -60,6 +60,157 @@ class VipSpec:
 
 
 @dataclass(frozen=True)
+class ScriptUser:
+    """`user USER [GROUP]` / `script_user USER [GROUP]`: who a script runs as."""
+
+    user: str
+    group: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ScriptConfig:
+    """`vrrp_script NAME { ... }`: a periodic health check."""
+
+    name: str
+    argv: Tuple[str, ...]
+    """The command, split like keepalived does (shell-like words and quotes); never a shell."""
+    interval_s: float = 1.0
+    timeout_s: Optional[float] = None
+    """None = the interval (keepalived)."""
+    weight: int = 0
+    weight_reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    user: Optional[ScriptUser] = None
+    init_fail: bool = False
+    file: str = ""
+    line: int = 0
+
+    @property
+    def run_timeout_s(self) -> float:
+        return self.interval_s if self.timeout_s is None else self.timeout_s
+
+
+@dataclass(frozen=True)
+class TrackFileConfig:
+    """`vrrp_track_file NAME { file PATH; weight W [reverse]; init_file [V] [overwrite] }`."""
+
+    name: str
+    path: str
+    weight: int = 1
+    weight_reverse: bool = False
+    init_value: Optional[int] = None
+    """init_file: write this value at start if the file is missing (or always with overwrite)."""
+    init_overwrite: bool = False
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TrackProcessConfig:
+    """`vrrp_track_process NAME { process P [ARGS]; param_match; weight; quorum; ... }`."""
+
+    name: str
+    process: str
+    params: Tuple[str, ...] = ()
+    param_match: str = "exact"
+    """exact | initial | partial (keepalived's param_match)."""
+    full_command: bool = False
+    weight: int = 0
+    weight_reverse: bool = False
+    quorum: int = 1
+    quorum_max: Optional[int] = None
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """One entry of track_script / track_interface / track_file / track_process."""
+
+    kind: str
+    """"script" | "interface" | "file" | "process"."""
+    name: str
+    weight: Optional[int] = None
+    """None = the tracked object's own weight (interfaces: 0 = FAULT while down)."""
+    reverse: Optional[bool] = None
+    """None = the tracked object's own setting."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class NotifyCommand:
+    """A notify hook: argv (split like keepalived does) and an optional user."""
+
+    argv: Tuple[str, ...]
+    user: Optional[ScriptUser] = None
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """notify_master / notify_backup / notify_fault / notify_stop / notify (generic)."""
+
+    master: Optional[NotifyCommand] = None
+    backup: Optional[NotifyCommand] = None
+    fault: Optional[NotifyCommand] = None
+    stop: Optional[NotifyCommand] = None
+    generic: Optional[NotifyCommand] = None
+    """Run after the specific hook with TYPE NAME STATE PRIORITY appended."""
+
+    def for_state(self, state: str) -> Optional[NotifyCommand]:
+        return {"MASTER": self.master, "BACKUP": self.backup, "FAULT": self.fault,
+                "STOP": self.stop}.get(state)
+
+    @property
+    def any(self) -> bool:
+        return any((self.master, self.backup, self.fault, self.stop, self.generic))
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    """One resource of a resource_group (agent extension)."""
+
+    kind: str
+    """"service" (systemctl start|stop UNIT) or "script" (PATH ARGS... start|stop)."""
+    name: str
+    """The unit name (with suffix) or the script path."""
+    argv: Tuple[str, ...]
+    """service: ("systemctl", UNIT); script: (PATH, ARGS...). The verb is appended."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ResourceGroupConfig:
+    """`resource_group { service S; script PATH ARGS; timeout S; stop_retries N }` (extension)."""
+
+    resources: Tuple[ResourceConfig, ...] = ()
+    timeout_s: float = 30.0
+    stop_retries: int = 3
+    fault_hold_s: float = 60.0
+    """After a failed start, FAULT is held this long (0 = until `vrrp-agent release`)."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class SyncGroupConfig:
+    """`vrrp_sync_group NAME { group { VI_1 VI_2 } notify_*; track_* }`."""
+
+    name: str
+    members: Tuple[str, ...]
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    tracks: Tuple[TrackRef, ...] = ()
+    tracking_weight: bool = False
+    """sync_group_tracking_weight: keep weighted trackers of members."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class InstanceConfig:
     """One `vrrp_instance NAME { ... }`."""
 
@@ -95,6 +246,11 @@ class InstanceConfig:
     """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""
     dont_track_primary: bool = False
     """Ignore link down of `interface` (no FAULT)."""
+    tracks: Tuple[TrackRef, ...] = ()
+    """Every tracker, instance ones first, then those of its sync group."""
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    resources: Optional[ResourceGroupConfig] = None
+    sync_group: Optional[str] = None
     file: str = ""
     line: int = 0
 
@@ -119,6 +275,9 @@ class GlobalDefs:
     mcast_group4: str = c.MCAST_GROUP4
     mcast_group6: str = c.MCAST_GROUP6
     v3_checksum_as_v2: bool = False
+    enable_script_security: bool = False
+    script_user: Optional[ScriptUser] = None
+    """None = `keepalived_script` if that user exists, else root (keepalived)."""
 
 
 @dataclass(frozen=True)
@@ -132,3 +291,7 @@ class Config:
     """Every file read (the top file and its includes), in order."""
     warnings: Tuple[str, ...] = ()
     """Accepted-but-suspicious input, as "FILE:LINE: message" (keepalived warns on these too)."""
+    scripts: Tuple[ScriptConfig, ...] = ()
+    track_files: Tuple[TrackFileConfig, ...] = ()
+    track_processes: Tuple[TrackProcessConfig, ...] = ()
+    sync_groups: Tuple[SyncGroupConfig, ...] = ()

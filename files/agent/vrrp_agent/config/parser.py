@@ -16,11 +16,19 @@ Rules:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Set
+import dataclasses
+from typing import Any, Callable, Dict, List, Set, Tuple
 
 from vrrp_agent.config.instance import build_instance
 from vrrp_agent.config.lexer import tokenize
-from vrrp_agent.config.model import Config, GarpSettings, GlobalDefs
+from vrrp_agent.config.model import (
+    Config,
+    GarpSettings,
+    GlobalDefs,
+    InstanceConfig,
+    SyncGroupConfig,
+    TrackRef,
+)
 from vrrp_agent.config.syntax import (
     Statement,
     float_arg,
@@ -30,18 +38,34 @@ from vrrp_agent.config.syntax import (
     one_arg,
     parse_statements,
 )
+from vrrp_agent.config.tracking import (
+    parse_sync_group,
+    parse_track_file,
+    parse_track_process,
+    parse_user,
+    parse_vrrp_script,
+)
 from vrrp_agent.errors import ConfigError
 
+OBJECT_PARSERS: Dict[str, Callable[[Statement], Any]] = {
+    "vrrp_script": parse_vrrp_script,
+    "vrrp_track_file": parse_track_file,
+    "track_file": parse_track_file,  # keepalived accepts both spellings at top level
+    "vrrp_track_process": parse_track_process,
+    "vrrp_sync_group": parse_sync_group,
+}
+KIND_OF = {"vrrp_script": "script", "vrrp_track_file": "file", "track_file": "file",
+           "vrrp_track_process": "process", "vrrp_sync_group": "sync_group"}
+
 NOT_IMPLEMENTED_TOP = {
-    "vrrp_script", "vrrp_sync_group", "virtual_server", "virtual_server_group", "track_file",
-    "vrrp_track_file", "vrrp_track_process", "bfd_instance", "static_ipaddress",
+    "virtual_server", "virtual_server_group", "bfd_instance", "static_ipaddress",
     "static_routes", "static_rules", "linkbeat_interfaces", "garp_group", "net_namespace",
     "instance", "interface_up_down_delays", "track_group", "local_address_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
     "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
     "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "no_email_faults", "vrrp_strict",
-    "enable_script_security", "script_user", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
+    "vrrp_notify_fifo", "vrrp_notify_fifo_script",
     "notify_fifo", "notify_fifo_script", "vrrp_notify_priority_changes", "enable_snmp_vrrp",
     "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
     "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
@@ -74,6 +98,7 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
     gdefs = GlobalDefs()
     seen_globals = False
     instance_stmts: List[Statement] = []
+    objects: Dict[str, Dict[str, Any]] = {k: {} for k in ("script", "file", "process", "sync_group")}
     for stmt in stmts:
         if stmt.keyword == "global_defs":
             if seen_globals:
@@ -82,14 +107,92 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
             gdefs = _global_defs(stmt)
         elif stmt.keyword == "vrrp_instance":
             instance_stmts.append(stmt)
+        elif stmt.keyword in OBJECT_PARSERS:
+            obj = OBJECT_PARSERS[stmt.keyword](stmt)
+            table = objects[KIND_OF[stmt.keyword]]
+            if obj.name in table:
+                first = table[obj.name]
+                raise stmt.error(f"{stmt.keyword} {obj.name} is defined twice (first at "
+                                 f"{first.file}:{first.line})")
+            table[obj.name] = obj
         elif stmt.keyword in NOT_IMPLEMENTED_TOP:
             raise stmt.error(f"'{stmt.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
             raise stmt.error(f"unknown keyword '{stmt.keyword}' at top level")
     instances = [build_instance(stmt, gdefs, warnings) for stmt in instance_stmts]
     _check_unique(instances)
+    groups = objects["sync_group"]
+    instances = _apply_sync_groups(instances, groups, warnings)
+    instances = [_resolve_tracks(inst, objects, warnings) for inst in instances]
     return Config(path=path, globals=gdefs, instances=tuple(instances), files=tuple(files),
-                  warnings=tuple(warnings))
+                  warnings=tuple(warnings), scripts=tuple(objects["script"].values()),
+                  track_files=tuple(objects["file"].values()),
+                  track_processes=tuple(objects["process"].values()),
+                  sync_groups=tuple(groups.values()))
+
+
+def _apply_sync_groups(instances: List[InstanceConfig], groups: Dict[str, SyncGroupConfig],
+                       warnings: List[str]) -> List[InstanceConfig]:
+    """Each member learns its group; group trackers are appended to every member."""
+    by_name = {inst.name: inst for inst in instances}
+    member_of: Dict[str, SyncGroupConfig] = {}
+    for group in groups.values():
+        for name in group.members:
+            if name not in by_name:
+                raise ConfigError(f"vrrp_sync_group {group.name}: no vrrp_instance named {name}",
+                                  group.file, group.line)
+            if name in member_of:
+                raise ConfigError(f"vrrp_instance {name} is in two sync groups "
+                                  f"({member_of[name].name} and {group.name})", group.file, group.line)
+            member_of[name] = group
+        if len(group.members) < 2:
+            warnings.append(f"{group.file}:{group.line}: vrrp_sync_group {group.name} has a "
+                            "single member (keepalived removes such groups)")
+    out = []
+    for inst in instances:
+        mine = member_of.get(inst.name)
+        if mine is not None:
+            own = {(r.kind, r.name) for r in inst.tracks}
+            extra = tuple(r for r in mine.tracks if (r.kind, r.name) not in own)
+            inst = dataclasses.replace(inst, sync_group=mine.name, tracks=inst.tracks + extra)
+        out.append(inst)
+    return out
+
+
+def _resolve_tracks(inst: InstanceConfig, objects: Dict[str, Dict[str, Any]],
+                    warnings: List[str]) -> InstanceConfig:
+    """Every TrackRef gets a concrete weight and reverse; unknown names are errors."""
+    group = objects["sync_group"].get(inst.sync_group) if inst.sync_group else None
+    refs: List[TrackRef] = []
+    for ref in inst.tracks:
+        weight, reverse = _default_weight(ref, objects)
+        if ref.weight is not None:
+            weight = ref.weight
+        if ref.reverse is not None:
+            reverse = ref.reverse
+        if weight and group is not None and not group.tracking_weight and ref.kind != "file":
+            warnings.append(f"{ref.file}:{ref.line}: weight of {ref.kind} {ref.name} ignored: "
+                            f"{inst.name} is in sync group {group.name} (a failure puts the group in "
+                            "FAULT; set sync_group_tracking_weight to keep weights), as keepalived does")
+            weight = 0
+        refs.append(dataclasses.replace(ref, weight=weight, reverse=reverse))
+    if inst.priority == 255 and any(r.weight for r in refs):
+        warnings.append(f"{inst.file}:{inst.line}: {inst.name} has priority 255 (address owner): "
+                        "tracker weights do not change it (a weight-0 tracker can still FAULT it)")
+    return dataclasses.replace(inst, tracks=tuple(refs))
+
+
+def _default_weight(ref: TrackRef, objects: Dict[str, Dict[str, Any]]) -> Tuple[int, bool]:
+    if ref.kind == "interface":
+        return 0, False
+    table = objects[ref.kind]
+    obj = table.get(ref.name)
+    if obj is None:
+        what = {"script": "vrrp_script", "file": "vrrp_track_file",
+                "process": "vrrp_track_process"}[ref.kind]
+        raise ConfigError(f"track_{ref.kind} {ref.name}: no {what} {ref.name} is defined",
+                          ref.file, ref.line)
+    return obj.weight, obj.weight_reverse
 
 
 def _check_unique(instances: List[Any]) -> None:
@@ -130,6 +233,10 @@ def _global_defs(stmt: Statement) -> GlobalDefs:
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in global_defs")
     return GlobalDefs(garp=GarpSettings(**garp), **values)
+
+
+def _script_user(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    values["script_user"] = parse_user(s, s.args)
 
 
 def _set(field: str, convert: Callable[[Statement], Any]) -> Callable[..., None]:
@@ -200,4 +307,6 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_min_garp": _min_garp,
     "vrrp_skip_check_adv_addr": _accepted_noop,
     "vrrp_down_timer_adverts": _down_timer,
+    "enable_script_security": _set("enable_script_security", _flag),
+    "script_user": _script_user,
 }

@@ -8,6 +8,7 @@ values or raise ConfigError naming the file, the line and the offending text.
 
 from __future__ import annotations
 
+import math
 from typing import List, NamedTuple, Optional, Tuple
 
 from vrrp_agent.config.lexer import Token
@@ -38,7 +39,8 @@ def _block(tokens: List[Token], i: int, opener: Optional[Token]) -> Tuple[List[S
             i += 1
         if i >= n:
             if opener is not None:
-                raise ConfigError("'{' is never closed (missing '}')", opener.file, opener.line)
+                unclosed = "'{' is never closed (missing '}')"
+                raise ConfigError(unclosed, opener.file, opener.line)
             return stmts, i
         tok = tokens[i]
         if tok.text == "}" and not tok.quoted:
@@ -100,7 +102,7 @@ def float_arg(stmt: Statement, lo: float, hi: float) -> float:
         value = float(text)
     except ValueError:
         raise stmt.error(f"{stmt.keyword} {text!r} is not a number") from None
-    if value != value or not lo <= value <= hi:
+    if math.isnan(value) or not lo <= value <= hi:
         raise stmt.error(f"{stmt.keyword} {text} is out of range {lo:g}..{hi:g}")
     return value
 

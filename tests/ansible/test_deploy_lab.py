@@ -1,0 +1,188 @@
+"""site.yml, status.yml, switchover.yml and the modules on real systemd hosts.
+
+One two-node cluster (the seed's pair: s1 master priority 100, s2 backup 10,
+PASS auth) and a client, in podman containers; the tests run in file order
+and each leaves the cluster as it found it (s1 master, no override).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+
+import pytest
+from podlab import PodLab, playbook, unavailable_reason
+
+VIP = "198.51.100.100"
+GROUP_VARS = """\
+vrrp_cluster: lab_cluster
+vrrp_instances:
+  - name: VI_1
+    interface: eth0
+    vrid: 1
+    advert_int: 1
+    auth_pass: "1111"
+    vips: [198.51.100.100/24]
+"""
+
+pytestmark = pytest.mark.skipif(bool(unavailable_reason()), reason=unavailable_reason() or "")
+
+
+def wait_until(predicate, timeout=20.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    lab = PodLab({"s1": 11, "s2": 12, "client": 50})
+    lab.start()
+    try:
+        lab.inv_dir = tmp_path_factory.mktemp("inventory")
+        lab.inv = lab.inventory(lab.inv_dir, ["s1", "s2"], GROUP_VARS)
+        lab.first_run = playbook(lab.inv, "site.yml")
+        yield lab
+    finally:
+        lab.close()
+
+
+def recap(output: str) -> dict:
+    pattern = r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)"
+    return {m.group(1): {"changed": int(m.group(2)), "failed": int(m.group(3))}
+            for m in re.finditer(pattern, output, re.M)}
+
+
+def config_digest(lab: PodLab, host: str) -> str:
+    text = lab.exec(host, ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def main_pid(lab: PodLab, host: str) -> str:
+    return lab.exec(host, ["systemctl", "show", "-p", "MainPID", "--value", "vrrp-agent"]).stdout.strip()
+
+
+def test_converge_gives_the_vip_to_the_preferred_master_only(cluster):
+    assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
+    assert cluster.answerer("client", VIP) == "s1"
+
+
+def test_agent_runs_as_its_own_user_with_a_private_config(cluster):
+    for host in ("s1", "s2"):
+        user = cluster.exec(host, ["ps", "-o", "user=", "-p", main_pid(cluster, host)]).stdout.strip()
+        assert user == "vrrp-agent"
+        mode = cluster.exec(host, ["stat", "-c", "%a %U", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout.split()
+        assert mode == ["600", "vrrp-agent"]  # it holds auth_pass
+
+
+def test_seed_pair_states_and_priorities_are_derived(cluster):
+    s1 = cluster.exec("s1", ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout
+    s2 = cluster.exec("s2", ["cat", "/etc/vrrp-agent/vrrp-agent.conf"]).stdout
+    assert "state MASTER" in s1 and "priority 100" in s1
+    assert "state BACKUP" in s2 and "priority 10\n" in s2
+
+
+def test_second_run_changes_nothing(cluster):
+    out = playbook(cluster.inv, "site.yml").stdout
+    assert recap(out) == {"s1": {"changed": 0, "failed": 0}, "s2": {"changed": 0, "failed": 0}}, out[-2000:]
+
+
+def test_status_playbook_prints_the_cluster_table(cluster):
+    out = playbook(cluster.inv, "status.yml").stdout
+    assert re.search(r"lab_cluster\s+VI_1\s+1\s+eth0\s+s1 \(100\)\s+s2 \(10\) BACKUP", out), out[-2000:]
+    assert "every instance has exactly one master" in out
+
+
+def test_switchover_to_the_backup_and_back(cluster):
+    playbook(cluster.inv, "switchover.yml", "-e", "vrrp_switchover_to=s2")
+    assert wait_until(lambda: cluster.owners(VIP) == ["s2"]), cluster.owners(VIP)
+    assert cluster.answerer("client", VIP) == "s2"
+    playbook(cluster.inv, "switchover.yml", "-e", "vrrp_switchover_to=s1")
+    assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
+    playbook(cluster.inv, "maintenance_release.yml", "-e", "vrrp_node=s1")
+    status = cluster.exec("s1", ["vrrp-agent", "status", "--json"]).stdout
+    assert '"override": null' in status
+
+
+def test_switchover_to_an_unknown_host_or_instance_changes_nothing(cluster):
+    out = playbook(cluster.inv, "switchover.yml", "-e", "vrrp_switchover_to=s9", check=False)
+    assert out.returncode != 0 and "vrrp_switchover_to=s9 is not a host of this play" in out.stdout
+    out = playbook(cluster.inv, "switchover.yml", "-e", "vrrp_switchover_to=s2",
+                   "-e", '{"vrrp_switchover_instances": ["VI_9"]}', check=False)
+    assert out.returncode != 0 and "no such instance: VI_9 (known: VI_1)" in out.stdout
+    assert cluster.owners(VIP) == ["s1"]
+
+
+def test_stopping_the_master_moves_the_vip_and_it_comes_back(cluster):
+    cluster.exec("s1", ["systemctl", "stop", "vrrp-agent"])
+    assert wait_until(lambda: cluster.owners(VIP) == ["s2"]), cluster.owners(VIP)
+    assert cluster.answerer("client", VIP) == "s2"
+    cluster.exec("s1", ["systemctl", "start", "vrrp-agent"])
+    assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
+
+
+def test_config_change_reloads_without_dropping_the_vip(cluster):
+    pid_before = main_pid(cluster, "s1")
+    vars_path = cluster.inv_dir / "group_vars" / "lab_cluster.yml"
+    two_vips = "vips: [198.51.100.100/24, 198.51.100.101/24]"
+    vars_path.write_text(GROUP_VARS.replace("vips: [198.51.100.100/24]", two_vips))
+    try:
+        out = playbook(cluster.inv, "site.yml").stdout
+        assert "RUNNING HANDLER [linuxha.vrrp.vrrp : Reload vrrp-agent]" in out
+        assert main_pid(cluster, "s1") == pid_before  # reloaded, not restarted
+        assert wait_until(lambda: cluster.owners("198.51.100.101") == ["s1"])
+        assert cluster.owners(VIP) == ["s1"]
+        journal = cluster.exec("s1", ["journalctl", "-u", "vrrp-agent", "--no-pager"]).stdout
+        assert "MASTER -> BACKUP" not in journal.split("Reloading")[-1]
+    finally:
+        vars_path.write_text(GROUP_VARS)
+        playbook(cluster.inv, "site.yml")
+
+
+def test_invalid_cluster_fails_before_any_host_changes(cluster):
+    before = {h: config_digest(cluster, h) for h in ("s1", "s2")}
+    vars_path = cluster.inv_dir / "group_vars" / "lab_cluster.yml"
+    bad = GROUP_VARS.replace('auth_pass: "1111"', 'auth_pass: "123456789"')
+    bad = bad.replace("advert_int: 1", "advert_int: 1.5")
+    vars_path.write_text(bad + "  - {name: VI_2, interface: eth0, vrid: 1, vips: [198.51.100.11/24]}\n")
+    try:
+        out = playbook(cluster.inv, "site.yml", check=False)
+    finally:
+        vars_path.write_text(GROUP_VARS)
+    assert out.returncode != 0
+    for message in ("s1: vrrp_instances[VI_1].auth_pass must be a string of 1..8 characters",
+                    "s1: vrrp_instances[VI_1].advert_int must be whole seconds 1..255 with VRRPv2",
+                    "s2: vrrp_instances[VI_2].vips: 198.51.100.11 is an address of host s1"):
+        # every error is reported, each naming the host and the field
+        assert message in out.stdout, out.stdout[-3000:]
+    after = {h: config_digest(cluster, h) for h in ("s1", "s2")}
+    assert after == before
+
+
+def test_a_node_migrates_to_keepalived_and_back(cluster):
+    hosts = Path(cluster.inv)
+    original = hosts.read_text()
+    s2 = "s2: {ansible_host: %s" % cluster.container("s2")
+    hosts.write_text(original.replace(s2 + "}", s2 + ", vrrp_engine: keepalived}"))
+    try:
+        playbook(cluster.inv, "site.yml")
+        assert cluster.exec("s2", ["systemctl", "is-active", "keepalived"]).stdout.strip() == "active"
+        agent = cluster.exec("s2", ["systemctl", "is-active", "vrrp-agent"], check=False)
+        assert agent.stdout.strip() != "active"
+        assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
+        out = playbook(cluster.inv, "status.yml").stdout
+        assert "s2: runs keepalived" in out
+        cluster.exec("s1", ["systemctl", "stop", "vrrp-agent"])  # the keepalived backup takes over
+        assert wait_until(lambda: cluster.owners(VIP) == ["s2"]), cluster.owners(VIP)
+        cluster.exec("s1", ["systemctl", "start", "vrrp-agent"])
+        assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
+    finally:
+        hosts.write_text(original)
+        playbook(cluster.inv, "site.yml")
+    assert cluster.exec("s2", ["systemctl", "is-active", "vrrp-agent"]).stdout.strip() == "active"
+    assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
