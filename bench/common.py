@@ -25,8 +25,8 @@ from agentlab import Agent, agent_instance  # noqa: E402
 from netlab import Keepalived, Lab, keepalived_instance, wait_until  # noqa: E402
 
 __all__ = ["Agent", "Keepalived", "Lab", "wait_until", "REPO", "VIP", "ENGINES", "TIMERS",
-           "start_engine", "keepalived_instance", "agent_instance", "daemon_pids", "cpu_seconds",
-           "memory_kib", "fmt_ms", "ratio", "machine"]
+           "AGENT_ARGS", "start_engine", "keepalived_instance", "agent_instance", "daemon_pids",
+           "cpu_seconds", "cpu_seconds_precise", "memory_kib", "fmt_ms", "ratio", "machine"]
 
 VIP = "198.51.100.100"
 ENGINES = ("keepalived", "agent")
@@ -76,6 +76,15 @@ def cpu_seconds(pids: Sequence[int]) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
     return total / TICK
+
+
+def cpu_seconds_precise(pids: Sequence[int]) -> float:
+    """Time on CPU of every thread of PIDS from /proc/PID/task/TID/schedstat (ns resolution)."""
+    total = 0
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def memory_kib(pids: Sequence[int]) -> Dict[str, int]:
