@@ -24,6 +24,7 @@ import common
 import cpu
 import failover
 import jitter
+import targets
 
 FAMILIES = ("failover", "cpu", "jitter")
 NOTES = Path(__file__).resolve().with_name("notes.md")
@@ -34,20 +35,22 @@ def run(families: List[str], quick: bool) -> List[str]:
         print(line, flush=True)
 
     sections = []
+    fail = cpu_res = jit = None
     if "failover" in families:
         runs = 1 if quick else 3
         timers = [t for t in common.TIMERS if not quick or not t.startswith("v2")]
-        res = failover.measure(runs, timers, progress)
-        sections.append("## Failover and switchover\n\n" + failover.tables(res, runs))
+        fail = failover.measure(runs, timers, progress)
+        sections.append("## Failover and switchover\n\n" + failover.tables(fail, runs))
     if "cpu" in families:
         seconds = 5.0 if quick else 20.0
-        res = cpu.measure([1, 100, 255], seconds, progress)
-        sections.append("## CPU and memory\n\n" + cpu.tables(res, seconds))
+        cpu_res = cpu.measure([1, 100, 255], seconds, progress)
+        sections.append("## CPU and memory\n\n" + cpu.tables(cpu_res, seconds))
     if "jitter" in families:
         seconds = 20.0 if quick else 300.0
-        res = jitter.measure(seconds, progress)
+        jit = jitter.measure(seconds, progress)
         sections.append("## Advert jitter and spurious failovers under load\n\n"
-                        + jitter.tables(res, seconds))
+                        + jitter.tables(jit, seconds))
+    sections.append("## Against the targets (issue 7)\n\n" + targets.table(fail, cpu_res, jit))
     return sections
 
 
