@@ -35,8 +35,9 @@ test: venv lint
 	PYTHONPATH=$(AGENT) $(PY) -m pytest -q -rs tests
 	@for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 
+# BENCH_ARGS='--quick --only cpu,jitter' runs parts quickly.
 bench: venv
-	PYTHONPATH=$(AGENT) $(PY) bench/failover.py --write docs/benchmarks.md
+	PYTHONPATH=$(AGENT) $(PY) bench/run.py --write docs/benchmarks.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""The issue's targets beside this run's figures (a table; goals, never assertions)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Dict, List, Optional
+
+FAILOVERS = ("freeze", "kill", "linkdown")
+
+
+def _med(samples: list) -> float:
+    return statistics.median(s[0] for s in samples)
+
+
+def table(fail: Optional[dict], cpu: Optional[dict], jit: Optional[Dict[str, dict]]) -> str:
+    rows: List[str] = ["| target | this run | met |", "|---|---|---|"]
+    if fail:
+        timers = list(dict.fromkeys(k[0] for k in fail))
+        ratios = [(t, s, _med(fail[(t, s, "agent")]) / _med(fail[(t, s, "keepalived")]))
+                  for t in timers for s in FAILOVERS]
+        text = ", ".join(f"{t} {s} {r:.2f}" for t, s, r in ratios)
+        rows.append(f"| failover ratio agent/keepalived ≤ 1.00 | {text} | "
+                    f"{sum(r <= 1.0 for *_, r in ratios)}/{len(ratios)} |")
+        takeovers = [(t, _med(fail[(t, "switch", "agent")])) for t in timers]
+        rows.append("| takeover < 10 ms | " + ", ".join(f"{t} {v * 1000:.1f} ms" for t, v in takeovers)
+                    + f" | {'yes' if all(v < 0.010 for _, v in takeovers) else 'no'} |")
+    if cpu:
+        parts, met = [], 0
+        for (n, engine), res in sorted(cpu.items()):
+            if engine != "agent":
+                continue
+            for role in ("master", "backup"):
+                ka = cpu[(n, "keepalived")][role]["cpu_per_1000"]
+                r = res[role]["cpu_per_1000"] / ka if ka else float("inf")
+                met += r <= 1.0
+                parts.append(f"{n} {role} ×{r:.1f}")
+        rows.append(f"| CPU per advert ≤ keepalived's | {', '.join(parts)} | {met}/{len(parts)} |")
+        biggest = max(n for n, _ in cpu)
+        rss, ka_rss = (max(cpu[(biggest, e)][r]["rss_mib"] for r in ("master", "backup"))
+                       for e in ("agent", "keepalived"))
+        rows.append(f"| RSS ≤ 24 MiB with {biggest} instances | {rss:.1f} MiB "
+                    f"(keepalived {ka_rss:.1f}) | "
+                    f"{'yes' if rss <= 24 else 'no'} |")
+    if jit:
+        ag = jit["agent"]["spurious"]
+        rows.append(f"| 0 spurious failovers at 0.01 s under load | agent {ag}, keepalived "
+                    f"{jit['keepalived']['spurious']} | {'yes' if ag == 0 else 'no'} |")
+    return "\n".join(rows)
