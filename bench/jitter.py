@@ -9,6 +9,10 @@ inter-advert intervals minus advert_int (p50, p99 of |deviation|, max), and
 spurious failovers: the backup's episodes as master while the master is alive
 (runs of adverts sent by the backup, seen on the wire; a gap over 1 s starts a
 new episode), cross-checked with the agent's became_master counter.
+
+Measured twice: with normal scheduling, and with `vrrp_rt_priority 50` in both
+daemons' global_defs (SCHED_RR, keepalived's knob against late adverts, which
+the agent implements too); the hogs stay at normal priority.
 """
 
 from __future__ import annotations
@@ -48,14 +52,30 @@ def _episodes(stamps: List[float]) -> int:
     return sum(1 for i, t in enumerate(stamps) if i == 0 or t - stamps[i - 1] > 1.0)
 
 
-def measure(seconds: float, progress: Callable[[str], None]) -> Dict[str, dict]:
+RT_PRIORITY = 50
+VARIANTS = {"normal scheduling": 0, f"vrrp_rt_priority {RT_PRIORITY}": RT_PRIORITY}
+
+
+def _config(engine: str, vrid: int, prio: int, vip: str, rt_priority: int) -> str:
+    knob = f"    vrrp_rt_priority {rt_priority}\n" if rt_priority else ""
+    if engine == "keepalived":
+        return keepalived_instance(vrid=vrid, priority=prio, vips=(vip,), global_defs=knob, **TIMERS)
+    head = f"global_defs {{\n{knob}}}\n" if knob else ""
+    return head + agent_instance(vrid=vrid, priority=prio, vips=(vip,), **TIMERS)
+
+
+def measure(seconds: float, progress: Callable[[str], None]) -> Dict[str, Dict[str, dict]]:
+    """{variant: {engine: figures}} for each scheduling variant."""
+    return {variant: measure_one(seconds, progress, rt) for variant, rt in VARIANTS.items()}
+
+
+def measure_one(seconds: float, progress: Callable[[str], None], rt_priority: int) -> Dict[str, dict]:
     with Lab(nodes=4, client=False) as lab:
         daemons = {}
         for engine, (m, b, vrid, vip) in SETUP.items():
-            make = agent_instance if engine == "agent" else keepalived_instance
             for node, prio in ((m, 150), (b, 100)):
                 daemons[node] = start_engine(lab, engine, node, prio, TIMERS,
-                                             make(vrid=vrid, priority=prio, vips=(vip,), **TIMERS))
+                                             _config(engine, vrid, prio, vip, rt_priority))
         for engine, (m, _b, _v, vip) in SETUP.items():
             addr = vip.split("/")[0]
             wait_until(lambda n=m, a=addr: lab.node(n).has_address(a), 30,
@@ -66,7 +86,8 @@ def measure(seconds: float, progress: Callable[[str], None]) -> Dict[str, dict]:
             lab.switch.popen(["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"],
                              name=f"hog{cpu}")
         cap = lab.capture(lab.switch, f"{lab.prefix}b0", "ip proto 112", name="vrrp")
-        progress(f"jitter: capturing {seconds:.0f} s of 0.01 s adverts under {os.cpu_count()} hogs")
+        progress(f"jitter: capturing {seconds:.0f} s of 0.01 s adverts under {os.cpu_count()} hogs"
+                 f" (vrrp_rt_priority {rt_priority or 'unset'})")
         time.sleep(seconds)
         cap.terminate()
         cap.wait(5)
@@ -90,21 +111,30 @@ def measure(seconds: float, progress: Callable[[str], None]) -> Dict[str, dict]:
     return results
 
 
-def tables(results: Dict[str, dict], seconds: float) -> str:
-    ka, ag = results["keepalived"], results["agent"]
+def tables(variants: Dict[str, Dict[str, dict]], seconds: float) -> str:
+    names = list(variants)
+    head = "| VRRPv3 0.01 s, CPU hog on every core | " + " | ".join(
+        f"keepalived 2.2.7, {v} | agent, {v}" for v in names) + " |"
 
-    def row(label: str, key: str, scale: float = 1000, unit: str = " ms", digits: int = 2) -> str:
-        return (f"| {label} | {ka[key] * scale:.{digits}f}{unit} | "
-                f"{ag[key] * scale:.{digits}f}{unit} |")
+    def cells(fmt: Callable[[dict], str]) -> str:
+        return " | ".join(f"{fmt(variants[v]['keepalived'])} | {fmt(variants[v]['agent'])}" for v in names)
 
-    return "\n".join([
-        "| VRRPv3 0.01 s, CPU hog on every core | keepalived 2.2.7 | agent |", "|---|---|---|",
-        f"| adverts captured from the master | {ka['adverts']} | {ag['adverts']} |",
-        row("median interval", "interval_p50"),
-        row("interval deviation p50", "p50"), row("interval deviation p99", "p99"),
-        row("interval deviation max", "max"),
-        f"| spurious failovers (backup's episodes as master) | {ka['spurious']} | "
-        f"{ag['spurious']} (became_master counter: {ag.get('became_master', '?')}) |", "",
-        f"One {seconds:.0f} s capture (tcpdump on the lab's bridge), both pairs in the same lab "
-        "at the same time, one `while True: pass` Python loop pinned with taskset to each CPU. "
-        "Deviation = |interval between two adverts of the master - 0.01 s|."])
+    def ms(key: str) -> Callable[[dict], str]:
+        return lambda r: f"{r[key] * 1000:.2f} ms"
+
+    def spurious(r: dict) -> str:
+        extra = f" (became_master counter: {r['became_master']})" if "became_master" in r else ""
+        return f"{r['spurious']}{extra}"
+
+    rows = [head, "|---|" + "---|" * (2 * len(names)),
+            f"| adverts captured from the master | {cells(lambda r: str(r['adverts']))} |",
+            f"| median interval | {cells(ms('interval_p50'))} |",
+            f"| interval deviation p50 | {cells(ms('p50'))} |",
+            f"| interval deviation p99 | {cells(ms('p99'))} |",
+            f"| interval deviation max | {cells(ms('max'))} |",
+            f"| spurious failovers (backup's episodes as master) | {cells(spurious)} |", "",
+            f"One {seconds:.0f} s capture per variant (tcpdump on the lab's bridge), both pairs in the "
+            "same lab at the same time, one `while True: pass` Python loop pinned with taskset to each "
+            "CPU. Deviation = |interval between two adverts of the master - 0.01 s|. The second "
+            f"variant sets `vrrp_rt_priority {RT_PRIORITY}` in both daemons' global_defs."]
+    return "\n".join(rows)

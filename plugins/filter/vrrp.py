@@ -219,6 +219,16 @@ def _cross_checks(plan, members, hostvars, errors):
                               "the host's facts" % (host, name, inst["interface"]))
 
 
+def _check_rt_priority(host, value, errors):
+    try:
+        valid = not isinstance(value, bool) and 0 <= int(value) <= 99
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        errors.append("%s: vrrp_rt_priority must be 0 (normal scheduling) or a SCHED_RR priority "
+                      "1..99, got %r" % (host, value))
+
+
 def vrrp_cluster_plan(hostvars, members, master=None):
     errors = []
     members = [str(m) for m in members or []]
@@ -236,6 +246,7 @@ def vrrp_cluster_plan(hostvars, members, master=None):
         if engine not in ("agent", "keepalived"):
             errors.append("%s: vrrp_engine must be agent or keepalived, got %r" % (host, engine))
         plan[host] = []
+        _check_rt_priority(host, host_vars.get("vrrp_rt_priority", 0), errors)
         if host_vars.get("vrrp_config_content"):
             continue  # a configuration given as is: the engine's own check validates it
         for item in _host_instances(host, host_vars, errors):

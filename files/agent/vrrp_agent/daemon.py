@@ -31,6 +31,7 @@ from vrrp_agent.adapters import systemd
 from vrrp_agent.adapters.announce import Announcer
 from vrrp_agent.adapters.link import LinkWatcher, hw_address, link_is_up
 from vrrp_agent.adapters.netlink import Netlink
+from vrrp_agent.adapters.scheduling import apply_scheduling
 from vrrp_agent.adapters.sockets import VrrpSockets
 from vrrp_agent.config.model import Config, VipSpec
 from vrrp_agent.errors import PacketError, SystemFailure
@@ -82,6 +83,7 @@ class Daemon(Operations, Health, Transitions):
         loop.add_reader(self.links.fileno(), self._on_link_events)
         await self._start_servers()
         await self._on_netlink(self._release_leftovers)
+        apply_scheduling(self.config.globals.rt_priority, self.config.globals.nice)  # netlink thread exists
         overrides = self._load_overrides()
         delay = self.config.globals.startup_delay_s
         if delay > 0:

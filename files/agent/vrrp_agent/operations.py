@@ -29,6 +29,7 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from vrrp_agent import __version__
+from vrrp_agent.adapters.scheduling import apply_scheduling
 from vrrp_agent.config.model import Config, InstanceConfig
 from vrrp_agent.control import ControlError
 from vrrp_agent.errors import ConfigError
@@ -212,7 +213,9 @@ class Operations:
             self._cancel_timer(inst)
             self._apply(inst, inst.router.shutdown(now))
             self.by_vrid.get((inst.cfg.interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
+        previous = (self.config.globals.rt_priority, self.config.globals.nice)
         self.config = new
+        apply_scheduling(new.globals.rt_priority, new.globals.nice, previous)
         for inst in kept:
             self._attach(inst)
         started = [self._new_instance(cfg) for cfg in new_cfgs]

@@ -81,6 +81,13 @@ def test_a_host_with_a_whole_config_is_not_planned_nor_cross_checked():
     assert plan["hosts"]["s2"][0]["priority"] == 10
 
 
+def test_rt_priority_out_of_range_is_named():
+    plan = vrrp_cluster_plan({"s1": host("198.51.100.11", vrrp_rt_priority=100),
+                              "s2": host("198.51.100.12", vrrp_rt_priority=50)}, ["s1", "s2"])
+    assert plan["errors"] == ["s1: vrrp_rt_priority must be 0 (normal scheduling) or a SCHED_RR "
+                              "priority 1..99, got 100"]
+
+
 def info(state, priority, running=True):
     return {"running": running, "vrrp_instances": [{"name": "VI_1", "interface": "eth0", "vrid": 1,
                                                     "family": "ipv4", "state": state,

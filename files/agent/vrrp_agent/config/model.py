@@ -278,6 +278,10 @@ class GlobalDefs:
     enable_script_security: bool = False
     script_user: Optional[ScriptUser] = None
     """None = `keepalived_script` if that user exists, else root (keepalived)."""
+    rt_priority: int = 0
+    """`vrrp_rt_priority`: SCHED_RR priority 1..99 for the agent's threads; 0 = leave as started."""
+    nice: Optional[int] = None
+    """`vrrp_priority`: nice value -20..19; None = leave as started."""
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ NOT_IMPLEMENTED_GLOBAL = {
     "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
     "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "nftables", "vrrp_ipsets",
-    "max_auto_priority", "min_auto_priority_delay", "vrrp_priority", "vrrp_rt_priority",
+    "max_auto_priority", "min_auto_priority_delay",
     "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "reload_check_config",
     "reload_time_file", "reload_repeat", "reload_file", "data_use_instance",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
@@ -309,4 +309,6 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_down_timer_adverts": _down_timer,
     "enable_script_security": _set("enable_script_security", _flag),
     "script_user": _script_user,
+    "vrrp_rt_priority": _set("rt_priority", lambda s: int_arg(s, 1, 99)),
+    "vrrp_priority": _set("nice", lambda s: int_arg(s, -20, 19)),
 }

@@ -1,0 +1,86 @@
+"""CPU scheduling from global_defs: `vrrp_rt_priority` and `vrrp_priority`.
+
+keepalived's answer to "thread timer expired" flaps: a VRRP daemon that is not
+scheduled in time lets its adverts slip, and at short intervals a backup then
+takes over from a healthy master. Rules:
+
+- `vrrp_rt_priority N` (1..99): SCHED_RR at priority N for every thread of the
+  agent (Linux schedules threads, so each one is set), with
+  SCHED_RESET_ON_FORK so that scripts and services the agent starts run with
+  normal scheduling, as keepalived's do.
+- `vrrp_priority N` (-20..19): the nice value of every thread.
+- Applied at start (after the netlink worker exists) and again on reload; a
+  reload that removes a knob puts back normal scheduling (nice 0). Without
+  either knob the agent leaves the scheduling it was started with alone (a
+  unit's CPUSchedulingPolicy= keeps working).
+- The right comes from root or CAP_SYS_NICE, or from having been started at
+  that priority already: keeping one's RT priority and adding reset-on-fork is
+  allowed to anyone. The role's unit sets CPUSchedulingPolicy=rr and
+  CPUSchedulingPriority= (and lifts RestrictRealtime=), so a non-root agent
+  needs no extra capability. Without the right: a warning naming what is
+  missing, and the agent runs on with the scheduling it has. Late adverts are
+  a degraded state, not a reason to stop failover.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable, List, Optional, Tuple
+
+log = logging.getLogger("vrrp_agent")
+
+
+def _threads() -> List[int]:
+    try:
+        return sorted(int(tid) for tid in os.listdir("/proc/self/task"))
+    except OSError:
+        return [0]
+
+
+def _set_rt(tid: int, rt_priority: int) -> None:
+    policy = os.SCHED_RR | os.SCHED_RESET_ON_FORK
+    if os.sched_getscheduler(tid) == policy and os.sched_getparam(tid).sched_priority == rt_priority:
+        return
+    os.sched_setscheduler(tid, policy, os.sched_param(rt_priority))
+
+
+def _set_normal(tid: int) -> None:
+    if os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK != os.SCHED_OTHER:
+        os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+
+
+def apply_scheduling(rt_priority: int, nice: Optional[int],
+                     previous: Tuple[int, Optional[int]] = (0, None)) -> List[str]:
+    """Apply to every thread; return the problems (also logged as warnings).
+
+    `previous` is what the running configuration had (rt_priority, nice)."""
+    problems: List[str] = []
+    if rt_priority or previous[0]:
+        problems += _each_thread(lambda tid: _set_rt(tid, rt_priority) if rt_priority else _set_normal(tid),
+                                 f"vrrp_rt_priority {rt_priority}",
+                                 f"root, CAP_SYS_NICE, or starting at that priority: CPUSchedulingPolicy=rr "
+                                 f"and CPUSchedulingPriority={rt_priority} in the unit); "
+                                 "scheduling unchanged")
+    if nice is not None or previous[1] is not None:
+        level = nice or 0
+        problems += _each_thread(lambda tid: os.setpriority(os.PRIO_PROCESS, tid, level),
+                                 f"vrrp_priority {level}",
+                                 "root, CAP_SYS_NICE or RLIMIT_NICE (LimitNICE= in the unit); "
+                                 "nice value unchanged")
+    for problem in problems:
+        log.warning("%s", problem)
+    return problems
+
+
+def _each_thread(change: Callable[[int], None], what: str, needs: str) -> List[str]:
+    for tid in _threads():
+        try:
+            change(tid)
+        except ProcessLookupError:
+            continue  # the thread ended meanwhile
+        except PermissionError:
+            return [f"{what}: not permitted (needs {needs})"]
+        except OSError as exc:
+            return [f"{what}: {exc.strerror or exc}"]
+    return []

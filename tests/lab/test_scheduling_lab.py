@@ -1,0 +1,91 @@
+"""global_defs vrrp_rt_priority / vrrp_priority (adapters/scheduling.py).
+
+Every thread of a running agent gets SCHED_RR and the nice value; the scripts it
+starts run with normal scheduling; a reload that drops the knobs puts normal
+scheduling back; a non-root agent started at that priority (the unit's
+CPUSchedulingPolicy=rr) keeps it, and without the right it warns and runs on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from agentlab import AGENT_DIR, Agent, agent_instance
+from netlab import Lab, owned_only_by, wait_until
+
+VIP4 = "198.51.100.100"
+RR_RESET = os.SCHED_RR | os.SCHED_RESET_ON_FORK
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+
+
+def threads(pid: int) -> list:
+    return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+
+
+def scheduling(pid: int) -> set:
+    return {(os.sched_getscheduler(t), os.sched_getparam(t).sched_priority,
+             os.getpriority(os.PRIO_PROCESS, t)) for t in threads(pid)}
+
+
+def test_every_thread_is_realtime_and_scripts_are_not(lab: Lab, tmp_path):
+    out = tmp_path / "hook.out"
+    hook = tmp_path / "hook.sh"
+    # /proc/PID/stat: field 19 is the nice value, field 41 the policy (0 = SCHED_OTHER)
+    hook.write_text(f"#!/bin/sh\ncut -d' ' -f19,41 /proc/$$/stat > {out}\n")
+    hook.chmod(0o755)
+    knobs = "global_defs {\n    vrrp_rt_priority 20\n    vrrp_priority -5\n}\n"
+    instance = agent_instance(priority=150, version=3, advert_int=0.1,
+                              extra=f"    notify_master {hook}\n")
+    agent = Agent(lab.node(1), knobs + instance)
+    wait_until(owned_only_by(lab, VIP4, 1), 10)
+    pid = agent.proc.pid
+    assert len(threads(pid)) >= 2, "the netlink worker exists"
+    assert scheduling(pid) == {(RR_RESET, 20, -5)}
+    wait_until(out.exists, 10, message="notify_master ran")
+    wait_until(lambda: out.read_text().strip() != "", 5)
+    assert out.read_text().split() == ["0", "0"], "scripts run with SCHED_OTHER, nice 0"
+
+    agent.conf_path.write_text(instance)
+    assert agent.cli("reload").returncode == 0
+    assert scheduling(pid) == {(os.SCHED_OTHER, 0, 0)}
+    assert lab.node(1).has_address(VIP4)
+
+
+def _apply_as_nobody(started_rt: int, wanted_rt: int) -> subprocess.CompletedProcess:
+    """As systemd starts a non-root unit with CPUSchedulingPolicy=rr: RT first, then the user."""
+    def drop() -> None:
+        if started_rt:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(started_rt))
+        os.setgroups([])
+        os.setresgid(65534, 65534, 65534)
+        os.setresuid(65534, 65534, 65534)
+
+    code = (f"import os; from vrrp_agent.adapters.scheduling import apply_scheduling as a; "
+            f"print(a({wanted_rt}, None)); "
+            f"print(os.sched_getscheduler(0) == os.SCHED_RR | os.SCHED_RESET_ON_FORK, "
+            f"os.sched_getparam(0).sched_priority)")
+    # the distro's python: nobody may not be able to read the test's interpreter
+    return subprocess.run([SYSTEM_PYTHON, "-c", code], capture_output=True, text=True, timeout=30,
+                          check=False, env={"PYTHONPATH": str(AGENT_DIR)}, preexec_fn=drop)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to nobody needs root")
+def test_non_root_keeps_the_priority_it_was_started_with_and_warns_beyond():
+    refused = _apply_as_nobody(0, 20)
+    assert refused.returncode == 0, refused.stderr
+    problems, outcome = refused.stdout.splitlines()
+    assert "vrrp_rt_priority 20: not permitted" in problems and "CPUSchedulingPolicy=rr" in problems
+    assert "not permitted" in refused.stderr, "logged as a warning"
+    assert outcome == "False 0"
+
+    started = _apply_as_nobody(20, 20)  # the unit's CPUSchedulingPriority=20
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.splitlines() == ["[]", "True 20"], "reset-on-fork added without privilege"
+
+    higher = _apply_as_nobody(20, 30)
+    assert "vrrp_rt_priority 30: not permitted" in higher.stdout
+    assert higher.stdout.splitlines()[1] == "False 20", "left as started"
