@@ -2,8 +2,8 @@
 
 Every thread of a running agent gets SCHED_RR and the nice value; the scripts it
 starts run with normal scheduling; a reload that drops the knobs puts normal
-scheduling back; a non-root agent started at that priority (the unit's
-CPUSchedulingPolicy=rr) keeps it, and without the right it warns and runs on.
+scheduling back; a non-root agent started at that priority keeps it, and
+without the right it warns and runs on.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_every_thread_is_realtime_and_scripts_are_not(lab: Lab, tmp_path):
 
 
 def _apply_as_nobody(started_rt: int, wanted_rt: int) -> subprocess.CompletedProcess:
-    """As systemd starts a non-root unit with CPUSchedulingPolicy=rr: RT first, then the user."""
+    """Started in SCHED_RR (chrt, CPUSchedulingPolicy=) and then made nobody, or just nobody."""
     def drop() -> None:
         if started_rt:
             os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(started_rt))
@@ -78,11 +78,11 @@ def test_non_root_keeps_the_priority_it_was_started_with_and_warns_beyond():
     refused = _apply_as_nobody(0, 20)
     assert refused.returncode == 0, refused.stderr
     problems, outcome = refused.stdout.splitlines()
-    assert "vrrp_rt_priority 20: not permitted" in problems and "CPUSchedulingPolicy=rr" in problems
+    assert "vrrp_rt_priority 20: not permitted" in problems and "CAP_SYS_NICE" in problems
     assert "not permitted" in refused.stderr, "logged as a warning"
     assert outcome == "False 0"
 
-    started = _apply_as_nobody(20, 20)  # the unit's CPUSchedulingPriority=20
+    started = _apply_as_nobody(20, 20)  # e.g. a unit's CPUSchedulingPriority=20
     assert started.returncode == 0, started.stderr
     assert started.stdout.splitlines() == ["[]", "True 20"], "reset-on-fork added without privilege"
 

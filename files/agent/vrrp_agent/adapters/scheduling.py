@@ -13,13 +13,13 @@ takes over from a healthy master. Rules:
   reload that removes a knob puts back normal scheduling (nice 0). Without
   either knob the agent leaves the scheduling it was started with alone (a
   unit's CPUSchedulingPolicy= keeps working).
-- The right comes from root or CAP_SYS_NICE, or from having been started at
-  that priority already: keeping one's RT priority and adding reset-on-fork is
-  allowed to anyone. The role's unit sets CPUSchedulingPolicy=rr and
-  CPUSchedulingPriority= (and lifts RestrictRealtime=), so a non-root agent
-  needs no extra capability. Without the right: a warning naming what is
-  missing, and the agent runs on with the scheduling it has. Late adverts are
-  a degraded state, not a reason to stop failover.
+- The right comes from root or CAP_SYS_NICE (the role adds it to the non-root
+  agent's unit only when vrrp_rt_priority is set), or from having been started
+  at that priority already: keeping one's RT priority and adding reset-on-fork
+  is allowed to anyone. Without it, or when the cgroup has no real-time budget
+  (cgroup v1 cpu.rt_runtime_us = 0, as in most containers): a warning naming
+  what is missing, and the agent runs on with the scheduling it has. Late
+  adverts are a degraded state, not a reason to stop failover.
 """
 
 from __future__ import annotations
@@ -59,9 +59,8 @@ def apply_scheduling(rt_priority: int, nice: Optional[int],
     if rt_priority or previous[0]:
         problems += _each_thread(lambda tid: _set_rt(tid, rt_priority) if rt_priority else _set_normal(tid),
                                  f"vrrp_rt_priority {rt_priority}",
-                                 f"root, CAP_SYS_NICE, or starting at that priority: CPUSchedulingPolicy=rr "
-                                 f"and CPUSchedulingPriority={rt_priority} in the unit); "
-                                 "scheduling unchanged")
+                                 "root or CAP_SYS_NICE, and a real-time budget in the agent's cgroup "
+                                 "(cpu.rt_runtime_us); scheduling unchanged")
     if nice is not None or previous[1] is not None:
         level = nice or 0
         problems += _each_thread(lambda tid: os.setpriority(os.PRIO_PROCESS, tid, level),
