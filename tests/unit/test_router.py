@@ -228,6 +228,19 @@ def test_takeover_is_make_before_break_and_standby_gives_up_at_once():
     assert r.effective_priority == 100
 
 
+def test_a_master_reports_what_it_advertises_as_master_priority():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_timer(r.next_deadline())
+    assert (r.state, r.master_priority) == (MASTER, 100)
+    r.takeover(5.0, 254)
+    assert r.master_priority == 254
+    r.set_priority(90, 6.0)  # a tracking weight while master
+    assert r.master_priority == 90
+    r.release(7.0)
+    assert r.master_priority == 100
+
+
 def test_transition_table_refuses_the_impossible_without_raising():
     r = router()
     assert r._change_state(INIT, 0.0, "noop") == []

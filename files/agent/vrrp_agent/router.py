@@ -247,13 +247,19 @@ class Router:
 
     def set_priority(self, priority: int, now: float) -> List[Action]:
         """Change the effective priority; the next advert carries it."""
-        self.effective_priority = priority
+        self._set_effective(priority)
         return []
+
+    def _set_effective(self, priority: int) -> None:
+        """A master is its own master: what it advertises is master_priority too."""
+        self.effective_priority = priority
+        if self.state == MASTER:
+            self.master_priority = priority
 
     # ------------------------------------------------------------ operator
     def takeover(self, now: float, priority: int) -> List[Action]:
         """Make-before-break switchover: advertise `priority` and be master now."""
-        self.effective_priority = priority
+        self._set_effective(priority)
         if self.state == BACKUP:
             return self._become_master(now, "takeover requested")
         return []
@@ -271,7 +277,7 @@ class Router:
 
     def release(self, now: float) -> List[Action]:
         """Back to the configured priority; preemption then follows the RFC rules."""
-        self.effective_priority = self.params.priority
+        self._set_effective(self.params.priority)
         return []
 
     def reconfigure(self, params: RouterParams, keep_priority: bool) -> None:
@@ -279,7 +285,7 @@ class Router:
         old = self.params
         self.params = params
         if not keep_priority:
-            self.effective_priority = params.priority
+            self._set_effective(params.priority)
         if params.adver_int_cs != old.adver_int_cs and self.state != BACKUP:
             self.master_adver_int_cs = params.adver_int_cs
         if self.state == MASTER and self._adver_at is not None:
