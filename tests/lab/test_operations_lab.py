@@ -127,6 +127,24 @@ def test_reload_applies_vip_changes_and_refuses_invalid_config(lab: Lab):
     assert lab.node(1).has_address(VIP4)
 
 
+def test_reload_refuses_a_multicast_group_change_and_applies_global_scheduling(lab: Lab):
+    agents = pair(lab, **FAST_V3)
+    conf = agents[1].conf_path
+    good = conf.read_text()
+    conf.write_text("global_defs {\n    vrrp_mcast_group4 224.0.0.99\n}\n" + good)
+    cp = agents[1].cli("reload")
+    assert cp.returncode == 1
+    assert f"{conf}: vrrp_mcast_group4 changed from 224.0.0.18 to 224.0.0.99" in cp.stderr, cp.stderr
+    assert "restart" in cp.stderr and "running configuration kept" in cp.stderr
+    assert agents[1].state() == "MASTER" and lab.node(1).has_address(VIP4)
+    # a global_defs-only change that a reload can apply: every thread's nice value
+    conf.write_text("global_defs {\n    vrrp_priority 5\n}\n" + good)
+    assert agents[1].cli("reload").returncode == 0
+    pid = agents[1].proc.pid
+    assert {os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir(f"/proc/{pid}/task")} == {5}
+    assert agents[1].state() == "MASTER"
+
+
 def test_status_json_schema_and_no_secret(lab: Lab):
     agents = pair(lab, version=2, advert_int=1, auth_pass="t0ps3cr3")
     cp = agents[1].cli("status", "--json")

@@ -188,10 +188,19 @@ class Operations:
             problems = host_script_errors(new)
             if problems:
                 raise problems[0]
+            self._refuse_restart_only(new)
         except ConfigError as exc:
             log.error("reload refused, running configuration kept: %s", exc)
             raise ControlError(f"reload refused, running configuration kept: {exc}") from None
         return await self._apply_config(new)
+
+    def _refuse_restart_only(self, new: Config) -> None:
+        """The multicast groups are joined on sockets shared by every instance: a restart."""
+        for field in ("mcast_group4", "mcast_group6"):
+            before, after = getattr(self.config.globals, field), getattr(new.globals, field)
+            if before != after:
+                raise ConfigError(f"vrrp_{field} changed from {before} to {after}: that takes a "
+                                  "restart (systemctl restart vrrp-agent), not a reload", new.path)
 
     async def _apply_config(self, new: Config) -> Dict[str, Any]:
         now = self.loop.time()
