@@ -1,12 +1,13 @@
 """The packets around one event, to take a failover apart (bench/notes.md).
 
     PYTHONPATH=files/agent python bench/timeline.py [--engine agent|keepalived]
-                                                    [--event stop|switch] [--runs N]
+                                                    [--event stop|linkdown|switch] [--runs N]
 
 Two nodes at VRRPv3 0.01 s (priorities 150 and 100); tcpdump on the lab's
 bridge; prints every VRRP and ARP packet in the 50 ms after the event, in ms
 from it, then the median time to the first gratuitous ARP over --runs runs.
 stop: SIGTERM to the master (priority-0 advert, skew timer on the backup).
+linkdown: the master's eth0 set down (the backup's master-down timer).
 switch: the agent's `takeover` on the backup's control socket (agent only).
 Run as root.
 """
@@ -36,7 +37,9 @@ def one(engine: str, event: str, show: bool) -> float:
         cap = lab.capture(lab.switch, f"{lab.prefix}b0", "ip proto 112 or arp", name="timeline")
         time.sleep(0.5)
         started = time.time()
-        if event == "stop":
+        if event == "linkdown":
+            lab.node(1).link_down("eth0")
+        elif event == "stop":
             os.kill(daemons[1].proc.pid, signal.SIGTERM)  # type: ignore[union-attr]
         else:
             request(daemons[2].socket, "takeover")  # type: ignore[union-attr]
@@ -66,7 +69,7 @@ def _packets(pcap: str, started: float) -> List[Tuple[float, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", choices=("agent", "keepalived"), default="agent")
-    parser.add_argument("--event", choices=("stop", "switch"), default="stop")
+    parser.add_argument("--event", choices=("stop", "linkdown", "switch"), default="stop")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     if os.geteuid() != 0:
