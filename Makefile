@@ -6,7 +6,7 @@ AGENT := files/agent
 
 .PHONY: venv test unit lab lint bench reliability clean
 
-$(VENV)/.stamp: requirements-dev.txt
+$(VENV)/.stamp: requirements-dev.txt | deps
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -31,7 +31,7 @@ lab: venv
 TEST_TARGETS :=
 include $(wildcard mk/*.mk)
 
-test: venv lint
+test: deps venv lint
 	PYTHONPATH=$(AGENT) $(PY) -m pytest -q -rs tests
 	@for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
 

@@ -17,10 +17,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "ansible"))
 
-from podlab import PodLab, PodLabError, playbook, unavailable_reason  # noqa: E402
+from podlab import DEMO_SUBNET, PodLab, PodLabError, playbook, unavailable_reason  # noqa: E402
 
 PREFIX = "vrrp-demo"
-VIP = "198.51.100.100"
+# The demo has its own subnet and names (vrrp-demo-*): it can stay up while `make test` runs.
+VIP = "203.0.113.100"
 WORKDIR = Path("/var/tmp/vrrp-demo")
 GROUP_VARS = """\
 # The seed's keepalived pair (VRID 1, advert 1 s, PASS 1111) on the lab's addresses.
@@ -31,7 +32,7 @@ vrrp_instances:
     vrid: 1
     advert_int: 1
     auth_pass: "1111"
-    vips: [198.51.100.100/24]
+    vips: [203.0.113.100/24]
 """
 
 
@@ -63,10 +64,10 @@ def main() -> int:
     if reason:
         print(f"make demo: {reason}", file=sys.stderr)
         return 2
-    lab = PodLab({"s1": 11, "s2": 12, "client": 50}, prefix=PREFIX)
+    lab = PodLab({"s1": 11, "s2": 12, "client": 50}, prefix=PREFIX, subnet=DEMO_SUBNET)
     lab.close()  # a previous demo's lab, if any
     step("building the Debian 12 systemd image from Debian packages (cached after the first run)")
-    step("starting the lab: s1 198.51.100.11, s2 198.51.100.12, client 198.51.100.50 "
+    step("starting the lab: s1 203.0.113.11, s2 203.0.113.12, client 203.0.113.50 "
          "(podman, internal network)")
     lab.start()
     inventory = lab.inventory(WORKDIR, ["s1", "s2"], GROUP_VARS)

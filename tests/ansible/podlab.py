@@ -5,7 +5,9 @@ systemd containers built by tools/lab-images/build.sh (no registry: the image
 comes from debootstrap). Every container and the network carry a per-run
 prefix and are removed by close(), also when a test fails. Nothing is pulled.
 
-Only one lab can hold the subnet at a time, so create_network() labels the
+The tests and Molecule use 198.51.100.0/24; `make demo` has its own lab in
+203.0.113.0/24 (DEMO_SUBNET) with its own names, so the demo can stay up while
+the tests run. Only one lab can hold a subnet at a time, so create_network() labels the
 network with the pid of the process that owns it and the boot id. A lab left
 behind by a killed run (owner gone) is removed before a new one is created; a
 lab whose owner is alive is waited for, so parallel runs queue instead of
@@ -25,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SUBNET = "198.51.100.0/24"
+DEMO_SUBNET = "203.0.113.0/24"
 LAB_PREFIXES = ("vl", "vm", "vrrp-demo-")
 OWNER_LABEL = "linuxha-vrrp.owner-pid"
 BOOT_LABEL = "linuxha-vrrp.boot-id"
@@ -84,12 +87,18 @@ def _owner_alive(labels: dict[str, str]) -> bool:
     return True
 
 
-def _subnet_holder() -> dict | None:
+def _subnet_holder(subnet: str) -> dict | None:
     networks = json.loads(run(["podman", "network", "ls", "--format", "json"]).stdout or "[]")
     for network in networks:
-        if any(s.get("subnet") == SUBNET for s in network.get("subnets") or []):
+        if any(s.get("subnet") == subnet for s in network.get("subnets") or []):
             return network
     return None
+
+
+def podman_bridges() -> set[str]:
+    """The host-side bridge interfaces of the podman networks."""
+    networks = json.loads(run(["podman", "network", "ls", "--format", "json"]).stdout or "[]")
+    return {n["network_interface"] for n in networks if n.get("network_interface")}
 
 
 def remove_network(name: str) -> None:
@@ -100,37 +109,39 @@ def remove_network(name: str) -> None:
     subprocess.run(["podman", "network", "rm", "-f", name], capture_output=True)
 
 
-def create_network(name: str, owner_pid: int, wait: float = 1800) -> None:
+def create_network(name: str, owner_pid: int, wait: float = 1800, subnet: str = SUBNET) -> None:
     """Create the lab's --internal network in SUBNET, owned by owner_pid."""
     deadline = time.monotonic() + wait
     announced = ""
     while True:
-        holder = _subnet_holder()
+        holder = _subnet_holder(subnet)
         if holder is None:
             break
         held_by, labels = holder["name"], holder.get("labels") or {}
         if OWNER_LABEL not in labels and not held_by.startswith(LAB_PREFIXES):
-            raise PodLabError(f"podman network {held_by!r} already uses {SUBNET}, and it is not a "
+            raise PodLabError(f"podman network {held_by!r} already uses {subnet}, and it is not a "
                               f"linuxha-vrrp lab: remove it (podman network rm {held_by})")
         if not _owner_alive(labels):
             print(f"podlab: removing the stale lab network {held_by} (its run is gone)", file=sys.stderr)
             remove_network(held_by)
             continue
         if time.monotonic() > deadline:
-            raise PodLabError(f"lab network {held_by} (pid {labels[OWNER_LABEL]}) still holds {SUBNET}")
+            raise PodLabError(f"lab network {held_by} (pid {labels[OWNER_LABEL]}) still holds {subnet}")
         if announced != held_by:
             print(f"podlab: waiting for the running lab {held_by} (pid {labels[OWNER_LABEL]}) "
-                  f"to release {SUBNET}", file=sys.stderr)
+                  f"to release {subnet}", file=sys.stderr)
             announced = held_by
         time.sleep(2)
-    run(["podman", "network", "create", "--internal", "--subnet", SUBNET,
+    run(["podman", "network", "create", "--internal", "--subnet", subnet,
          "--label", f"{OWNER_LABEL}={owner_pid}", "--label", f"{BOOT_LABEL}={_boot_id()}", name])
 
 
 class PodLab:
-    def __init__(self, hosts: dict[str, int], suite: str = "bookworm", prefix: str | None = None):
+    def __init__(self, hosts: dict[str, int], suite: str = "bookworm", prefix: str | None = None,
+                 subnet: str = SUBNET):
         self.hosts = hosts  # name -> last octet
         self.suite = suite
+        self.subnet = subnet
         self.prefix = prefix or f"vl{uuid.uuid4().hex[:6]}"
         self.network = f"{self.prefix}-net"
         self.started: list[str] = []
@@ -139,12 +150,12 @@ class PodLab:
         return f"{self.prefix}-{host}"
 
     def address(self, host: str) -> str:
-        return f"198.51.100.{self.hosts[host]}"
+        return self.subnet.rsplit(".", 1)[0] + f".{self.hosts[host]}"
 
     def start(self) -> PodLab:
         self._refuse_clash()
         image = build_image(self.suite)
-        create_network(self.network, os.getpid())
+        create_network(self.network, os.getpid(), subnet=self.subnet)
         try:
             for host in self.hosts:
                 run(["podman", "run", "-d", "--name", self.container(host), "--hostname", host,
@@ -159,10 +170,16 @@ class PodLab:
         return self
 
     def _refuse_clash(self) -> None:
+        """A host route into the lab's subnet that no podman network made is a clash
+        (a podman network there is create_network()'s business: a lab is waited for,
+        a foreign network is named)."""
+        bridges = podman_bridges()
         routes = run(["ip", "-j", "route", "show"]).stdout
         for route in json.loads(routes or "[]"):
-            if str(route.get("dst", "")).startswith("198.51.100."):
-                raise PodLabError(f"the host already routes 198.51.100.0/24 ({route}); refusing to clash")
+            if route.get("dev") in bridges:
+                continue
+            if str(route.get("dst", "")).startswith(self.subnet.rsplit(".", 1)[0] + "."):
+                raise PodLabError(f"the host already routes {self.subnet} ({route}); refusing to clash")
 
     def wait_booted(self, host: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

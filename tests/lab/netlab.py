@@ -149,11 +149,31 @@ def _netns_list() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
+def _podman_lab_bridges() -> set[str]:
+    """Host-side bridges of this project's podman labs (`make demo`, the Molecule
+    and deploy tests: their networks carry the owner label). They sit in the root
+    namespace but reach nothing of ours: every node here lives in its own namespace."""
+    if shutil.which("podman") is None:
+        return set()
+    cp = subprocess.run(["podman", "network", "ls", "--format", "json"],
+                        capture_output=True, text=True, timeout=60)
+    try:
+        networks = json.loads(cp.stdout or "[]")
+    except ValueError:
+        return set()
+    return {n["network_interface"] for n in networks
+            if n.get("network_interface") and "linuxha-vrrp.owner-pid" in (n.get("labels") or {})}
+
+
 def host_clashes() -> list[str]:
-    """Host (root netns) interface addresses that fall inside the lab ranges."""
+    """Host (root netns) interface addresses that fall inside the lab ranges,
+    except on the bridges of this project's own podman labs."""
     data = json.loads(_run(["ip", "-j", "addr", "show"]).stdout or "[]")
+    ours = _podman_lab_bridges()
     found = []
     for link in data:
+        if link.get("ifname") in ours:
+            continue
         for ai in link.get("addr_info", []):
             local = ai.get("local")
             if not local:

@@ -16,7 +16,7 @@ set -euo pipefail
 suite=${1:?usage: build.sh bookworm|trixie}
 case "$suite" in bookworm|trixie) ;; *) echo "build.sh: unknown suite '$suite' (bookworm|trixie)" >&2; exit 2;; esac
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-pyroute2,iproute2,iputils-ping,procps,keepalived,curl,ca-certificates,tcpdump
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-pyroute2,iproute2,iputils-ping,procps,keepalived,curl,ca-certificates,tcpdump,nftables
 
 for tool in podman debootstrap; do
   command -v "$tool" >/dev/null || { echo "build.sh: $tool is missing: apt-get install podman runc debootstrap" >&2; exit 2; }
