@@ -132,8 +132,15 @@ def create_network(name: str, owner_pid: int, wait: float = 1800, subnet: str = 
                   f"to release {subnet}", file=sys.stderr)
             announced = held_by
         time.sleep(2)
-    run(["podman", "network", "create", "--internal", "--subnet", subnet,
-         "--label", f"{OWNER_LABEL}={owner_pid}", "--label", f"{BOOT_LABEL}={_boot_id()}", name])
+    cp = run(["podman", "network", "create", "--internal", "--subnet", subnet,
+              "--label", f"{OWNER_LABEL}={owner_pid}", "--label", f"{BOOT_LABEL}={_boot_id()}", name],
+             check=False)
+    if cp.returncode != 0 and "already used" in cp.stderr and time.monotonic() < deadline:
+        # another waiter took the subnet between our look and our create: queue again
+        return create_network(name, owner_pid, deadline - time.monotonic(), subnet)
+    if cp.returncode != 0:
+        raise PodLabError(f"podman network create {name} ({subnet}) exited {cp.returncode}: "
+                          f"{cp.stderr.strip()}")
 
 
 class PodLab:
