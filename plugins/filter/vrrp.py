@@ -379,7 +379,7 @@ def _derive_priorities(name, entries, members, master, hostvars, errors):
     try:
         master_priority = int(master_vars.get("vrrp_master_priority", MASTER_PRIORITY))
         explicit = master_vars.get("vrrp_backup_priority")
-        explicit = None if explicit in (None, "") else int(explicit)
+        explicit = None if explicit in (None, "", 0, "0") else int(explicit)
     except (TypeError, ValueError):
         errors.append("%s: vrrp_master_priority and vrrp_backup_priority must be whole numbers" % master)
         return None
