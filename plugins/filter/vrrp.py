@@ -664,10 +664,9 @@ def _plan_instance(name, entries, members, cluster_master, hostvars, defs_of, gr
     preempt, delay = settings[first]
     result = (master, preempt, delay)
     weighted = {h: (item, _weights(item, defs_of[h])) for h, (item, _f) in entries.items()}
-    # the members that run it (a host with vrrp_config_content is not planned), and the
-    # preferred master, which keeps its place in the order even when it is not planned
-    present = [m for m in members if m in entries or m == master]
-    priorities = _derive_priorities(name, weighted, present, master, hostvars, errors)
+    # ranks count every member, also a host with vrrp_config_content (not planned, but
+    # still a peer): the derived numbers do not shift when one host is configured whole
+    priorities = _derive_priorities(name, weighted, members, master, hostvars, errors)
     if priorities is None:
         return result
     group = groups_of.get(master, {}).get(name)
@@ -677,7 +676,7 @@ def _plan_instance(name, entries, members, cluster_master, hostvars, defs_of, gr
     for host, (item, _f) in entries.items():
         state = "MASTER" if host == master and preempt and not delay else "BACKUP"
         try:
-            rendered = _render(host, item, family, priorities[host], state, preempt, delay, present, hostvars)
+            rendered = _render(host, item, family, priorities[host], state, preempt, delay, members, hostvars)
         except (TypeError, ValueError) as exc:  # already reported
             errors.append("%s: vrrp_instances[%s]: %s" % (host, name, exc))
             continue
