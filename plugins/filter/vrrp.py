@@ -42,8 +42,10 @@ import re
 MASTER_PRIORITY = 100
 BACKUP_GAP = 90  # 100 -> 10: the seed's pair
 MAX_MEMBERS = 32
-PRIORITY_MIN, PRIORITY_MAX = 1, 254
-WEIGHT_MIN, WEIGHT_MAX = -253, 253
+PRIORITY_MIN = 1
+PRIORITY_MAX = 254
+WEIGHT_MIN = -253
+WEIGHT_MAX = 253
 NOTIFY_KEYS = ("master", "backup", "fault", "stop", "notify")
 AGENT_ONLY = ("resources",)
 TRACK_KINDS = ("track_scripts", "track_interfaces", "track_files", "track_processes")
@@ -401,7 +403,7 @@ def _derive_priorities(name, entries, members, master, hostvars, errors):
         derived[host] = first - rank
     low = min(derived.values())
     if not PRIORITY_MIN <= master_priority <= PRIORITY_MAX or low < PRIORITY_MIN \
-            or (backups and not first < master_priority):
+            or (backups and first >= master_priority):
         errors.append("%s: vrrp_instances[%s]: derived priorities out of range: preferred master %d, "
                       "backups %s (%s, -1 per further backup); each must be 1..254 and below the master: "
                       "lower vrrp_backup_priority / raise vrrp_master_priority"
@@ -504,6 +506,7 @@ def _check_unicast(host, item, family, hostvars, errors):
     if version != family:
         errors.append("%s: vrrp_instances[%s]: unicast address %s is IPv%d, the instance is IPv%d "
                       "(set vrrp_address6 for IPv6 instances)" % (host, item["name"], label, version, family))
+
 
 def _check_sync_groups(host, defs, names, errors):
     seen = {}
