@@ -516,6 +516,9 @@ def _check_sync_groups(host, defs, names, errors):
         if not isinstance(members, list):
             errors.append("%s.instances must be a list of instance names" % where)
             continue
+        if len(set(members)) < 2:
+            errors.append("%s.instances: a sync group needs at least 2 instances (keepalived refuses one)"
+                          % where)
         for inst in members:
             if inst not in names:
                 errors.append("%s.instances: %s is not an instance (known: %s)"

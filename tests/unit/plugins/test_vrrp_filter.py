@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 from ansible_collections.linuxha.vrrp.plugins.filter.vrrp import vrrp_cluster_plan, vrrp_status_table
 
 VI_1 = {"name": "VI_1", "interface": "eth0", "vrid": 1, "advert_int": 1, "auth_pass": "1111",
@@ -219,11 +223,12 @@ def test_weights_cannot_act_without_preemption_or_in_a_sync_group():
     assert "s1: vrrp_instances[VI_1].track_interfaces eth1 weight -50 cannot act with preempt: false" \
         in errors
     inst = dict(VI_1, track_interfaces=["eth1 weight -50"])
-    groups = [{"name": "G", "instances": ["VI_1"]}]
-    errors = errors_of(*cluster(2, [inst], vrrp_sync_groups=groups))
-    assert "cannot act: the instance is in vrrp_sync_groups[G]" in errors
-    groups = [{"name": "G", "instances": ["VI_1"], "tracking_weight": True}]
-    assert errors_of(*cluster(2, [inst], vrrp_sync_groups=groups)) == ""
+    groups = [{"name": "G", "instances": ["VI_1", "VI_2"]}]
+    errors = errors_of(*cluster(2, [inst, VI_2], vrrp_sync_groups=groups))
+    assert "s1: vrrp_instances[VI_1].track_interfaces eth1 weight -50 cannot act: the instance is in " \
+        "vrrp_sync_groups[G]" in errors
+    groups = [{"name": "G", "instances": ["VI_1", "VI_2"], "tracking_weight": True}]
+    assert errors_of(*cluster(2, [inst, VI_2], vrrp_sync_groups=groups)) == ""
 
 
 def test_32_members_derive_valid_priorities_33_is_a_clear_error():
@@ -260,6 +265,7 @@ def test_unknown_or_inconsistent_preferred_master_is_named():
     assert "s1: vrrp_instances[VI_1].master differs between members: s1, s2" in errors_of(hostvars, members)
 
 
+VI_2 = {"name": "VI_2", "interface": "eth0", "vrid": 2, "vips": ["198.51.100.101/24"]}
 VI_6 = {"name": "VI_6", "interface": "eth0", "vrid": 6, "version": 3, "vips": ["2001:db8:51::100/64"],
         "unicast": True}
 
@@ -357,18 +363,19 @@ def test_the_whole_model_renders_a_configuration_the_agent_accepts():
                track_files=["maint"], track_processes=["httpd"], mcast_src_ip="198.51.100.1",
                garp={"master_delay": 2, "master_repeat": 3, "master_refresh": 60, "lower_prio_repeat": 1})
     vi6 = dict(VI_6, master="s2", unicast=False)
-    extra = dict(vrrp_scripts=[{"name": "chk", "src": "files/check_web", "interval": 2, "weight": 0}],
+    extra = dict(vrrp_scripts=[{"name": "chk", "src": "files/check_web", "interval": 2, "weight": 0},
+                               {"name": "up", "script": "/bin/true"}],
                  vrrp_track_files=[{"name": "maint", "file": "/var/run/vrrp-maint", "weight": 0,
                                     "init_file": 0, "init_overwrite": True}],
                  vrrp_track_processes=[{"name": "httpd", "process": "apache2", "params": "-k start",
                                         "param_match": "initial", "quorum": 1}],
-                 vrrp_sync_groups=[{"name": "G", "instances": ["VI_1"],
+                 vrrp_sync_groups=[{"name": "G", "instances": ["VI_1", "VI_2"],
                                     "notify": {"master": "/usr/local/bin/to-master"}}],
                  vrrp_global_defs_extra=["vrrp_garp_interval 0.001", "vrrp_gna_interval 0.001"])
     hostvars = {"s1": host6("198.51.100.11", "fe80::11", **extra),
                 "s2": host6("198.51.100.12", "fe80::12", **extra)}
     for name in hostvars:
-        hostvars[name]["vrrp_instances"] = [vi1, vi6]
+        hostvars[name]["vrrp_instances"] = [vi1, dict(VI_2, preempt=False), vi6]
         hostvars[name]["vrrp_instance_overrides"] = {"VI_1": {"mcast_src_ip": "198.51.100.1%s" % name[1]}}
     text = render(hostvars, ["s1", "s2"], "s2")
     config = parse_text(text)
@@ -383,7 +390,32 @@ def test_the_whole_model_renders_a_configuration_the_agent_accepts():
     assert "vrrp_track_file maint {" in text and "init_file 0 overwrite" in text
     assert "process apache2 -k start" in text
     assert "vrrp_sync_group G {" in text and "vrrp_gna_interval 0.001" in text
+    assert "vrrp_script up" not in text  # only what an instance or group tracks
     assert "state" not in text.split("vrrp_sync_group")[1]
+
+
+@pytest.mark.skipif(not shutil.which("keepalived") or os.geteuid() != 0,
+                    reason="keepalived --config-test needs keepalived and root")
+def test_the_whole_model_renders_a_configuration_keepalived_accepts(tmp_path):
+    vi1 = dict(VI_1, preempt=False, vips_excluded=["2001:db8::100/64"], track_scripts=["chk"],
+               track_files=["maint"], track_processes=["httpd"], mcast_src_ip="198.51.100.11",
+               garp={"master_delay": 2, "master_repeat": 3, "master_refresh": 60, "master_refresh_repeat": 2,
+                     "lower_prio_delay": 1, "lower_prio_repeat": 1})
+    extra = dict(vrrp_scripts=[{"name": "chk", "src": "files/check_web", "script": "/bin/true"}],
+                 vrrp_track_files=[{"name": "maint", "file": str(tmp_path / "maint"), "weight": 0}],
+                 vrrp_track_processes=[{"name": "httpd", "process": "apache2", "quorum": 1}],
+                 vrrp_sync_groups=[{"name": "G", "instances": ["VI_1", "VI_2"],
+                                    "notify": {"master": "/bin/true"}}],
+                 vrrp_global_defs_extra=["vrrp_garp_interval 0.001"])
+    hostvars = {"s1": host6("198.51.100.11", "fe80::11", **extra),
+                "s2": host6("198.51.100.12", "fe80::12", **extra)}
+    for name in hostvars:
+        hostvars[name]["vrrp_instances"] = [vi1, dict(VI_2, preempt=False), dict(VI_6, master="s2")]
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text(render(hostvars, ["s1", "s2"], "s1", vrrp_enable_script_security=True,
+                           vrrp_script_user="root"))
+    cp = subprocess.run(["keepalived", "--config-test", "-f", str(conf)], capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr
 
 
 def test_a_sync_group_needs_one_preferred_master_and_one_preemption():
@@ -392,7 +424,10 @@ def test_a_sync_group_needs_one_preferred_master_and_one_preemption():
     errors = errors_of(*cluster(2, [VI_1, vi2], vrrp_sync_groups=groups))
     assert ("s1: vrrp_sync_groups[G]: its instances must share the preferred master and preempt settings "
             "(they move together): VI_1: master s1, preempt True, delay 0.0, VI_2: master s2") in errors
-    groups = [{"name": "G", "instances": ["VI_1", "VI_1"]}, {"name": "H", "instances": ["VI_1"]}]
-    errors = errors_of(*cluster(2, [VI_1], vrrp_sync_groups=groups))
+    groups = [{"name": "G", "instances": ["VI_1", "VI_1"]}, {"name": "H", "instances": ["VI_1", "VI_2"]}]
+    errors = errors_of(*cluster(2, [VI_1, VI_2], vrrp_sync_groups=groups))
     assert "s1: vrrp_sync_groups[G].instances: VI_1 is already in vrrp_sync_groups[G]" in errors
     assert "s1: vrrp_sync_groups[H].instances: VI_1 is already in vrrp_sync_groups[G]" in errors
+    groups = [{"name": "G", "instances": ["VI_1"]}]
+    errors = errors_of(*cluster(2, [VI_1], vrrp_sync_groups=groups))
+    assert "s1: vrrp_sync_groups[G].instances: a sync group needs at least 2 instances (keepalived" in errors
