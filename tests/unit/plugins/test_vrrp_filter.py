@@ -431,3 +431,24 @@ def test_a_sync_group_needs_one_preferred_master_and_one_preemption():
     groups = [{"name": "G", "instances": ["VI_1"]}]
     errors = errors_of(*cluster(2, [VI_1], vrrp_sync_groups=groups))
     assert "s1: vrrp_sync_groups[G].instances: a sync group needs at least 2 instances (keepalived" in errors
+
+
+def test_cluster_wide_values_and_the_escape_hatch_are_checked():
+    errors = errors_of(*cluster(2, vrrp_preempt="no", vrrp_preempt_delay=5000,
+                                vrrp_global_defs_extra=["a\nb"]))
+    assert "s1: vrrp_preempt must be true or false, got 'no'" in errors
+    assert "s1: vrrp_preempt_delay must be 0..1000 seconds, got 5000" in errors
+    assert "s1: vrrp_global_defs_extra must be a list of single lines (strings)" in errors
+    errors = errors_of(*cluster(2, [dict(VI_1, preempt_delay=-1)]))
+    assert "s1: vrrp_instances[VI_1].preempt_delay must be 0..1000 seconds, got -1" in errors
+
+
+def test_a_script_shipped_from_the_controller_lands_in_the_scripts_dir():
+    scripts = [{"name": "a", "src": "files/check_a"}, {"name": "b", "src": "files/check_b", "dest": "/opt/b",
+                                                       "script": "/opt/b --port 80"},
+               {"name": "c", "src": "x", "dest": "relative/c"}]
+    plan = vrrp_cluster_plan(*cluster(2, vrrp_scripts=scripts, vrrp_scripts_dir="/srv/vrrp"))
+    by_name = {s["name"]: s for s in plan["scripts"]["s1"]}
+    assert (by_name["a"]["dest"], by_name["a"]["script"]) == ("/srv/vrrp/check_a", "/srv/vrrp/check_a")
+    assert (by_name["b"]["dest"], by_name["b"]["script"]) == ("/opt/b", "/opt/b --port 80")
+    assert "s1: vrrp_scripts[c].dest must be an absolute path" in plan["errors"]
