@@ -98,10 +98,15 @@ def test_50_reloads_under_ping_load_lose_no_vip(lab: Lab):
     ping.wait(10)
     out = ping.log_path.read_text()  # type: ignore[attr-defined]
     assert " 0% packet loss" in out, out[-400:]
-    # SIGHUP does the same
+    # SIGHUP reloads too: a changed config takes effect, the state is kept
+    conf.write_text(text.replace("198.51.100.100/24", "198.51.100.100/24\n        198.51.100.102/24"))
     agents[1].signal(1)
-    time.sleep(0.5)
+    wait_until(lambda: lab.node(1).has_address("198.51.100.102"), FAST, message="SIGHUP adds the VIP")
+    conf.write_text(text)
+    agents[1].signal(1)
+    wait_until(lambda: not lab.node(1).has_address("198.51.100.102"), FAST, message="SIGHUP removes it")
     assert agents[1].state() == "MASTER" and lab.node(1).has_address(VIP4)
+    assert agents[1].instance()["counters"]["transitions"] == 2
 
 
 def test_reload_applies_vip_changes_and_refuses_invalid_config(lab: Lab):

@@ -9,8 +9,17 @@ from vrrp_agent.packet import Advertisement
 from vrrp_agent.router import (
     BACKUP,
     FAULT,
+    FAULTED,
     INIT,
     MASTER,
+    MASTER_DOWN,
+    PREEMPTED,
+    SHUTDOWN,
+    STANDBY,
+    STARTUP,
+    SYNC,
+    TAKEOVER,
+    TRANSITIONS,
     AddVips,
     Announce,
     DelVips,
@@ -241,10 +250,43 @@ def test_a_master_reports_what_it_advertises_as_master_priority():
     assert r.master_priority == 100
 
 
-def test_transition_table_refuses_the_impossible_without_raising():
+def test_transition_table_holds_the_rfc_transitions_and_fault_only():
+    pairs = {(old, new) for old, causes in TRANSITIONS.items() for targets in causes.values()
+             for new in targets}
+    # RFC 5798 §6.4: Initialize -> Backup/Master (Startup), Backup -> Master, Master -> Backup,
+    # Backup/Master -> Initialize (Shutdown); keepalived adds FAULT, left as a Startup.
+    assert pairs == {
+        (INIT, BACKUP), (INIT, MASTER), (BACKUP, MASTER), (MASTER, BACKUP),
+        (BACKUP, INIT), (MASTER, INIT),
+        (INIT, FAULT), (BACKUP, FAULT), (MASTER, FAULT),
+        (FAULT, BACKUP), (FAULT, MASTER), (FAULT, INIT),
+    }
+    assert set(TRANSITIONS[BACKUP]) == {MASTER_DOWN, SHUTDOWN, FAULTED, TAKEOVER, SYNC}
+    assert set(TRANSITIONS[MASTER]) == {PREEMPTED, SHUTDOWN, FAULTED, STANDBY, SYNC}
+
+
+@pytest.mark.parametrize("state,new,cause", [
+    (INIT, MASTER, MASTER_DOWN),   # a master-down timer cannot fire before Startup
+    (FAULT, MASTER, MASTER_DOWN),  # nor in FAULT
+    (FAULT, MASTER, TAKEOVER),     # a takeover does not skip the fault
+    (INIT, BACKUP, PREEMPTED),     # only a Master is preempted
+    (BACKUP, BACKUP, STARTUP),     # same state: nothing happens either
+    (MASTER, FAULT, STARTUP),      # Startup never leads to FAULT
+    (INIT, FAULT, SHUTDOWN),
+])
+def test_transition_table_refuses_what_it_does_not_hold(state, new, cause, caplog):
     r = router()
-    assert r._change_state(INIT, 0.0, "noop") == []
+    r.state = state
+    with caplog.at_level(logging.ERROR, logger="test"):
+        assert r._change_state(new, 0.0, "test", cause) == []
+    assert r.state == state and r.counters["transitions"] == 0 and r.last_transition is None
+    if new != state:
+        assert "this is a bug: no transition" in caplog.text
+
+
+def test_a_refused_become_master_has_no_side_effect():
+    r = router()
     r.state = FAULT
-    r.params = r.params._replace()
-    assert r.link_down(0.0) == []  # already FAULT
-    assert r.counters["transitions"] == 0
+    assert r._become_master(1.0, "test", MASTER_DOWN) == []
+    assert r.state == FAULT and r.next_deadline() is None
+    assert r.counters["became_master"] == 0 and r.counters["adverts_sent"] == 0

@@ -6,8 +6,10 @@ Rules this module keeps:
    monotonic scale) and returns a list of actions for the driver to execute
    *in order*. `next_deadline()` says when `on_timer(now)` is due next.
 2. States are INIT, BACKUP, MASTER, FAULT (RFC 5798 §6.4 plus keepalived's
-   FAULT). Every change goes through `_change_state`, which checks the
-   TRANSITIONS table, logs "OLD -> NEW", counts, and emits StateChanged.
+   FAULT). Every change goes through `_change_state(new, now, reason, event)`,
+   which checks the TRANSITIONS table (state -> event -> allowed targets),
+   logs "OLD -> NEW", counts, and emits StateChanged. A pair the table does
+   not hold is refused (logged as a bug, nothing changes).
 3. Becoming master sends the advert *first*, then adds the VIPs and
    announces them (RFC 5798 §6.4.2 (ii), keepalived's order), so the old
    master yields before we answer ARP.
@@ -20,7 +22,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, NamedTuple, Optional, Union
+from typing import Dict, FrozenSet, List, NamedTuple, Optional, Union
 
 from vrrp_agent.constants import PRIORITY_OWNER, PRIORITY_STOP
 from vrrp_agent.packet import Advertisement
@@ -31,12 +33,43 @@ BACKUP = "BACKUP"
 MASTER = "MASTER"
 FAULT = "FAULT"
 
-TRANSITIONS = {
-    INIT: {BACKUP, MASTER, FAULT},
-    BACKUP: {MASTER, FAULT, INIT},
-    MASTER: {BACKUP, FAULT, INIT},
-    FAULT: {BACKUP, MASTER, INIT},
+# What causes a state change (the second key of TRANSITIONS).
+STARTUP = "startup"
+"""RFC 5798 §6.4.1: Startup event (also: every fault source cleared, keepalived)."""
+MASTER_DOWN = "master_down"
+"""RFC 5798 §6.4.2: Master_Down_Timer fires in Backup."""
+PREEMPTED = "preempted"
+"""RFC 5798 §6.4.3: a Master hears a higher priority (or equal, greater address)."""
+SHUTDOWN = "shutdown"
+"""RFC 5798 §6.4.2 / §6.4.3: Shutdown event."""
+FAULTED = "fault"
+"""keepalived: a fault source holds (link, tracking, resources, sync group)."""
+TAKEOVER = "takeover"
+"""Operator takeover: a Backup advertises 254 and is master at once."""
+STANDBY = "standby"
+"""Operator standby: a Master sends priority 0 and stays Backup."""
+SYNC = "sync"
+"""keepalived sync group: a member follows the others to MASTER or BACKUP."""
+
+TRANSITIONS: Dict[str, Dict[str, FrozenSet[str]]] = {
+    INIT: {STARTUP: frozenset({BACKUP, MASTER}), FAULTED: frozenset({FAULT})},
+    BACKUP: {
+        MASTER_DOWN: frozenset({MASTER}),
+        SHUTDOWN: frozenset({INIT}),
+        FAULTED: frozenset({FAULT}),
+        TAKEOVER: frozenset({MASTER}),
+        SYNC: frozenset({MASTER}),
+    },
+    MASTER: {
+        PREEMPTED: frozenset({BACKUP}),
+        SHUTDOWN: frozenset({INIT}),
+        FAULTED: frozenset({FAULT}),
+        STANDBY: frozenset({BACKUP}),
+        SYNC: frozenset({BACKUP}),
+    },
+    FAULT: {STARTUP: frozenset({BACKUP, MASTER}), SHUTDOWN: frozenset({INIT})},
 }
+"""state -> cause -> the states it may lead to. Nothing else is a transition."""
 
 
 class SendAdvert(NamedTuple):
@@ -154,10 +187,10 @@ class Router:
     def start(self, now: float) -> List[Action]:
         """RFC 5798 §6.4.1: Startup event in Initialize (also: leaving FAULT)."""
         if self.effective_priority == PRIORITY_OWNER:
-            return self._become_master(now, "address owner (priority 255)")
+            return self._become_master(now, "address owner (priority 255)", STARTUP)
         self.master_adver_int_cs = self.params.adver_int_cs
         self._master_down_at = now + self.master_down_interval_s()
-        return self._change_state(BACKUP, now, "startup")
+        return self._change_state(BACKUP, now, "startup", STARTUP)
 
     def shutdown(self, now: float) -> List[Action]:
         """RFC 5798 §6.4.3 (Shutdown): a master sends priority 0 and releases the VIPs."""
@@ -165,7 +198,7 @@ class Router:
         if self.state == MASTER:
             actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
-        return actions + self._change_state(INIT, now, "stop")
+        return actions + self._change_state(INIT, now, "stop", SHUTDOWN)
 
     def link_down(self, now: float) -> List[Action]:
         """The instance interface lost its link: FAULT (keepalived), prio 0 first if master."""
@@ -184,7 +217,7 @@ class Router:
             actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
         self.master_priority = None
-        return actions + self._change_state(FAULT, now, reason)
+        return actions + self._change_state(FAULT, now, reason, FAULTED)
 
     def leave_fault(self, now: float) -> List[Action]:
         """Every fault cleared: start again (BACKUP, or MASTER for the owner), RFC §6.4.1."""
@@ -196,7 +229,7 @@ class Router:
         """Sync group: a member became master, so does this backup (keepalived)."""
         if self.state != BACKUP:
             return []
-        return self._become_master(now, reason)
+        return self._become_master(now, reason, SYNC)
 
     def force_backup(self, now: float, reason: str) -> List[Action]:
         """Sync group: a member left master; this master follows (priority 0, VIPs dropped)."""
@@ -206,7 +239,7 @@ class Router:
         self._cancel_timers()
         self.master_priority = None
         self._master_down_at = now + self.master_down_interval_s()
-        return actions + self._change_state(BACKUP, now, reason)
+        return actions + self._change_state(BACKUP, now, reason, SYNC)
 
     # ----------------------------------------------------------------- input
     def on_timer(self, now: float) -> List[Action]:
@@ -217,7 +250,7 @@ class Router:
                 self.wants_master = True
                 actions.append(WantMaster("master down timer expired"))
             elif self.state == BACKUP:
-                actions += self._become_master(now, "master down timer expired")
+                actions += self._become_master(now, "master down timer expired", MASTER_DOWN)
             else:
                 self._master_down_at = None
         if self._adver_at is not None and now >= self._adver_at and self.state == MASTER:
@@ -261,7 +294,7 @@ class Router:
         """Make-before-break switchover: advertise `priority` and be master now."""
         self._set_effective(priority)
         if self.state == BACKUP:
-            return self._become_master(now, "takeover requested")
+            return self._become_master(now, "takeover requested", TAKEOVER)
         return []
 
     def standby(self, now: float, priority: int = 1) -> List[Action]:
@@ -273,7 +306,7 @@ class Router:
         self._cancel_timers()
         self.master_priority = None
         self._master_down_at = now + self.master_down_interval_s()
-        return actions + self._change_state(BACKUP, now, "standby requested")
+        return actions + self._change_state(BACKUP, now, "standby requested", STANDBY)
 
     def release(self, now: float) -> List[Action]:
         """Back to the configured priority; preemption then follows the RFC rules."""
@@ -354,9 +387,11 @@ class Router:
         self._cancel_timers()
         self._master_down_at = now + self.master_down_interval_s()
         self.counters["released_master"] += 1
-        return [DelVips()] + self._change_state(BACKUP, now, "higher priority master")
+        return [DelVips()] + self._change_state(BACKUP, now, "higher priority master", PREEMPTED)
 
-    def _become_master(self, now: float, reason: str) -> List[Action]:
+    def _become_master(self, now: float, reason: str, cause: str) -> List[Action]:
+        if not self._allowed(MASTER, cause, reason):
+            return []  # refused before any side effect: no advert, no VIPs
         self._cancel_timers()
         self.wants_master = False
         self.master_ip = self.primary_ip
@@ -371,27 +406,32 @@ class Router:
         actions: List[Action] = [self._advert(self.effective_priority), AddVips()]
         if p.garp_master_repeat > 0:
             actions.append(self._announce(p.garp_master_repeat))
-        return actions + self._change_state(MASTER, now, reason)
+        return actions + self._change_state(MASTER, now, reason, cause)
 
     def _release_master(self, priority: int) -> List[Action]:
         self.counters["released_master"] += 1
         return [self._advert(priority), DelVips()]
 
     # ------------------------------------------------------------- helpers
-    def _change_state(self, new: str, now: float, reason: str) -> List[Action]:
+    def _change_state(self, new: str, now: float, reason: str, cause: str) -> List[Action]:
         old = self.state
         if new == old:
             return []
+        if not self._allowed(new, cause, reason):
+            return []
         if new != BACKUP:
             self.wants_master = False
-        if new not in TRANSITIONS[old]:
-            self.log.error("this is a bug: no transition %s -> %s (%s)", old, new, reason)
-            return []
         self.state = new
         self.last_transition = now
         self.counters["transitions"] += 1
         self.log.info("%s -> %s (%s)", old, new, reason)
         return [StateChanged(old, new, reason)]
+
+    def _allowed(self, new: str, cause: str, reason: str) -> bool:
+        if new in TRANSITIONS[self.state].get(cause, ()):
+            return True
+        self.log.error("this is a bug: no transition %s -> %s on %s (%s)", self.state, new, cause, reason)
+        return False
 
     def _advert(self, priority: int) -> SendAdvert:
         self.counters["adverts_sent"] += 1
