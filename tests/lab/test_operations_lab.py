@@ -188,3 +188,20 @@ def test_control_socket_permissions(lab: Lab):
     stopped.stop()
     cp = stopped.cli("status")
     assert cp.returncode == 1 and "not running" in cp.stderr
+
+
+def test_reload_refuses_a_host_address_as_vip(lab: Lab):
+    """reload runs the host checks of check-config and run: a host's own address is no VIP
+    (it would be recorded as held and deleted on release)."""
+    agents = pair(lab, **FAST_V3)
+    conf = agents[1].conf_path
+    good = conf.read_text()
+    own = lab.node(1).ip4
+    conf.write_text(good.replace("198.51.100.100/24", f"198.51.100.100/24\n        {own}/24"))
+    cp = agents[1].cli("reload")
+    assert cp.returncode == 1
+    assert f"{conf}:" in cp.stderr and f"virtual IP {own} is an address of this host" in cp.stderr, cp.stderr
+    assert "running configuration kept" in cp.stderr
+    assert agents[1].state() == "MASTER"
+    assert lab.node(1).has_address(own) and lab.node(1).has_address(VIP4)
+    assert own not in str(agents[1].instance()["vips"])

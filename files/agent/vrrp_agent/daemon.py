@@ -40,7 +40,7 @@ from vrrp_agent.events import EventBus
 from vrrp_agent.health import Health
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
-from vrrp_agent.router import Action, AddVips, Announce, DelVips, SendAdvert, StateChanged, WantMaster
+from vrrp_agent.router import MASTER, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged, WantMaster
 from vrrp_agent.transitions import Transitions
 
 log = logging.getLogger("vrrp_agent")
@@ -74,6 +74,8 @@ class Daemon(Operations, Health, Transitions):
         self.discards["vrid"] = 0
         self.held: Set[str] = read_held_vips(state_dir)
         self.stopping = asyncio.Event()
+        self.announce_free: Dict[Tuple[str, int], float] = {}
+        """Per (interface, family): the loop time before which no GARP/NA may go out."""
 
     # --------------------------------------------------------------- lifecycle
     async def run(self) -> int:
@@ -286,7 +288,7 @@ class Daemon(Operations, Health, Transitions):
             elif kind is DelVips:
                 self.netlink.submit(self._change_vips, inst, False)
             elif kind is Announce:
-                self.netlink.submit(self._announce, inst, action.repeat)  # type: ignore[union-attr]
+                self._announce_spaced(inst, action.repeat)  # type: ignore[union-attr]
             elif kind is StateChanged:
                 self._on_transition(inst, action)  # type: ignore[arg-type]
             elif kind is WantMaster:
@@ -303,6 +305,36 @@ class Daemon(Operations, Health, Transitions):
             except OSError as exc:
                 inst.counters["send_errors"] += 1
                 inst.log.debug("advert to %s not sent: %s", dst, exc)
+
+    def _announce_spaced(self, inst: Instance, repeat: int, vips: Any = None) -> None:
+        """Queue a GARP/NA burst, spaced as keepalived spaces it.
+
+        keepalived: every gratuitous ARP sent on an interface is at least
+        vrrp_garp_interval after the previous one there (each unsolicited NA
+        vrrp_gna_interval after the previous NA), across repeats, VIPs and
+        instances. With both at 0 (the
+        default) the burst goes out back to back in one worker call.
+        """
+        vips = tuple(inst.all_vips if vips is None else vips)
+        garp = inst.cfg.garp
+        if garp.interval_s <= 0 and garp.gna_interval_s <= 0:
+            self.netlink.submit(self._announce, inst, repeat, vips)
+            return
+        now = self.loop.time()
+        for _ in range(repeat):
+            for vip in vips:
+                key = (vip.dev or inst.cfg.interface, vip.family)
+                at = max(now, self.announce_free.get(key, now))
+                gap = garp.interval_s if vip.family == 4 else garp.gna_interval_s
+                self.announce_free[key] = at + gap
+                if at <= now:
+                    self.netlink.submit(self._announce, inst, 1, (vip,))
+                else:
+                    self.loop.call_at(at, self._announce_later, inst, vip)
+
+    def _announce_later(self, inst: Instance, vip: VipSpec) -> None:
+        if inst.router.state == MASTER:  # a burst stops with the mastership
+            self.netlink.submit(self._announce, inst, 1, (vip,))
 
     # ------------------------------------------- netlink worker thread (ordered)
     def _vip_ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
@@ -326,8 +358,8 @@ class Daemon(Operations, Health, Transitions):
                 continue
             try:
                 if add:
-                    self._record_held(vip.address, True)
                     changed = self.netlink.add_vip(ifindex, vip)
+                    self._record_held(vip.address, True)  # only once it is there
                 else:
                     changed = self.netlink.del_vip(ifindex, vip)
                     self._record_held(vip.address, False)

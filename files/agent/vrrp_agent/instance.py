@@ -55,7 +55,8 @@ class Instance:
 
     def __init__(self, cfg: InstanceConfig, gdefs: GlobalDefs, logger: logging.Logger):
         prefix = f"[{cfg.name} {cfg.interface} vrid {cfg.vrid} v{cfg.family}]"
-        self.log = InstanceLog(logger, {"prefix": prefix})
+        # a child logger per instance, so that `debug` can raise one instance's level
+        self.log = InstanceLog(logger.getChild(f"instance.{cfg.name}"), {"prefix": prefix})
         self.router = Router(router_params(cfg), self.log)
         self.override: Optional[str] = None
         """None, "takeover" or "standby" (operator overrides)."""
@@ -85,6 +86,8 @@ class Instance:
 
     def _configure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
         self.cfg = cfg
+        # keepalived's `debug LEVEL`: this instance's debug lines (discards, ...) are logged
+        self.log.logger.setLevel(logging.DEBUG if cfg.debug > 0 else logging.NOTSET)
         self.af = socket.AF_INET if cfg.family == 4 else socket.AF_INET6
         vip_block = packet.pack_addresses([v.address for v in cfg.vips], cfg.family)
         self.vip_block = vip_block

@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from vrrp_agent import __version__
 from vrrp_agent.adapters.scheduling import apply_scheduling
@@ -59,7 +59,9 @@ class Operations:
     _cancel_timer: Callable[..., None]
     _bind: Callable[..., Awaitable[bool]]
     _change_vip_list: Callable[..., None]
-    _announce: Callable[..., None]
+    _announce_spaced: Callable[..., None]
+    _on_netlink: Callable[..., Any]
+    held: Set[str]
     _new_instance: Callable[..., Instance]
     _attach: Callable[..., None]
     _reevaluate: Callable[..., None]
@@ -180,12 +182,15 @@ class Operations:
 
     async def reload(self) -> Dict[str, Any]:
         """Re-read the config; keep matched instances' state (interface + VRID + family)."""
-        from vrrp_agent.adapters.scripts import host_script_errors
-        from vrrp_agent.config import load_config
+        from vrrp_agent.adapters.netlink import host_facts_on_worker
+        from vrrp_agent.validation import HostFacts, validate
 
         try:
-            new = load_config(self.config.path)
-            problems = host_script_errors(new)
+            interfaces, addresses = await self._on_netlink(host_facts_on_worker, self.netlink)
+            # the same pipeline as check-config and run: a VIP that is one of this
+            # host's own addresses (and not one we hold) is refused here too
+            new, problems = validate(self.config.path, HostFacts(interfaces, addresses, set(self.held)),
+                                     interfaces_required=False)
             if problems:
                 raise problems[0]
             self._refuse_restart_only(new)
@@ -255,5 +260,5 @@ class Operations:
                 self.netlink.submit(self._change_vip_list, inst, removed, False)
             if added:
                 self.netlink.submit(self._change_vip_list, inst, added, True)
-                self.netlink.submit(self._announce, inst, cfg.garp.master_repeat, added)
+                self._announce_spaced(inst, cfg.garp.master_repeat, added)
         self._arm(inst)
