@@ -40,7 +40,7 @@ from vrrp_agent.events import EventBus
 from vrrp_agent.health import Health
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
-from vrrp_agent.router import MASTER, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged, WantMaster
+from vrrp_agent.router import MASTER, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged
 from vrrp_agent.transitions import Transitions
 
 log = logging.getLogger("vrrp_agent")
@@ -201,8 +201,8 @@ class Daemon(Operations, Health, Transitions):
         inst.link_up = link_is_up(cfg.interface) or cfg.dont_track_primary
         if not inst.link_up:
             inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
-        inst.faults.pop("link", None)
-        if inst.link_up and not inst.faults and inst.router.state == "INIT":
+        faults = self.supervisor.faults.get(cfg.name, {})
+        if inst.link_up and not (faults.keys() - {"link"}) and inst.router.state == "INIT":
             self._apply(inst, inst.router.start(self.loop.time()))
             self._arm(inst)
         self._set_fault(inst, "link", None if inst.link_up else "interface down")
@@ -278,7 +278,8 @@ class Daemon(Operations, Health, Transitions):
         self._arm(inst)
 
     # ----------------------------------------------------------------- actions
-    def _apply(self, inst: Instance, actions: List[Action]) -> None:
+    def _execute(self, inst: Instance, actions: List[Action]) -> None:
+        """Run a router's actions in order (the supervisor's part: transitions.py `_apply`)."""
         for action in actions:
             kind = type(action)
             if kind is SendAdvert:
@@ -291,8 +292,6 @@ class Daemon(Operations, Health, Transitions):
                 self._announce_spaced(inst, action.repeat)  # type: ignore[union-attr]
             elif kind is StateChanged:
                 self._on_transition(inst, action)  # type: ignore[arg-type]
-            elif kind is WantMaster:
-                self._group_wants_master(inst)
 
     def _send(self, inst: Instance, priority: int) -> None:
         io = self.io.get((inst.cfg.interface, inst.cfg.family))

@@ -11,7 +11,7 @@ A mixin of the Daemon (daemon.py), like operations.py. Rules:
 - After any fact changes, every instance that tracks it is re-evaluated by
   track.evaluate: its effective priority (unless an operator override holds
   one) goes out in the next advert; a FAULT verdict is a fault source
-  ("tracking") combined with the others in Daemon._settle.
+  ("tracking") combined with the others by the supervisor (supervisor.py).
 - Reload: the task of a kept script keeps its rise/fall state and picks up
   the new settings at its next run; removed scripts stop; new ones start.
 """
@@ -60,13 +60,14 @@ def init_track_file(cfg: TrackFileConfig) -> None:
 
 
 class Health:
-    """Mixed into Daemon; uses its instances, loop, config and _settle."""
+    """Mixed into Daemon; uses its instances, loop, config and _set_fault."""
 
     instances: List[Instance]
     config: Config
     loop: asyncio.AbstractEventLoop
     bus: EventBus
-    _settle: Callable[..., None]
+    _set_fault: Callable[..., None]
+    faults_of: Callable[..., Dict[str, str]]
 
     def _init_health(self) -> None:
         self.facts = Facts()
@@ -229,15 +230,6 @@ class Health:
             reason = "tracking: " + ", ".join(verdict.reasons) if verdict.fault else None
             self._set_fault(inst, "tracking", reason)
 
-    def _set_fault(self, inst: Instance, source: str, reason: Optional[str]) -> None:
-        if inst.faults.get(source) == reason:
-            return
-        if reason is None:
-            inst.faults.pop(source, None)
-        else:
-            inst.faults[source] = reason
-        self._settle(inst)
-
     def tracking_of(self, inst: Instance) -> Dict[str, Any]:
         from vrrp_agent.track import tracking_status
 
@@ -245,5 +237,5 @@ class Health:
         if verdict is None:
             verdict = evaluate(inst.cfg.priority, inst.cfg.tracks, self.facts)
         doc = tracking_status(verdict, self.facts)
-        doc["faults"] = dict(inst.faults)
+        doc["faults"] = self.faults_of(inst)
         return doc

@@ -67,13 +67,10 @@ class Instance:
         self.link_up = False
         self.timer: Optional[asyncio.TimerHandle] = None
         self.timer_at: Optional[float] = None
-        self.faults: Dict[str, str] = {}
-        """Why the instance must be in FAULT, by source: link, tracking, resources, sync."""
         self.verdict: Any = None
         """The last track.Verdict (daemon side)."""
         self.notifier: Any = None
         self.resources: Any = None
-        self.resource_hold: Optional[asyncio.TimerHandle] = None
         self._configure(cfg, gdefs)
 
     def reconfigure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:

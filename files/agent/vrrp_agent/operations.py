@@ -36,6 +36,7 @@ from vrrp_agent.errors import ConfigError
 from vrrp_agent.instance import Instance
 from vrrp_agent.router import FAULT, MASTER
 from vrrp_agent.status import SCHEMA_VERSION, instance_status, iso_utc
+from vrrp_agent.supervisor import Supervisor
 
 log = logging.getLogger("vrrp_agent")
 
@@ -66,6 +67,7 @@ class Operations:
     _attach: Callable[..., None]
     _reevaluate: Callable[..., None]
     _settle: Callable[..., None]
+    supervisor: Supervisor
     _clear_resource_fault: Callable[..., None]
     _sync_groups_changed: Callable[..., None]
     start_health: Callable[..., None]
@@ -221,11 +223,14 @@ class Operations:
             kept.append(inst)
             if inst.cfg != cfg:
                 changed.append(inst.cfg.name)
+                if inst.cfg.name != cfg.name:
+                    self.supervisor.rename(inst.cfg.name, cfg.name)
                 self._reconfigure(inst, cfg, new, now)
         for inst in old.values():
             inst.log.info("removed from the configuration: stopping")
             self._cancel_timer(inst)
             self._apply(inst, inst.router.shutdown(now))
+            self.supervisor.forget(inst.cfg.name)
             self.by_vrid.get((inst.cfg.interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
         previous = (self.config.globals.rt_priority, self.config.globals.nice)
         self.config = new

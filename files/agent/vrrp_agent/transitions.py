@@ -1,19 +1,12 @@
-"""Around state changes: fault sources, sync groups, events, notify hooks, resources.
+"""Around state changes: the supervisor's commands, events, notify hooks, resources.
 
 A mixin of the Daemon (daemon.py). Rules:
-- FAULT has several sources per instance (`Instance.faults`): link (its own
-  interface), tracking (weight-0 trackers), resources (a failed start),
-  sync (another member of its sync group is in FAULT). The instance is in
-  FAULT while any source holds; when the last one clears it starts again
-  (BACKUP, or MASTER for the address owner), RFC 5798 §6.4.1.
-- Sync groups (keepalived): one member's FAULT puts every member in FAULT;
-  a member becoming MASTER makes the other backups MASTER; a member leaving
-  MASTER for BACKUP makes the other masters BACKUP (priority-0 advert).
-  Propagation happens once per change (no ping-pong inside the agent).
-  A member whose master-down timer expires becomes MASTER only when every
-  other member is MASTER or wants to be (its own timer expired): a member
-  that still hears a live master holds the group back (keepalived's rule).
-  Members need a consistent priority order across nodes (as in keepalived).
+- Policy lives in supervisor.py (pure): fault sources, sync groups, group
+  arbitration, the hold of a resource fault. This module only runs what it
+  decides: `_apply` executes a router's actions in order, feeds the
+  transitions and WantMaster to the supervisor, and runs the commands it
+  returns on their routers, from one work queue (nothing re-enters: an
+  `_apply` called while the queue drains only appends to it).
 - Every state change is published on the event bus, then queued on the
   instance's notifier (keepalived's STOP for a stop), and, when all members
   of a sync group agree on a new state, on the group's notifier.
@@ -25,16 +18,28 @@ A mixin of the Daemon (daemon.py). Rules:
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from vrrp_agent.config.model import Config, InstanceConfig
 from vrrp_agent.events import EventBus
 from vrrp_agent.instance import Instance
 from vrrp_agent.notify import Notifier
 from vrrp_agent.resources import ResourceGroup
-from vrrp_agent.router import BACKUP, FAULT, INIT, MASTER, StateChanged
+from vrrp_agent.router import INIT, MASTER, Action, StateChanged, WantMaster
+from vrrp_agent.supervisor import (
+    RESOURCES,
+    Command,
+    EnterFault,
+    ForceBackup,
+    ForceMaster,
+    GroupChanged,
+    LeaveFault,
+    MemberView,
+    Supervisor,
+)
 
 log = logging.getLogger("vrrp_agent")
 
@@ -46,14 +51,17 @@ class Transitions:
     config: Config
     loop: asyncio.AbstractEventLoop
     bus: EventBus
-    _apply: Callable[..., None]
+    _execute: Callable[..., None]
     _arm: Callable[..., None]
     _on_netlink: Callable[..., Any]
 
     def _init_transitions(self) -> None:
-        self._syncing = False
         self.group_notifiers: Dict[str, Notifier] = {}
-        self.group_states: Dict[str, Optional[str]] = {}
+        self.supervisor = Supervisor({}, log)
+        self._work: Deque[Tuple[Instance, List[Action], bool]] = collections.deque()
+        self._draining = False
+        self._supervisor_timer: Optional[asyncio.TimerHandle] = None
+        self._supervisor_at: Optional[float] = None
 
     # ------------------------------------------------------------ instances
     def _new_instance(self, cfg: InstanceConfig) -> Instance:
@@ -86,72 +94,116 @@ class Transitions:
         await self._on_netlink(lambda: None)
 
     def _sync_groups_changed(self) -> None:
-        """Create/update group notifiers after a (re)load."""
+        """Create/update group notifiers and the supervisor's groups after a (re)load."""
+        groups = {g.name: [i.cfg.name for i in self.instances if i.cfg.sync_group == g.name]
+                  for g in self.config.sync_groups}
+        self.supervisor.reconfigure(groups)
         for group in self.config.sync_groups:
             notifier = self.group_notifiers.get(group.name)
             if notifier is None:
                 self.group_notifiers[group.name] = Notifier(
                     "GROUP", group.name, group.notify, self.config.globals, self.bus,
                     logging.getLogger("vrrp_agent"))
-                self.group_states.setdefault(group.name, None)
             else:
                 notifier.reconfigure(group.notify, self.config.globals)
-        names = {g.name for g in self.config.sync_groups}
         for name in list(self.group_notifiers):
-            if name not in names:
+            if name not in groups:
                 self.group_notifiers.pop(name)
-                self.group_states.pop(name, None)
 
     def group_members(self, group: Optional[str]) -> List[Instance]:
-        if group is None:
-            return []
-        return [i for i in self.instances if i.cfg.sync_group == group]
+        names = self.supervisor.members(group)
+        return [i for i in self.instances if i.cfg.name in names]
 
-    # --------------------------------------------------------------- faults
+    def faults_of(self, inst: Instance) -> Dict[str, str]:
+        return dict(self.supervisor.faults.get(inst.cfg.name, {}))
+
+    # ----------------------------------------------------- supervisor glue
+    def _view(self) -> Dict[str, MemberView]:
+        return {i.cfg.name: MemberView(i.router.state, i.router.wants_master, i.ifindex is not None)
+                for i in self.instances}
+
+    def _by_name(self, name: str) -> Optional[Instance]:
+        for inst in self.instances:
+            if inst.cfg.name == name:
+                return inst
+        return None
+
+    def _set_fault(self, inst: Instance, source: str, reason: Optional[str],
+                   hold_s: Optional[float] = None) -> None:
+        """A fault source of `inst` holds (reason) or cleared (None)."""
+        commands = self.supervisor.set_fault(inst.cfg.name, source, reason, self._view(),
+                                             self.loop.time(), hold_s)
+        self._commands(commands)
+
     def _settle(self, inst: Instance) -> None:
-        if inst.cfg.sync_group is None:
-            inst.faults.pop("sync", None)  # it may have left its group on reload
-            self._settle_one(inst)
-            return
-        members = self.group_members(inst.cfg.sync_group)
-        own = {id(m): any(k != "sync" for k in m.faults) for m in members}
-        for m in members:
-            others = [o.cfg.name for o in members if o is not m and own[id(o)]]
-            if others:
-                m.faults["sync"] = f"sync group {inst.cfg.sync_group}: {', '.join(others)} in FAULT"
-            else:
-                m.faults.pop("sync", None)
-        for m in members:
-            self._settle_one(m)
-
-    def _settle_one(self, inst: Instance) -> None:
-        router = inst.router
-        now = self.loop.time()
-        if inst.faults:
-            if router.state != FAULT:
-                self._apply(inst, router.enter_fault(now, "; ".join(inst.faults.values())))
-        elif router.state == FAULT and inst.ifindex is not None:
-            self._apply(inst, router.leave_fault(now))
+        self._commands(self.supervisor.settle(inst.cfg.name, self._view()))
         self._arm(inst)
 
+    def _apply(self, inst: Instance, actions: List[Action], propagate: bool = True) -> None:
+        """Run a router's actions, then whatever the supervisor makes of them (one queue)."""
+        self._work.append((inst, actions, propagate))
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._work:
+                target, todo, prop = self._work.popleft()
+                self._execute(target, todo)
+                if any(type(a) in (StateChanged, WantMaster) for a in todo):
+                    self._commands(self.supervisor.on_output(target.cfg.name, todo, self._view(), prop))
+        finally:
+            self._draining = False
+        self._arm_supervisor()
+
+    def _commands(self, commands: List[Command]) -> None:
+        now = self.loop.time()
+        for cmd in commands:
+            if isinstance(cmd, GroupChanged):
+                self._group_changed(cmd.group, cmd.state)
+                continue
+            inst = self._by_name(cmd.name)
+            if inst is None:
+                continue
+            router = inst.router
+            if isinstance(cmd, EnterFault):
+                self._apply(inst, router.enter_fault(now, cmd.reason))
+            elif isinstance(cmd, LeaveFault):
+                self._apply(inst, router.leave_fault(now))
+            elif isinstance(cmd, ForceMaster):
+                self._apply(inst, router.force_master(now, cmd.reason), cmd.propagate)
+            elif isinstance(cmd, ForceBackup):
+                self._apply(inst, router.force_backup(now, cmd.reason), False)
+            self._arm(inst)
+        self._arm_supervisor()
+
+    def _arm_supervisor(self) -> None:
+        deadline = self.supervisor.next_deadline()
+        if deadline == self._supervisor_at:
+            return
+        if self._supervisor_timer is not None:
+            self._supervisor_timer.cancel()
+        self._supervisor_timer = None
+        self._supervisor_at = deadline
+        if deadline is not None:
+            self._supervisor_timer = self.loop.call_at(deadline, self._supervisor_fire)
+
+    def _supervisor_fire(self) -> None:
+        now = max(self.loop.time(), self._supervisor_at or 0.0)
+        self._supervisor_timer = None
+        self._supervisor_at = None
+        self._commands(self.supervisor.on_timer(now, self._view()))
+
+    # --------------------------------------------------------------- faults
     def _resource_failed(self, inst: Instance, why: str) -> None:
         hold = inst.cfg.resources.fault_hold_s if inst.cfg.resources else 0.0
         until = f"for {hold:g} s" if hold > 0 else "until `vrrp-agent release`"
         inst.log.error("%s: FAULT %s (priority 0 sent, VIPs released)", why, until)
-        inst.faults["resources"] = why
-        self._settle(inst)
-        if inst.resource_hold is not None:
-            inst.resource_hold.cancel()
-        if hold > 0:
-            inst.resource_hold = self.loop.call_later(hold, self._clear_resource_fault, inst)
+        self._set_fault(inst, RESOURCES, why, hold_s=hold)
 
     def _clear_resource_fault(self, inst: Instance) -> None:
-        if inst.resource_hold is not None:
-            inst.resource_hold.cancel()
-            inst.resource_hold = None
-        if inst.faults.pop("resources", None) is not None:
+        if self.supervisor.faults.get(inst.cfg.name, {}).get(RESOURCES) is not None:
             inst.log.info("resource failure cleared: leaving FAULT")
-            self._settle(inst)
+        self._set_fault(inst, RESOURCES, None)
 
     # ---------------------------------------------------------- transitions
     def _on_transition(self, inst: Instance, change: StateChanged) -> None:
@@ -166,57 +218,8 @@ class Transitions:
                 inst.resources.set_wanted(True)
             elif change.old == MASTER:
                 inst.resources.set_wanted(False)
-        group = inst.cfg.sync_group
-        if group is None:
-            return
-        if not self._syncing:
-            self._propagate(inst, change)
-        self._group_state(group)
 
-    def _propagate(self, inst: Instance, change: StateChanged) -> None:
-        now = self.loop.time()
-        reason = f"sync group {inst.cfg.sync_group}: {inst.cfg.name} is {change.new}"
-        self._syncing = True
-        try:
-            for other in self.group_members(inst.cfg.sync_group):
-                if other is inst:
-                    continue
-                if change.new == MASTER and other.router.state == BACKUP:
-                    self._apply(other, other.router.force_master(now, reason))
-                elif change.old == MASTER and change.new == BACKUP and other.router.state == MASTER:
-                    self._apply(other, other.router.force_backup(now, reason))
-                self._arm(other)
-        finally:
-            self._syncing = False
-
-    def _group_wants_master(self, inst: Instance) -> None:
-        """keepalived's rule: a sync group goes MASTER only when every member wants it.
-
-        A member whose master-down timer expired waits (BACKUP, no timer) while
-        another member still hears a live master; the last member to want it
-        takes the group over. This prevents ping-pong when one segment is cut.
-        """
-        others = [m for m in self.group_members(inst.cfg.sync_group) if m is not inst]
-        waiting = [m.cfg.name for m in others
-                   if not (m.router.state == MASTER or (m.router.state == BACKUP and m.router.wants_master))]
-        if waiting:
-            inst.log.info("master down timer expired; held BACKUP: sync group %s waits for %s",
-                          inst.cfg.sync_group, ", ".join(waiting))
-            return
-        now = self.loop.time()
-        self._apply(inst, inst.router.force_master(now, "master down timer expired (sync group ready)"))
-        self._arm(inst)
-
-    def _group_state(self, group: str) -> None:
-        states = {m.router.state for m in self.group_members(group)}
-        if len(states) != 1:
-            return
-        state = states.pop()
-        if state == INIT:
-            state = "STOP"
-        if self.group_states.get(group) == state:
-            return
-        self.group_states[group] = state
+    def _group_changed(self, group: str, state: str) -> None:
         log.info("sync group %s: %s", group, state)
         self.bus.publish("group", group=group, state=state)
         notifier = self.group_notifiers.get(group)
