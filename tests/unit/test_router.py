@@ -227,7 +227,7 @@ def test_takeover_is_make_before_break_and_standby_gives_up_at_once():
     r = router(priority=100)
     r.start(0.0)
     r.on_advert(advert(150), HIGHER_IP, 0.5)
-    actions = r.takeover(1.0, 254)
+    actions = r.takeover(1.0)
     assert kinds(actions)[:2] == [SendAdvert, AddVips] and actions[0] == SendAdvert(254)
     assert r.state == MASTER
     actions = r.standby(2.0)
@@ -242,12 +242,56 @@ def test_a_master_reports_what_it_advertises_as_master_priority():
     r.start(0.0)
     r.on_timer(r.next_deadline())
     assert (r.state, r.master_priority) == (MASTER, 100)
-    r.takeover(5.0, 254)
+    r.takeover(5.0)
     assert r.master_priority == 254
+    r.release(5.5)
     r.set_priority(90, 6.0)  # a tracking weight while master
     assert r.master_priority == 90
     r.release(7.0)
-    assert r.master_priority == 100
+    assert r.master_priority == 90
+
+
+# ---- one owner of priority (rule 5): base, tracked, override -> effective
+
+def test_effective_priority_is_override_else_tracked_else_base():
+    r = router(priority=100)
+    assert (r.base_priority, r.effective_priority) == (100, 100)
+    r.set_priority(120, 0.0)
+    assert r.effective_priority == 120
+    r.takeover(1.0)
+    assert (r.override, r.effective_priority) == ("takeover", 254)
+    r.set_priority(80, 2.0)  # tracking while the override holds: remembered, not advertised
+    assert r.effective_priority == 254 and r.tracked_priority == 80
+    r.standby(3.0)
+    assert (r.override, r.effective_priority) == ("standby", 1)
+    r.release(4.0)
+    assert (r.override, r.effective_priority) == (None, 80)  # the tracked one, not the base
+
+
+def test_a_master_under_takeover_keeps_254_when_tracking_drops():
+    r = router(priority=100)
+    r.start(0.0)
+    r.takeover(1.0)
+    assert r.state == MASTER
+    r.set_priority(50, 1.5)
+    assert SendAdvert(254) in r.on_timer(r.next_deadline())
+
+
+def test_reload_keeps_the_override_and_takes_the_new_base():
+    r = router(priority=100)
+    r.start(0.0)
+    r.standby(1.0)
+    assert r.reconfigure(r.params._replace(priority=150), 2.0) == []
+    assert (r.override, r.effective_priority, r.base_priority) == ("standby", 1, 150)
+    r.release(3.0)
+    assert r.effective_priority == 150  # tracked was for the old base: it reports again
+
+
+def test_reload_without_override_keeps_the_tracked_priority_of_the_same_base():
+    r = router(priority=100)
+    r.set_priority(110, 0.0)
+    r.reconfigure(r.params._replace(adver_int_cs=200), 1.0)
+    assert r.effective_priority == 110
 
 
 def test_transition_table_holds_the_rfc_transitions_and_fault_only():

@@ -80,7 +80,7 @@ def test_debug_is_acted_on_per_instance(tmp_path):
     assert inst.log.isEnabledFor(logging.DEBUG)
     plain = load_config(_write(tmp_path)).instances[0]
     assert plain.debug == 0
-    inst.reconfigure(plain, config.globals)  # reload without `debug`: back to the agent's level
+    inst.reconfigure(plain, config.globals, 0.0)  # reload without `debug`: back to the agent's level
     log.setLevel(logging.INFO)
     try:
         assert not inst.log.isEnabledFor(logging.DEBUG)

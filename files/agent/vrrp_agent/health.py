@@ -9,8 +9,8 @@ A mixin of the Daemon (daemon.py), like operations.py. Rules:
 - Track files and processes are polled every POLL_S; tracked interfaces are
   refreshed on every link event (SIOCGIFFLAGS, as for the instance link).
 - After any fact changes, every instance that tracks it is re-evaluated by
-  track.evaluate: its effective priority (unless an operator override holds
-  one) goes out in the next advert; a FAULT verdict is a fault source
+  track.evaluate: the Router takes it as its tracked priority (advertised
+  unless an operator override holds one) and its actions are run; a FAULT verdict is a fault source
   ("tracking") combined with the others by the supervisor (supervisor.py).
 - Reload: the task of a kept script keeps its rise/fall state and picks up
   the new settings at its next run; removed scripts stop; new ones start.
@@ -67,6 +67,7 @@ class Health:
     loop: asyncio.AbstractEventLoop
     bus: EventBus
     _set_fault: Callable[..., None]
+    _apply: Callable[..., None]
     faults_of: Callable[..., Dict[str, str]]
 
     def _init_health(self) -> None:
@@ -221,12 +222,13 @@ class Health:
             verdict = evaluate(inst.cfg.priority, inst.cfg.tracks, self.facts)
             inst.verdict = verdict
             router = inst.router
-            if inst.override is None and verdict.priority != router.effective_priority:
-                inst.log.info("effective priority %d -> %d (tracking)", router.effective_priority,
-                              verdict.priority)
-                self.bus.publish("priority", instance=inst.cfg.name, old=router.effective_priority,
-                                 new=verdict.priority)
-                router.set_priority(verdict.priority, self.loop.time())
+            before = router.effective_priority
+            actions = router.set_priority(verdict.priority, self.loop.time())
+            if router.effective_priority != before:
+                inst.log.info("effective priority %d -> %d (tracking)", before, router.effective_priority)
+                self.bus.publish("priority", instance=inst.cfg.name, old=before,
+                                 new=router.effective_priority)
+            self._apply(inst, actions)
             reason = "tracking: " + ", ".join(verdict.reasons) if verdict.fault else None
             self._set_fault(inst, "tracking", reason)
 

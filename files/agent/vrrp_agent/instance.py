@@ -58,8 +58,6 @@ class Instance:
         # a child logger per instance, so that `debug` can raise one instance's level
         self.log = InstanceLog(logger.getChild(f"instance.{cfg.name}"), {"prefix": prefix})
         self.router = Router(router_params(cfg), self.log)
-        self.override: Optional[str] = None
-        """None, "takeover" or "standby" (operator overrides)."""
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
         self.counters = self.router.counters
         self.counters.update(send_errors=0, address_list_mismatch=0, vip_errors=0)
@@ -73,13 +71,19 @@ class Instance:
         self.resources: Any = None
         self._configure(cfg, gdefs)
 
-    def reconfigure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
-        """Reload with the same identity: new settings, state and counters kept."""
+    @property
+    def override(self) -> Optional[str]:
+        """None, "takeover" or "standby": the router owns it (one owner of priority)."""
+        return self.router.override
+
+    def reconfigure(self, cfg: InstanceConfig, gdefs: GlobalDefs, now: float) -> List[Action]:
+        """Reload with the same identity: new settings; state, override and counters kept."""
         src = self.encoder.src
         self._configure(cfg, gdefs)
-        self.router.reconfigure(router_params(cfg), keep_priority=self.override is not None)
+        actions = self.router.reconfigure(router_params(cfg), now)
         if src:
             self.encoder.set_src(src)
+        return actions
 
     def _configure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
         self.cfg = cfg

@@ -15,8 +15,10 @@ Rules:
   Trackers, notify hooks and resource groups are reconfigured in place.
 - Sync groups: takeover/standby/release act on every member of the group
   of a named instance. release also clears a resource-failure FAULT.
-- While an override holds, tracking does not change the priority (FAULT
-  still applies); release goes back to the tracked priority.
+- Priorities belong to the Router (router.py rule 5): takeover, standby
+  and release only call it and run the actions it returns. While an
+  override holds, tracking changes the tracked priority, not the advertised
+  one (FAULT still applies); release goes back to the tracked priority.
 """
 
 from __future__ import annotations
@@ -34,13 +36,12 @@ from vrrp_agent.config.model import Config, InstanceConfig
 from vrrp_agent.control import ControlError
 from vrrp_agent.errors import ConfigError
 from vrrp_agent.instance import Instance
-from vrrp_agent.router import FAULT, MASTER
+from vrrp_agent.router import FAULT, MASTER, TAKEOVER_PRIORITY
 from vrrp_agent.status import SCHEMA_VERSION, instance_status, iso_utc
 from vrrp_agent.supervisor import Supervisor
 
 log = logging.getLogger("vrrp_agent")
 
-TAKEOVER_PRIORITY = 254  # above any non-owner master; 255 stays the address owner's
 
 
 class Operations:
@@ -124,18 +125,16 @@ class Operations:
         for inst in chosen:
             before = inst.router.state
             if kind == "takeover":
-                actions = inst.router.takeover(now, TAKEOVER_PRIORITY)
+                actions = inst.router.takeover(now)
             elif kind == "standby":
                 actions = inst.router.standby(now)
             else:
-                actions = inst.router.release(now)
-                self._clear_resource_fault(inst)
-            inst.override = kind
+                actions = inst.router.release(now)  # back to the tracked priority
             inst.log.info("override %s (was %s)", kind or "released", before)
             self._apply(inst, actions)
-            self._arm(inst)
             if kind is None:
-                self._reevaluate([inst])
+                self._clear_resource_fault(inst)
+            self._arm(inst)
         self._save_overrides()
         return {"instances": [{"name": i.cfg.name, "state": i.router.state,
                                "override": i.override} for i in chosen]}
@@ -258,7 +257,7 @@ class Operations:
         was_master = inst.router.state == MASTER
         removed = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in
                    {(n.address, n.prefixlen, n.dev) for n in cfg.vips + cfg.excluded_vips}]
-        inst.reconfigure(cfg, new.globals)
+        self._apply(inst, inst.reconfigure(cfg, new.globals, now))
         added = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in old_vips]
         if was_master:
             if removed:

@@ -15,8 +15,12 @@ Rules this module keeps:
    master yields before we answer ARP.
 4. Timers follow RFC 5798 §6.1 / RFC 3768 §6.1 (see timing.py); a backup
    learns Master_Adver_Interval from v3 adverts only.
-5. Priorities: base from the config; `effective` = what we advertise and
-   compare with. 0 is only ever *sent* on stop/fault.
+5. Priorities: the Router is their one owner. It holds the base (config),
+   the tracked (base + tracker weights, fed by the driver) and the operator
+   override (takeover: 254, standby: 1) and computes `effective_priority`,
+   what it advertises and compares with: the override if any, else the
+   tracked, else the base. Takeover, standby, release, tracking and reload
+   all go through it and return actions. 0 is only ever *sent* on stop/fault.
 """
 
 from __future__ import annotations
@@ -138,6 +142,12 @@ class RouterParams(NamedTuple):
     """In a vrrp_sync_group: become master only when the driver says every member wants to."""
 
 
+TAKEOVER_PRIORITY = 254
+"""Above any non-owner master; 255 stays the address owner's."""
+STANDBY_PRIORITY = 1
+"""A standby node still takes over when nobody else can."""
+
+
 class Router:
     """The state machine of one virtual router."""
 
@@ -145,6 +155,10 @@ class Router:
         self.params = params
         self.log = log
         self.state = INIT
+        self.tracked_priority: Optional[int] = None
+        """Base + tracker weights (track.evaluate); None until tracking reports."""
+        self.override: Optional[str] = None
+        """None, "takeover" or "standby" (operator overrides)."""
         self.effective_priority = params.priority
         self.master_adver_int_cs = params.adver_int_cs
         self.primary_ip = b""  # our source address, packed: the tie-break (RFC 5798 §6.4.3)
@@ -278,8 +292,26 @@ class Router:
             return self._master_rx(adv, src, now)
         return []
 
+    # ------------------------------------------------------------ priority
+    @property
+    def base_priority(self) -> int:
+        return self.params.priority
+
     def set_priority(self, priority: int, now: float) -> List[Action]:
-        """Change the effective priority; the next advert carries it."""
+        """Tracking: the tracked priority; it is advertised unless an override holds."""
+        self.tracked_priority = priority
+        return self._recompute(now)
+
+    def _recompute(self, now: float) -> List[Action]:
+        """Effective = override, else tracked, else base. The next advert carries it."""
+        if self.override == "takeover":
+            priority = TAKEOVER_PRIORITY
+        elif self.override == "standby":
+            priority = STANDBY_PRIORITY
+        elif self.tracked_priority is not None:
+            priority = self.tracked_priority
+        else:
+            priority = self.params.priority
         self._set_effective(priority)
         return []
 
@@ -290,40 +322,44 @@ class Router:
             self.master_priority = priority
 
     # ------------------------------------------------------------ operator
-    def takeover(self, now: float, priority: int) -> List[Action]:
-        """Make-before-break switchover: advertise `priority` and be master now."""
-        self._set_effective(priority)
+    def takeover(self, now: float) -> List[Action]:
+        """Make-before-break switchover: advertise TAKEOVER_PRIORITY and be master now."""
+        self.override = "takeover"
+        actions = self._recompute(now)
         if self.state == BACKUP:
-            return self._become_master(now, "takeover requested", TAKEOVER)
-        return []
+            return actions + self._become_master(now, "takeover requested", TAKEOVER)
+        return actions
 
-    def standby(self, now: float, priority: int = 1) -> List[Action]:
-        """Give mastership up now (priority 0 advert) and stay backup at `priority`."""
-        self.effective_priority = priority
+    def standby(self, now: float) -> List[Action]:
+        """Give mastership up now (priority 0 advert) and stay backup at STANDBY_PRIORITY."""
+        self.override = "standby"
+        actions = self._recompute(now)
         if self.state != MASTER:
-            return []
-        actions = self._release_master(PRIORITY_STOP)
+            return actions
+        actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
         self.master_priority = None
         self._master_down_at = now + self.master_down_interval_s()
         return actions + self._change_state(BACKUP, now, "standby requested", STANDBY)
 
     def release(self, now: float) -> List[Action]:
-        """Back to the configured priority; preemption then follows the RFC rules."""
-        self._set_effective(self.params.priority)
-        return []
+        """Drop the override: back to the tracked (or configured) priority; RFC rules follow."""
+        self.override = None
+        return self._recompute(now)
 
-    def reconfigure(self, params: RouterParams, keep_priority: bool) -> None:
-        """Reload: new settings, same state. Timers re-derive from them as they run."""
+    def reconfigure(self, params: RouterParams, now: float) -> List[Action]:
+        """Reload: new settings, same state and override. Timers re-derive from them as they run."""
         old = self.params
         self.params = params
-        if not keep_priority:
-            self._set_effective(params.priority)
+        if params.priority != old.priority:
+            self.tracked_priority = None  # tracking reports again for the new base
+        actions = self._recompute(now)
         if params.adver_int_cs != old.adver_int_cs and self.state != BACKUP:
             self.master_adver_int_cs = params.adver_int_cs
         if self.state == MASTER and self._adver_at is not None:
             self._adver_at = min(self._adver_at, self._adver_at - old.adver_int_cs / 100.0
                                  + params.adver_int_cs / 100.0)
+        return actions
 
     # -------------------------------------------------------------- backup
     def _backup_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
