@@ -293,6 +293,13 @@ def test_notify_order_is_preserved_under_a_flapping_check(make_lab):
             time.sleep(0.15)
         flag.set(0)
         wait_until(lambda: agent.state() == "MASTER", SLOW)
+
+        def streamed() -> int:
+            return len([e for e in events.read() if e["type"] == "transition"])
+
+        # the stream is asynchronous: wait until it has every transition the agent counted
+        wait_until(lambda: streamed() == agent.instance()["counters"]["transitions"], SLOW,
+                   message="every transition streamed")
         seen = events.read()
     finally:
         events.close()

@@ -108,7 +108,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def gather_host_facts(state_dir: Optional[str]) -> HostFacts:
     """This host's interfaces and addresses, and the VIPs a previous run held."""
     from vrrp_agent.adapters.netlink import Netlink, host_facts
-    from vrrp_agent.daemon import read_held_vips
+    from vrrp_agent.vips import read_held_vips
 
     netlink = Netlink()
     try:

@@ -1,6 +1,6 @@
 """Around state changes: the supervisor's commands, events, notify hooks, resources.
 
-A mixin of the Daemon (daemon.py). Rules:
+One part of the daemon (daemon.py assembles them). Rules:
 - Policy lives in supervisor.py (pure): fault sources, sync groups, group
   arbitration, the hold of a resource fault. This module only runs what it
   decides: `_apply` executes a router's actions in order, feeds the
@@ -21,14 +21,14 @@ import asyncio
 import collections
 import functools
 import logging
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Protocol, Tuple
 
-from vrrp_agent.config.model import Config, InstanceConfig
-from vrrp_agent.events import EventBus
+from vrrp_agent.config.model import InstanceConfig
 from vrrp_agent.instance import Instance
 from vrrp_agent.notify import Notifier
 from vrrp_agent.resources import ResourceGroup
 from vrrp_agent.router import INIT, MASTER, Action, StateChanged, WantMaster
+from vrrp_agent.runtime import Runtime
 from vrrp_agent.supervisor import (
     RESOURCES,
     Command,
@@ -40,22 +40,29 @@ from vrrp_agent.supervisor import (
     MemberView,
     Supervisor,
 )
+from vrrp_agent.vips import VipKeeper
 
 log = logging.getLogger("vrrp_agent")
 
 
+class RouterIO(Protocol):
+    """What Transitions needs from the driver (daemon.Driver)."""
+
+    def execute(self, inst: Instance, actions: List[Action]) -> None:
+        """Run a router's actions in order (adverts, VIPs, announcements, transitions)."""
+
+    def arm(self, inst: Instance) -> None:
+        """Re-arm the instance's timer at its router's next deadline."""
+
+
 class Transitions:
-    """Mixed into Daemon."""
+    """Runs the supervisor's decisions; publishes and notifies state changes."""
 
-    instances: List[Instance]
-    config: Config
-    loop: asyncio.AbstractEventLoop
-    bus: EventBus
-    _execute: Callable[..., None]
-    _arm: Callable[..., None]
-    _on_netlink: Callable[..., Any]
-
-    def _init_transitions(self) -> None:
+    def __init__(self, rt: Runtime, vips: VipKeeper):
+        self.rt = rt
+        self.vips = vips
+        self.io: Optional[RouterIO] = None
+        """Set by the daemon once the driver exists."""
         self.group_notifiers: Dict[str, Notifier] = {}
         self.supervisor = Supervisor({}, log)
         self._work: Deque[Tuple[Instance, List[Action], bool]] = collections.deque()
@@ -64,16 +71,16 @@ class Transitions:
         self._supervisor_at: Optional[float] = None
 
     # ------------------------------------------------------------ instances
-    def _new_instance(self, cfg: InstanceConfig) -> Instance:
-        inst = Instance(cfg, self.config.globals, log)
-        self._attach(inst)
+    def new_instance(self, cfg: InstanceConfig) -> Instance:
+        inst = Instance(cfg, self.rt.config.globals, log)
+        self.attach(inst)
         return inst
 
-    def _attach(self, inst: Instance) -> None:
+    def attach(self, inst: Instance) -> None:
         """Notifier and resource group for an instance (new, or reconfigured on reload)."""
-        cfg, gdefs = inst.cfg, self.config.globals
+        cfg, gdefs = inst.cfg, self.rt.config.globals
         if inst.notifier is None:
-            inst.notifier = Notifier("INSTANCE", cfg.name, cfg.notify, gdefs, self.bus, inst.log)
+            inst.notifier = Notifier("INSTANCE", cfg.name, cfg.notify, gdefs, self.rt.bus, inst.log)
         else:
             inst.notifier.reconfigure(cfg.notify, gdefs)
         inst.notifier.counters = inst.counters
@@ -83,36 +90,37 @@ class Transitions:
             return
         if inst.resources is None:
             inst.resources = ResourceGroup(
-                cfg.name, cfg.resources, gdefs, self.bus, inst.log,
-                on_start_failed=functools.partial(self._resource_failed, inst),
-                before_start=self._vips_settled)
+                cfg.name, cfg.resources, gdefs, self.rt.bus, inst.log,
+                on_start_failed=functools.partial(self.resource_failed, inst),
+                before_start=self.vips.settled)
         else:
             inst.resources.reconfigure(cfg.resources, gdefs)
 
-    async def _vips_settled(self) -> None:
-        """Wait until queued VIP changes are done (resources start after the VIPs)."""
-        await self._on_netlink(lambda: None)
-
-    def _sync_groups_changed(self) -> None:
+    def sync_groups_changed(self) -> None:
         """Create/update group notifiers and the supervisor's groups after a (re)load."""
-        groups = {g.name: [i.cfg.name for i in self.instances if i.cfg.sync_group == g.name]
-                  for g in self.config.sync_groups}
+        groups = {g.name: [i.cfg.name for i in self.rt.instances if i.cfg.sync_group == g.name]
+                  for g in self.rt.config.sync_groups}
         self.supervisor.reconfigure(groups)
-        for group in self.config.sync_groups:
+        for group in self.rt.config.sync_groups:
             notifier = self.group_notifiers.get(group.name)
             if notifier is None:
                 self.group_notifiers[group.name] = Notifier(
-                    "GROUP", group.name, group.notify, self.config.globals, self.bus,
+                    "GROUP", group.name, group.notify, self.rt.config.globals, self.rt.bus,
                     logging.getLogger("vrrp_agent"))
             else:
-                notifier.reconfigure(group.notify, self.config.globals)
+                notifier.reconfigure(group.notify, self.rt.config.globals)
         for name in list(self.group_notifiers):
             if name not in groups:
                 self.group_notifiers.pop(name)
 
     def group_members(self, group: Optional[str]) -> List[Instance]:
         names = self.supervisor.members(group)
-        return [i for i in self.instances if i.cfg.name in names]
+        return [i for i in self.rt.instances if i.cfg.name in names]
+
+    def _io(self) -> RouterIO:
+        if self.io is None:
+            raise RuntimeError("this is a bug: Transitions used before the driver was attached")
+        return self.io
 
     def faults_of(self, inst: Instance) -> Dict[str, str]:
         return dict(self.supervisor.faults.get(inst.cfg.name, {}))
@@ -120,26 +128,20 @@ class Transitions:
     # ----------------------------------------------------- supervisor glue
     def _view(self) -> Dict[str, MemberView]:
         return {i.cfg.name: MemberView(i.router.state, i.router.wants_master, i.ifindex is not None)
-                for i in self.instances}
+                for i in self.rt.instances}
 
-    def _by_name(self, name: str) -> Optional[Instance]:
-        for inst in self.instances:
-            if inst.cfg.name == name:
-                return inst
-        return None
-
-    def _set_fault(self, inst: Instance, source: str, reason: Optional[str],
+    def set_fault(self, inst: Instance, source: str, reason: Optional[str],
                    hold_s: Optional[float] = None) -> None:
         """A fault source of `inst` holds (reason) or cleared (None)."""
         commands = self.supervisor.set_fault(inst.cfg.name, source, reason, self._view(),
-                                             self.loop.time(), hold_s)
+                                             self.rt.loop.time(), hold_s)
         self._commands(commands)
 
-    def _settle(self, inst: Instance) -> None:
+    def settle(self, inst: Instance) -> None:
         self._commands(self.supervisor.settle(inst.cfg.name, self._view()))
-        self._arm(inst)
+        self._io().arm(inst)
 
-    def _apply(self, inst: Instance, actions: List[Action], propagate: bool = True) -> None:
+    def apply(self, inst: Instance, actions: List[Action], propagate: bool = True) -> None:
         """Run a router's actions, then whatever the supervisor makes of them (one queue)."""
         self._work.append((inst, actions, propagate))
         if self._draining:
@@ -148,7 +150,7 @@ class Transitions:
         try:
             while self._work:
                 target, todo, prop = self._work.popleft()
-                self._execute(target, todo)
+                self._io().execute(target, todo)
                 if any(type(a) in (StateChanged, WantMaster) for a in todo):
                     self._commands(self.supervisor.on_output(target.cfg.name, todo, self._view(), prop))
         finally:
@@ -156,24 +158,24 @@ class Transitions:
         self._arm_supervisor()
 
     def _commands(self, commands: List[Command]) -> None:
-        now = self.loop.time()
+        now = self.rt.loop.time()
         for cmd in commands:
             if isinstance(cmd, GroupChanged):
                 self._group_changed(cmd.group, cmd.state)
                 continue
-            inst = self._by_name(cmd.name)
+            inst = self.rt.by_name(cmd.name)
             if inst is None:
                 continue
             router = inst.router
             if isinstance(cmd, EnterFault):
-                self._apply(inst, router.enter_fault(now, cmd.reason))
+                self.apply(inst, router.enter_fault(now, cmd.reason))
             elif isinstance(cmd, LeaveFault):
-                self._apply(inst, router.leave_fault(now))
+                self.apply(inst, router.leave_fault(now))
             elif isinstance(cmd, ForceMaster):
-                self._apply(inst, router.force_master(now, cmd.reason), cmd.propagate)
+                self.apply(inst, router.force_master(now, cmd.reason), cmd.propagate)
             elif isinstance(cmd, ForceBackup):
-                self._apply(inst, router.force_backup(now, cmd.reason), False)
-            self._arm(inst)
+                self.apply(inst, router.force_backup(now, cmd.reason), False)
+            self._io().arm(inst)
         self._arm_supervisor()
 
     def _arm_supervisor(self) -> None:
@@ -185,31 +187,31 @@ class Transitions:
         self._supervisor_timer = None
         self._supervisor_at = deadline
         if deadline is not None:
-            self._supervisor_timer = self.loop.call_at(deadline, self._supervisor_fire)
+            self._supervisor_timer = self.rt.loop.call_at(deadline, self._supervisor_fire)
 
     def _supervisor_fire(self) -> None:
-        now = max(self.loop.time(), self._supervisor_at or 0.0)
+        now = max(self.rt.loop.time(), self._supervisor_at or 0.0)
         self._supervisor_timer = None
         self._supervisor_at = None
         self._commands(self.supervisor.on_timer(now, self._view()))
 
     # --------------------------------------------------------------- faults
-    def _resource_failed(self, inst: Instance, why: str) -> None:
+    def resource_failed(self, inst: Instance, why: str) -> None:
         hold = inst.cfg.resources.fault_hold_s if inst.cfg.resources else 0.0
         until = f"for {hold:g} s" if hold > 0 else "until `vrrp-agent release`"
         inst.log.error("%s: FAULT %s (priority 0 sent, VIPs released)", why, until)
-        self._set_fault(inst, RESOURCES, why, hold_s=hold)
+        self.set_fault(inst, RESOURCES, why, hold_s=hold)
 
-    def _clear_resource_fault(self, inst: Instance) -> None:
+    def clear_resource_fault(self, inst: Instance) -> None:
         if self.supervisor.faults.get(inst.cfg.name, {}).get(RESOURCES) is not None:
             inst.log.info("resource failure cleared: leaving FAULT")
-        self._set_fault(inst, RESOURCES, None)
+        self.set_fault(inst, RESOURCES, None)
 
     # ---------------------------------------------------------- transitions
-    def _on_transition(self, inst: Instance, change: StateChanged) -> None:
+    def on_transition(self, inst: Instance, change: StateChanged) -> None:
         router = inst.router
         state = "STOP" if change.new == INIT else change.new
-        self.bus.publish("transition", instance=inst.cfg.name, old=change.old, new=change.new,
+        self.rt.bus.publish("transition", instance=inst.cfg.name, old=change.old, new=change.new,
                          reason=change.reason, priority=router.effective_priority)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
@@ -221,13 +223,13 @@ class Transitions:
 
     def _group_changed(self, group: str, state: str) -> None:
         log.info("sync group %s: %s", group, state)
-        self.bus.publish("group", group=group, state=state)
+        self.rt.bus.publish("group", group=group, state=state)
         notifier = self.group_notifiers.get(group)
         if notifier is not None:
             notifier.transition(state, 0)
 
     # ------------------------------------------------------------- shutdown
-    async def _stop_resources_first(self, instances: List[Instance]) -> None:
+    async def stop_resources_first(self, instances: List[Instance]) -> None:
         """Voluntary release (stop, standby): resources stop while we still hold the VIPs."""
         busy = [i for i in instances if i.resources is not None and i.router.state == MASTER]
         for inst in busy:
@@ -236,10 +238,10 @@ class Transitions:
         for inst in busy:
             await inst.resources.settled()
 
-    async def _drain_hooks(self) -> None:
-        notifiers = [i.notifier for i in self.instances if i.notifier is not None]
+    async def drain_hooks(self) -> None:
+        notifiers = [i.notifier for i in self.rt.instances if i.notifier is not None]
         notifiers += list(self.group_notifiers.values())
         await asyncio.gather(*(n.drain() for n in notifiers))
-        for inst in self.instances:
+        for inst in self.rt.instances:
             if inst.resources is not None:
                 await inst.resources.close()
