@@ -10,8 +10,9 @@ The tracking driver, one part of the daemon (daemon.py assembles them). Rules:
   refreshed on every link event (SIOCGIFFLAGS, as for the instance link).
 - After any fact changes, every instance that tracks it is re-evaluated by
   track.evaluate: the Router takes it as its tracked priority (advertised
-  unless an operator override holds one) and its actions are run; a FAULT verdict is a fault source
-  ("tracking") combined with the others by the supervisor (supervisor.py).
+  unless an operator override holds one) and its actions are run; a FAULT
+  verdict is a fault source ("tracking") that the supervisor combines with
+  the others (supervisor.py).
 - Reload: the task of a kept script keeps its rise/fall state and picks up
   the new settings at its next run; removed scripts stop; new ones start.
 """

@@ -9,7 +9,9 @@ what the control socket and SIGHUP reach. Rules:
   stays BACKUP at priority 1 (it still takes over if nobody else can).
 - release: back to the configured priority; normal preemption rules apply.
 - Overrides are persisted in STATE_DIR/overrides.json and restored at start.
-- reload: an invalid config is refused and the running one kept. Instances
+- reload: the config goes through validation.py (syntax, model, host
+  checks) like check-config and run; an invalid one is refused and the
+  running one kept. Instances
   match on (interface, VRID, family) and keep their state; only VIPs that
   left the config are removed; removed instances stop with priority 0.
   Trackers, notify hooks and resource groups are reconfigured in place.
