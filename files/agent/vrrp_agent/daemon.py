@@ -190,19 +190,24 @@ class Driver:
 
     # ----------------------------------------------------------------- actions
     def execute(self, inst: Instance, actions: List[Action]) -> None:
-        """Run a router's actions in order (the supervisor's part: Transitions.apply)."""
-        for action in actions:
-            kind = type(action)
-            if kind is SendAdvert:
-                self._send(inst, action.priority)  # type: ignore[union-attr]
-            elif kind is AddVips:
-                self.vips.change_all(inst, True)
-            elif kind is DelVips:
-                self.vips.change_all(inst, False)
-            elif kind is Announce:
-                self.vips.announce(inst, action.repeat)  # type: ignore[union-attr]
-            elif kind is StateChanged:
-                self.transitions.on_transition(inst, action)  # type: ignore[arg-type]
+        """Run a router's actions in order (the supervisor's part: Transitions.apply).
+
+        The netlink work of one call (VIPs, then their announcement) is one worker job.
+        """
+        with self.vips.batched():
+            for action in actions:
+                kind = type(action)
+                if kind is SendAdvert:
+                    self._send(inst, action.priority)  # type: ignore[union-attr]
+                elif kind is AddVips:
+                    self.vips.change_all(inst, True)
+                elif kind is DelVips:
+                    self.vips.change_all(inst, False)
+                elif kind is Announce:
+                    self.vips.announce(inst, action.repeat)  # type: ignore[union-attr]
+                elif kind is StateChanged:
+                    self.vips.flush()  # the worker adds the VIPs while the loop publishes
+                    self.transitions.on_transition(inst, action)  # type: ignore[arg-type]
 
     def _send(self, inst: Instance, priority: int) -> None:
         io = self.io.get((inst.cfg.interface, inst.cfg.family))

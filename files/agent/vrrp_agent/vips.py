@@ -7,6 +7,8 @@ Rules:
   Results come back in submission order (one worker, call_soon_threadsafe).
 - Changes are queued in the order the routers asked for them, on the single
   worker, so an announcement follows its VIPs and a removal follows an add.
+  The work of one batch (the driver batches each router output) is one job:
+  VIPs and their GARP back to back, the loop woken once with the results.
 - A VIP is recorded as held only after its add succeeded, and forgotten
   once its removal succeeded (or it was already gone).
 - `vrrp_garp_interval` / `vrrp_gna_interval` (keepalived): each gratuitous
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
@@ -37,6 +40,8 @@ HELD_FILE = "held-vips.json"
 # (VIP, ifindex or None) in; (VIP, True: changed / False: nothing to do / str: error) out
 Job = Tuple[VipSpec, Optional[int]]
 Outcome = Tuple[VipSpec, Any]
+# ("vips", instance, [Job], add) or ("announce", instance, [(ifname, VIP)], repeat)
+Step = Tuple[str, Instance, List[Any], Any]
 
 
 class VipKeeper:
@@ -45,16 +50,64 @@ class VipKeeper:
         self.netlink = netlink
         self.announcer = announcer
         self.held: Set[str] = read_held_vips(rt.state_dir)
+        self._batch: Optional[List[Step]] = None
         self.announce_free: Dict[Tuple[str, int], float] = {}
         """Per (interface, family): the loop time before which no GARP/NA may go out."""
 
     # -------------------------------------------------------------- loop side
-    def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> concurrent.futures.Future[Any]:
+    def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> None:
         """Queue adds (or removals) of `vips` of `inst`; results are recorded on the loop."""
-        jobs = [(vip, self._ifindex(inst, vip)) for vip in vips]
-        future = self.netlink.submit(_vip_calls, self.netlink, jobs, add)
-        future.add_done_callback(lambda f: self._from_worker(self._record, inst, add, f))
-        return future
+        self._submit(("vips", inst, [(vip, self._ifindex(inst, vip)) for vip in vips], add))
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Everything queued inside goes to the worker as one job, with one result.
+
+        A takeover's VIP add and its announcement then run back to back on the
+        worker, and the loop is woken once, after the GARP is out (not between
+        the add and the GARP, where it would compete with the worker for the GIL).
+        """
+        if self._batch is not None:
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            steps, self._batch = self._batch, None
+            if steps:
+                self._flush(steps)
+
+    def flush(self) -> None:
+        """Inside `batched()`: hand what is queued so far to the worker now."""
+        if self._batch:
+            steps, self._batch = self._batch, []
+            self._flush(steps)
+
+    def _submit(self, step: Step) -> None:
+        if self._batch is not None:
+            self._batch.append(step)
+        else:
+            self._flush([step])
+
+    def _flush(self, steps: List[Step]) -> None:
+        payload = [(kind, jobs, arg) for kind, _inst, jobs, arg in steps]
+        future = self.netlink.submit(_run_steps, self.netlink, self.announcer,
+                                     self.rt.adapters.hw_address, payload)
+        future.add_done_callback(lambda f: self._from_worker(self._results, steps, f))
+
+    def _results(self, steps: List[Step], future: concurrent.futures.Future[Any]) -> None:
+        try:
+            results = future.result()
+        except Exception as exc:  # noqa: BLE001 - a worker bug must not kill the loop
+            log.error("this is a bug: a netlink worker job failed: %s", exc)
+            return
+        for (kind, inst, _jobs, arg), result in zip(steps, results):
+            if kind == "vips":
+                self._record(inst, bool(arg), result)
+            else:
+                for error in result:
+                    inst.log.warning("%s", error)
 
     def change_all(self, inst: Instance, add: bool) -> None:
         self.change(inst, inst.all_vips, add)
@@ -80,12 +133,7 @@ class VipKeeper:
         except RuntimeError:  # the loop closed meanwhile: nothing left to record
             pass
 
-    def _record(self, inst: Instance, add: bool, future: concurrent.futures.Future[Any]) -> None:
-        try:
-            outcomes: List[Outcome] = future.result()
-        except Exception as exc:  # noqa: BLE001 - a worker bug must not kill the loop
-            log.error("this is a bug: VIP change failed: %s", exc)
-            return
+    def _record(self, inst: Instance, add: bool, outcomes: List[Outcome]) -> None:
         verb = "added" if add else "removed"
         for vip, result in outcomes:
             if isinstance(result, str):
@@ -150,22 +198,22 @@ class VipKeeper:
             self._send(inst, 1, (vip,))
 
     def _send(self, inst: Instance, repeat: int, vips: Tuple[VipSpec, ...]) -> None:
-        jobs = [(vip.dev or inst.cfg.interface, vip) for vip in vips]
-        future = self.netlink.submit(_announce_calls, self.announcer, self.rt.adapters.hw_address,
-                                     jobs, repeat)
-        future.add_done_callback(lambda f: self._from_worker(self._announced, inst, f))
-
-    def _announced(self, inst: Instance, future: concurrent.futures.Future[Any]) -> None:
-        try:
-            errors: List[str] = future.result()
-        except Exception as exc:  # noqa: BLE001
-            log.error("this is a bug: announcement failed: %s", exc)
-            return
-        for error in errors:
-            inst.log.warning("%s", error)
+        self._submit(("announce", inst, [(vip.dev or inst.cfg.interface, vip) for vip in vips], repeat))
 
 
 # ------------------------------------------------------- netlink worker thread
+def _run_steps(netlink: Any, announcer: Any, hw_address: Any,
+               steps: List[Tuple[str, Any, Any]]) -> List[Any]:
+    """Worker: one job's steps in order; a result per step."""
+    out: List[Any] = []
+    for kind, jobs, arg in steps:
+        if kind == "vips":
+            out.append(_vip_calls(netlink, jobs, arg))
+        else:
+            out.append(_announce_calls(announcer, hw_address, jobs, arg))
+    return out
+
+
 def _vip_calls(netlink: Any, jobs: List[Job], add: bool) -> List[Outcome]:
     """Worker: the netlink calls, nothing else. Errors are returned as text."""
     out: List[Outcome] = []
