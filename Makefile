@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 AGENT := files/agent
 
-.PHONY: venv test unit lab lint bench reliability clean
+.PHONY: venv test unit coverage lab lint bench reliability clean
 
 $(VENV)/.stamp: requirements-dev.txt | deps
 	python3 -m venv $(VENV)
@@ -22,6 +22,16 @@ lint: venv
 
 unit: venv
 	PYTHONPATH=$(AGENT) $(PY) -m pytest -q tests/unit
+
+# Line coverage of the driver modules by tests/unit (fake adapters, virtual time), measured
+# in-process by coverage.py. Needs no root (tests/unit run as any user).
+DRIVER := daemon supervisor transitions operations health vips control commands status cli
+COVERAGE_FILE ?= /tmp/vrrp-agent-coverage-$(shell id -u)
+coverage: venv
+	COVERAGE_FILE=$(COVERAGE_FILE) PYTHONPATH=$(AGENT) $(PY) -m coverage run \
+		--source=$(AGENT)/vrrp_agent -m pytest -q -p no:cacheprovider tests/unit
+	COVERAGE_FILE=$(COVERAGE_FILE) $(PY) -m coverage report --fail-under=85 \
+		--include="$$(printf '$(AGENT)/vrrp_agent/%s.py,' $(DRIVER))"
 
 lab: venv
 	PYTHONPATH=$(AGENT) $(PY) -m pytest -q tests/lab

@@ -53,10 +53,12 @@ def test_rfc5798_6_4_3_sigterm_sends_priority_zero_and_exits_0(lab: Lab):
     wait_until(owned_only_by(lab, VIP4, 1), SLOW)
     assert agents[1].stop() == 0
     assert not lab.node(1).has_address(VIP4)
-    # priority 0: the backup waits only its skew time (0.6 s), far below master-down (3.6 s)
-    elapsed = wait_until(lambda: lab.node(2).has_address(VIP4), FAST)
-    assert elapsed < 3.0, f"takeover after a graceful stop took {elapsed:.2f} s"
-    assert agents[2].instance()["counters"]["priority_zero_received"] >= 1
+    # priority 0: the backup waits only its skew time (RFC 5798 §6.4.2); how fast that is
+    # is a benchmark (bench/), not an assertion here
+    wait_until(lambda: lab.node(2).has_address(VIP4), FAST)
+    inst = agents[2].instance()
+    assert inst["counters"]["priority_zero_received"] >= 1
+    assert inst["state"] == "MASTER" and inst["counters"]["became_master"] == 1
     wait_until(owned_only_by(lab, VIP4, 2), FAST)
 
 
@@ -168,3 +170,25 @@ def test_runs_on_debian_12_pyroute2_0_7(lab: Lab):
     assert not lab.node(1).has_address(VIP4)
     wait_until(owned_only_by(lab, VIP4, 2), FAST)
     assert_single_owner(lab, VIP4, 2)
+
+
+def test_garp_and_gna_intervals_space_the_burst(lab: Lab):
+    """vrrp_garp_interval / vrrp_gna_interval: each GARP (NA) on an interface follows the
+    previous one by at least the interval, as keepalived sends them (kernel receive stamps)."""
+    garp = lab.watch_garp(VIP4, VIP6)
+    conf = ("global_defs {\n    vrrp_garp_interval 0.1\n    vrrp_gna_interval 0.2\n"
+            "    vrrp_garp_master_repeat 4\n    vrrp_garp_master_delay 0\n}\n"
+            + agent_instance("VI_4", version=3, advert_int=0.1)
+            + agent_instance("VI_6", vrid=52, version=3, advert_int=0.1, vips=[f"{VIP6}/64"]))
+    agent = Agent(lab.node(1), conf)
+    wait_until(lambda: len([r for r in garp.records() if r["kind"] == "garp"]) >= 4
+               and len([r for r in garp.records() if r["kind"] == "una"]) >= 4, FAST,
+               message="four GARPs and four NAs")
+    time.sleep(1.0)  # nothing more comes: master_delay 0 is no second burst
+    for kind, interval in (("garp", 0.1), ("una", 0.2)):
+        stamps = sorted(r["t"] for r in garp.records() if r["kind"] == kind)
+        assert len(stamps) == 4, (kind, stamps)
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        # a lower bound only: a busy machine can stretch a gap, never shorten it
+        assert min(gaps) >= interval * 0.9, (kind, gaps)
+    assert agent.state("VI_4") == "MASTER" and agent.state("VI_6") == "MASTER"

@@ -98,10 +98,15 @@ def test_50_reloads_under_ping_load_lose_no_vip(lab: Lab):
     ping.wait(10)
     out = ping.log_path.read_text()  # type: ignore[attr-defined]
     assert " 0% packet loss" in out, out[-400:]
-    # SIGHUP does the same
+    # SIGHUP reloads too: a changed config takes effect, the state is kept
+    conf.write_text(text.replace("198.51.100.100/24", "198.51.100.100/24\n        198.51.100.102/24"))
     agents[1].signal(1)
-    time.sleep(0.5)
+    wait_until(lambda: lab.node(1).has_address("198.51.100.102"), FAST, message="SIGHUP adds the VIP")
+    conf.write_text(text)
+    agents[1].signal(1)
+    wait_until(lambda: not lab.node(1).has_address("198.51.100.102"), FAST, message="SIGHUP removes it")
     assert agents[1].state() == "MASTER" and lab.node(1).has_address(VIP4)
+    assert agents[1].instance()["counters"]["transitions"] == 2
 
 
 def test_reload_applies_vip_changes_and_refuses_invalid_config(lab: Lab):
@@ -183,3 +188,20 @@ def test_control_socket_permissions(lab: Lab):
     stopped.stop()
     cp = stopped.cli("status")
     assert cp.returncode == 1 and "not running" in cp.stderr
+
+
+def test_reload_refuses_a_host_address_as_vip(lab: Lab):
+    """reload runs the host checks of check-config and run: a host's own address is no VIP
+    (it would be recorded as held and deleted on release)."""
+    agents = pair(lab, **FAST_V3)
+    conf = agents[1].conf_path
+    good = conf.read_text()
+    own = lab.node(1).ip4
+    conf.write_text(good.replace("198.51.100.100/24", f"198.51.100.100/24\n        {own}/24"))
+    cp = agents[1].cli("reload")
+    assert cp.returncode == 1
+    assert f"{conf}:" in cp.stderr and f"virtual IP {own} is an address of this host" in cp.stderr, cp.stderr
+    assert "running configuration kept" in cp.stderr
+    assert agents[1].state() == "MASTER"
+    assert lab.node(1).has_address(own) and lab.node(1).has_address(VIP4)
+    assert own not in str(agents[1].instance()["vips"])

@@ -143,7 +143,10 @@ def test_weight_zero_script_faults_and_missing_script_is_a_counted_failure(lab: 
 
 
 def test_hanging_script_is_killed_at_its_timeout_and_the_agent_keeps_answering(lab: Lab):
-    hang = write_exec(lab.logdir / "hang.sh", "#!/bin/sh\nsleep 300 &\nsleep 300\n")
+    # ps in a namespace sees every process of the machine (other runs of this test too):
+    # a duration of our own tells our sleeps from theirs
+    naptime = f"sleep {300 + os.getpid() % 10000}"
+    hang = write_exec(lab.logdir / "hang.sh", f"#!/bin/sh\n{naptime} &\n{naptime}\n")
     conf = (f"vrrp_script hang {{\n    script {hang}\n    interval 0.5\n    timeout 0.5\n"
             "    weight -10\n}\n")
     track = "    track_script {\n        hang\n    }\n"
@@ -153,7 +156,7 @@ def test_hanging_script_is_killed_at_its_timeout_and_the_agent_keeps_answering(l
     wait_until(lambda: a1.instance()["effective_priority"] == 140, SLOW)
     # the whole process group went: no `sleep 300` is left behind in the node
     out = lab.node(1).run(["ps", "-eo", "args"]).stdout
-    assert out.count("sleep 300") <= 2, out  # at most the run in progress (sh's two sleeps)
+    assert out.count(naptime) <= 2, out  # at most the run in progress (sh's two sleeps)
 
 
 def test_track_interface_and_track_file(make_lab):
@@ -293,6 +296,13 @@ def test_notify_order_is_preserved_under_a_flapping_check(make_lab):
             time.sleep(0.15)
         flag.set(0)
         wait_until(lambda: agent.state() == "MASTER", SLOW)
+
+        def streamed() -> int:
+            return len([e for e in events.read() if e["type"] == "transition"])
+
+        # the stream is asynchronous: wait until it has every transition the agent counted
+        wait_until(lambda: streamed() == agent.instance()["counters"]["transitions"], SLOW,
+                   message="every transition streamed")
         seen = events.read()
     finally:
         events.close()

@@ -9,8 +9,17 @@ from vrrp_agent.packet import Advertisement
 from vrrp_agent.router import (
     BACKUP,
     FAULT,
+    FAULTED,
     INIT,
     MASTER,
+    MASTER_DOWN,
+    PREEMPTED,
+    SHUTDOWN,
+    STANDBY,
+    STARTUP,
+    SYNC,
+    TAKEOVER,
+    TRANSITIONS,
     AddVips,
     Announce,
     DelVips,
@@ -218,7 +227,7 @@ def test_takeover_is_make_before_break_and_standby_gives_up_at_once():
     r = router(priority=100)
     r.start(0.0)
     r.on_advert(advert(150), HIGHER_IP, 0.5)
-    actions = r.takeover(1.0, 254)
+    actions = r.takeover(1.0)
     assert kinds(actions)[:2] == [SendAdvert, AddVips] and actions[0] == SendAdvert(254)
     assert r.state == MASTER
     actions = r.standby(2.0)
@@ -233,18 +242,95 @@ def test_a_master_reports_what_it_advertises_as_master_priority():
     r.start(0.0)
     r.on_timer(r.next_deadline())
     assert (r.state, r.master_priority) == (MASTER, 100)
-    r.takeover(5.0, 254)
+    r.takeover(5.0)
     assert r.master_priority == 254
+    r.release(5.5)
     r.set_priority(90, 6.0)  # a tracking weight while master
     assert r.master_priority == 90
     r.release(7.0)
-    assert r.master_priority == 100
+    assert r.master_priority == 90
 
 
-def test_transition_table_refuses_the_impossible_without_raising():
+# ---- one owner of priority (rule 5): base, tracked, override -> effective
+
+def test_effective_priority_is_override_else_tracked_else_base():
+    r = router(priority=100)
+    assert (r.base_priority, r.effective_priority) == (100, 100)
+    r.set_priority(120, 0.0)
+    assert r.effective_priority == 120
+    r.takeover(1.0)
+    assert (r.override, r.effective_priority) == ("takeover", 254)
+    r.set_priority(80, 2.0)  # tracking while the override holds: remembered, not advertised
+    assert r.effective_priority == 254 and r.tracked_priority == 80
+    r.standby(3.0)
+    assert (r.override, r.effective_priority) == ("standby", 1)
+    r.release(4.0)
+    assert (r.override, r.effective_priority) == (None, 80)  # the tracked one, not the base
+
+
+def test_a_master_under_takeover_keeps_254_when_tracking_drops():
+    r = router(priority=100)
+    r.start(0.0)
+    r.takeover(1.0)
+    assert r.state == MASTER
+    r.set_priority(50, 1.5)
+    assert SendAdvert(254) in r.on_timer(r.next_deadline())
+
+
+def test_reload_keeps_the_override_and_takes_the_new_base():
+    r = router(priority=100)
+    r.start(0.0)
+    r.standby(1.0)
+    assert r.reconfigure(r.params._replace(priority=150), 2.0) == []
+    assert (r.override, r.effective_priority, r.base_priority) == ("standby", 1, 150)
+    r.release(3.0)
+    assert r.effective_priority == 150  # tracked was for the old base: it reports again
+
+
+def test_reload_without_override_keeps_the_tracked_priority_of_the_same_base():
+    r = router(priority=100)
+    r.set_priority(110, 0.0)
+    r.reconfigure(r.params._replace(adver_int_cs=200), 1.0)
+    assert r.effective_priority == 110
+
+
+def test_transition_table_holds_the_rfc_transitions_and_fault_only():
+    pairs = {(old, new) for old, causes in TRANSITIONS.items() for targets in causes.values()
+             for new in targets}
+    # RFC 5798 §6.4: Initialize -> Backup/Master (Startup), Backup -> Master, Master -> Backup,
+    # Backup/Master -> Initialize (Shutdown); keepalived adds FAULT, left as a Startup.
+    assert pairs == {
+        (INIT, BACKUP), (INIT, MASTER), (BACKUP, MASTER), (MASTER, BACKUP),
+        (BACKUP, INIT), (MASTER, INIT),
+        (INIT, FAULT), (BACKUP, FAULT), (MASTER, FAULT),
+        (FAULT, BACKUP), (FAULT, MASTER), (FAULT, INIT),
+    }
+    assert set(TRANSITIONS[BACKUP]) == {MASTER_DOWN, SHUTDOWN, FAULTED, TAKEOVER, SYNC}
+    assert set(TRANSITIONS[MASTER]) == {PREEMPTED, SHUTDOWN, FAULTED, STANDBY, SYNC}
+
+
+@pytest.mark.parametrize("state,new,cause", [
+    (INIT, MASTER, MASTER_DOWN),   # a master-down timer cannot fire before Startup
+    (FAULT, MASTER, MASTER_DOWN),  # nor in FAULT
+    (FAULT, MASTER, TAKEOVER),     # a takeover does not skip the fault
+    (INIT, BACKUP, PREEMPTED),     # only a Master is preempted
+    (BACKUP, BACKUP, STARTUP),     # same state: nothing happens either
+    (MASTER, FAULT, STARTUP),      # Startup never leads to FAULT
+    (INIT, FAULT, SHUTDOWN),
+])
+def test_transition_table_refuses_what_it_does_not_hold(state, new, cause, caplog):
     r = router()
-    assert r._change_state(INIT, 0.0, "noop") == []
+    r.state = state
+    with caplog.at_level(logging.ERROR, logger="test"):
+        assert r._change_state(new, 0.0, "test", cause) == []
+    assert r.state == state and r.counters["transitions"] == 0 and r.last_transition is None
+    if new != state:
+        assert "this is a bug: no transition" in caplog.text
+
+
+def test_a_refused_become_master_has_no_side_effect():
+    r = router()
     r.state = FAULT
-    r.params = r.params._replace()
-    assert r.link_down(0.0) == []  # already FAULT
-    assert r.counters["transitions"] == 0
+    assert r._become_master(1.0, "test", MASTER_DOWN) == []
+    assert r.state == FAULT and r.next_deadline() is None
+    assert r.counters["became_master"] == 0 and r.counters["adverts_sent"] == 0

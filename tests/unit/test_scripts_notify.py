@@ -192,9 +192,10 @@ def test_process_count_sees_a_real_process(tmp_path):
     import subprocess
 
     marker = f"vrrp-agent-unit-{os.getpid()}-{time.monotonic_ns()}"
-    proc = subprocess.Popen(["sh", "-c", "sleep 30; true", marker], start_new_session=True)
+    # `read` is a shell builtin: sh never forks a child that would briefly share its argv
+    proc = subprocess.Popen(["sh", "-c", "read x", marker], stdin=subprocess.PIPE, start_new_session=True)
     try:
-        cfg = TrackProcessConfig("s", "sh", ("-c", "sleep 30; true", marker))
+        cfg = TrackProcessConfig("s", "sh", ("-c", "read x", marker))
         for _ in range(100):  # until the child has exec'd sh
             if procscan.count([cfg]) == {"s": 1}:
                 break
@@ -203,6 +204,7 @@ def test_process_count_sees_a_real_process(tmp_path):
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
+        proc.stdin.close()  # type: ignore[union-attr]
     assert procscan.count([cfg]) == {"s": 0}
 
 

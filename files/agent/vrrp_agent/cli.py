@@ -15,8 +15,8 @@ import sys
 from typing import List, Optional
 
 from vrrp_agent import __version__
-from vrrp_agent.config import Config, check_against_host, load_config
 from vrrp_agent.errors import ConfigError, VrrpError
+from vrrp_agent.validation import HostFacts, validate
 
 DEFAULT_CONF = "/etc/vrrp-agent/vrrp-agent.conf"
 DEFAULT_STATE_DIR = "/var/lib/vrrp-agent"
@@ -105,35 +105,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 2
 
 
-def host_errors(config: Config, state_dir: Optional[str], interfaces_required: bool) -> List[ConfigError]:
-    """Checks against this host: interfaces exist, no VIP is a host address."""
+def gather_host_facts(state_dir: Optional[str]) -> HostFacts:
+    """This host's interfaces and addresses, and the VIPs a previous run held."""
     from vrrp_agent.adapters.netlink import Netlink, host_facts
-    from vrrp_agent.daemon import read_held_vips
+    from vrrp_agent.vips import read_held_vips
 
     netlink = Netlink()
     try:
         interfaces, addresses = host_facts(netlink)
     finally:
         netlink.close()
-    errors = check_against_host(config, interfaces, addresses, read_held_vips(state_dir))
-    from vrrp_agent.adapters.scripts import host_script_errors
-
-    errors += host_script_errors(config)
-    if not interfaces_required:
-        errors = [e for e in errors if "does not exist" not in e.message]
-    return errors
+    return HostFacts(interfaces, addresses, read_held_vips(state_dir))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    facts = None if args.offline else gather_host_facts(args.state_dir)
+    config, errors = validate(args.config, facts, interfaces_required=True)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if not args.offline:
-        errors = host_errors(config, args.state_dir, interfaces_required=True)
-        if errors:
-            for err in errors:
-                print(str(err), file=sys.stderr)
-            return 1
+    if errors:
+        for err in errors:
+            print(str(err), file=sys.stderr)
+        return 1
     n = len(config.instances)
     print(f"{args.config}: OK ({n} instance{'s' if n != 1 else ''})")
     return 0
@@ -208,11 +201,10 @@ def setup_logging(level: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     log = logging.getLogger("vrrp_agent")
-    config = load_config(args.config)
+    state_dir = _usable_state_dir(args.state_dir, log)
+    config, errors = validate(args.config, gather_host_facts(state_dir), interfaces_required=False)
     for warning in config.warnings:
         log.warning("%s", warning)
-    state_dir = _usable_state_dir(args.state_dir, log)
-    errors = host_errors(config, state_dir, interfaces_required=False)
     if errors:
         for err in errors:
             print(str(err), file=sys.stderr)

@@ -43,7 +43,7 @@ async def standby(daemon: Any, args: Dict[str, Any]) -> Any:
     Resource groups stop first, while this node still holds the VIPs (heartbeat's order).
     """
     names = daemon.with_groups(_names(daemon, args))
-    await daemon._stop_resources_first([i for i in daemon.instances if i.cfg.name in names])
+    await daemon.stop_resources_first([i for i in daemon.instances if i.cfg.name in names])
     return daemon.set_override(names, "standby")
 
 

@@ -1,6 +1,6 @@
 """The asyncio side of tracking: script loops, file/process polling, re-evaluation.
 
-A mixin of the Daemon (daemon.py), like operations.py. Rules:
+The tracking driver, one part of the daemon (daemon.py assembles them). Rules:
 - One task per vrrp_script that some instance tracks (keepalived skips the
   others). Runs of one script never overlap: the task runs, waits for the
   result (bounded by the script timeout), then sleeps the rest of the
@@ -9,9 +9,10 @@ A mixin of the Daemon (daemon.py), like operations.py. Rules:
 - Track files and processes are polled every POLL_S; tracked interfaces are
   refreshed on every link event (SIOCGIFFLAGS, as for the instance link).
 - After any fact changes, every instance that tracks it is re-evaluated by
-  track.evaluate: its effective priority (unless an operator override holds
-  one) goes out in the next advert; a FAULT verdict is a fault source
-  ("tracking") combined with the others in Daemon._settle.
+  track.evaluate: the Router takes it as its tracked priority (advertised
+  unless an operator override holds one) and its actions are run; a FAULT
+  verdict is a fault source ("tracking") that the supervisor combines with
+  the others (supervisor.py).
 - Reload: the task of a kept script keeps its rise/fall state and picks up
   the new settings at its next run; removed scripts stop; new ones start.
 """
@@ -21,15 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 from vrrp_agent.adapters import procscan
-from vrrp_agent.adapters.link import link_is_up
 from vrrp_agent.adapters.scripts import RunResult, resolve_user, run_command
-from vrrp_agent.config.model import Config, ScriptConfig, TrackFileConfig
-from vrrp_agent.events import EventBus
+from vrrp_agent.config.model import ScriptConfig, TrackFileConfig
 from vrrp_agent.instance import Instance
+from vrrp_agent.runtime import Runtime
 from vrrp_agent.track import Facts, ScriptHealth, evaluate
+from vrrp_agent.transitions import Transitions
 
 log = logging.getLogger("vrrp_agent")
 POLL_S = 1.0
@@ -59,16 +60,12 @@ def init_track_file(cfg: TrackFileConfig) -> None:
         log.warning("vrrp_track_file %s: cannot initialise %s: %s", cfg.name, cfg.path, exc)
 
 
-class Health:
-    """Mixed into Daemon; uses its instances, loop, config and _settle."""
+class TrackingDriver:
+    """Runs the trackers and feeds their verdicts to the routers and the supervisor."""
 
-    instances: List[Instance]
-    config: Config
-    loop: asyncio.AbstractEventLoop
-    bus: EventBus
-    _settle: Callable[..., None]
-
-    def _init_health(self) -> None:
+    def __init__(self, rt: Runtime, transitions: Transitions):
+        self.rt = rt
+        self.transitions = transitions
         self.facts = Facts()
         self.script_tasks: Dict[str, asyncio.Task[None]] = {}
         self.script_cfgs: Dict[str, ScriptConfig] = {}
@@ -76,11 +73,11 @@ class Health:
         self._last_detail: Dict[str, str] = {}
 
     # ------------------------------------------------------------ lifecycle
-    def start_health(self) -> None:
-        """Start (or, on reload, adjust) script tasks and polling for self.config."""
-        used = {r.name for i in self.instances for r in i.cfg.tracks if r.kind == "script"}
-        wanted = {s.name: s for s in self.config.scripts if s.name in used}
-        unused = [s.name for s in self.config.scripts if s.name not in used]
+    def start(self) -> None:
+        """Start (or, on reload, adjust) script tasks and polling for self.rt.config."""
+        used = {r.name for i in self.rt.instances for r in i.cfg.tracks if r.kind == "script"}
+        wanted = {s.name: s for s in self.rt.config.scripts if s.name in used}
+        unused = [s.name for s in self.rt.config.scripts if s.name not in used]
         if unused:
             log.info("vrrp_script not tracked by any instance, not run: %s", ", ".join(unused))
         for name in list(self.script_tasks):
@@ -95,17 +92,17 @@ class Health:
             elif (health.rise, health.fall) != (cfg.rise, cfg.fall):
                 health.reconfigure(cfg.rise, cfg.fall)
             if name not in self.script_tasks:
-                self.script_tasks[name] = self.loop.create_task(self._script_loop(name))
-        for tf in self.config.track_files:
+                self.script_tasks[name] = self.rt.loop.create_task(self._script_loop(name))
+        for tf in self.rt.config.track_files:
             init_track_file(tf)
-        self.facts.quorum = {p.name: (p.quorum, p.quorum_max) for p in self.config.track_processes}
-        self._refresh_interfaces()
+        self.facts.quorum = {p.name: (p.quorum, p.quorum_max) for p in self.rt.config.track_processes}
+        self.refresh_interfaces()
         self._poll_once()
         if self.poll_task is None:
-            self.poll_task = self.loop.create_task(self._poll_loop())
-        self._reevaluate(self.instances)
+            self.poll_task = self.rt.loop.create_task(self._poll_loop())
+        self.reevaluate(self.rt.instances)
 
-    async def stop_health(self) -> None:
+    async def stop(self) -> None:
         tasks = list(self.script_tasks.values())
         if self.poll_task is not None:
             tasks.append(self.poll_task)
@@ -123,21 +120,21 @@ class Health:
     async def _script_loop(self, name: str) -> None:
         while True:
             cfg = self.script_cfgs[name]
-            started = self.loop.time()
+            started = self.rt.loop.time()
             result = await self._run_script(cfg)
             try:
                 self._script_result(cfg, result)
             except Exception:  # noqa: BLE001 - the check loop must survive a bug
                 log.exception("this is a bug: handling the result of vrrp_script %s failed", name)
-            await asyncio.sleep(max(0.0, cfg.interval_s - (self.loop.time() - started)))
+            await asyncio.sleep(max(0.0, cfg.interval_s - (self.rt.loop.time() - started)))
 
     async def _run_script(self, cfg: ScriptConfig) -> RunResult:
         try:
-            run_as = resolve_user(cfg.user, self.config.globals)
+            run_as = resolve_user(cfg.user, self.rt.config.globals)
         except KeyError as exc:
             return RunResult(False, None, f"refused: {exc.args[0]}")
         try:
-            return await run_command(cfg.argv, cfg.run_timeout_s, run_as, self.config.globals,
+            return await run_command(cfg.argv, cfg.run_timeout_s, run_as, self.rt.config.globals,
                                      capture=True)
         except asyncio.CancelledError:
             raise
@@ -149,7 +146,7 @@ class Health:
         health = self.facts.scripts.get(cfg.name)
         if health is None:
             return
-        changed = health.feed(result.ok, self.loop.time(), result.detail)
+        changed = health.feed(result.ok, self.rt.loop.time(), result.detail)
         previous = self._last_detail.get(cfg.name)
         self._last_detail[cfg.name] = result.detail
         if changed:
@@ -161,10 +158,10 @@ class Health:
                         result.detail, health.state, health.failures)
         else:
             log.debug("vrrp_script %s: %s", cfg.name, result.detail)
-        self.bus.publish("script", script=cfg.name, ok=result.ok, result=result.detail,
+        self.rt.bus.publish("script", script=cfg.name, ok=result.ok, result=result.detail,
                          state=health.state, changed=changed)
         if changed:
-            self._reevaluate(self._tracking("script", {cfg.name}))
+            self.reevaluate(self._tracking("script", {cfg.name}))
 
     # -------------------------------------------------------- files, processes, interfaces
     async def _poll_loop(self) -> None:
@@ -177,66 +174,58 @@ class Health:
 
     def _poll_once(self) -> None:
         changed: Dict[str, Set[str]] = {"file": set(), "process": set()}
-        for tf in self.config.track_files:
+        for tf in self.rt.config.track_files:
             value = read_track_file(tf.path)
             if self.facts.files.get(tf.name) != value:
                 self.facts.files[tf.name] = value
                 changed["file"].add(tf.name)
                 log.info("vrrp_track_file %s: %s = %d", tf.name, tf.path, value)
-                self.bus.publish("tracker", kind="file", name=tf.name, value=value)
-        tracked = {r.name for i in self.instances for r in i.cfg.tracks if r.kind == "process"}
-        procs = [p for p in self.config.track_processes if p.name in tracked]
+                self.rt.bus.publish("tracker", kind="file", name=tf.name, value=value)
+        tracked = {r.name for i in self.rt.instances for r in i.cfg.tracks if r.kind == "process"}
+        procs = [p for p in self.rt.config.track_processes if p.name in tracked]
         if procs:
             for name, n in procscan.count(procs).items():
                 if self.facts.processes.get(name) != n:
                     self.facts.processes[name] = n
                     changed["process"].add(name)
                     log.info("vrrp_track_process %s: %d running", name, n)
-                    self.bus.publish("tracker", kind="process", name=name, count=n)
+                    self.rt.bus.publish("tracker", kind="process", name=name, count=n)
         for kind, names in changed.items():
             if names:
-                self._reevaluate(self._tracking(kind, names))
+                self.reevaluate(self._tracking(kind, names))
 
-    def _refresh_interfaces(self) -> None:
-        names = {r.name for i in self.instances for r in i.cfg.tracks if r.kind == "interface"}
+    def refresh_interfaces(self) -> None:
+        names = {r.name for i in self.rt.instances for r in i.cfg.tracks if r.kind == "interface"}
         changed = set()
         for name in names:
-            up = link_is_up(name)
+            up = self.rt.adapters.link_is_up(name)
             if self.facts.interfaces.get(name) != up:
                 if name in self.facts.interfaces:
                     log.info("tracked interface %s is %s", name, "up" if up else "down")
-                    self.bus.publish("tracker", kind="interface", name=name, up=up)
+                    self.rt.bus.publish("tracker", kind="interface", name=name, up=up)
                 self.facts.interfaces[name] = up
                 changed.add(name)
         if changed:
-            self._reevaluate(self._tracking("interface", changed))
+            self.reevaluate(self._tracking("interface", changed))
 
     # ------------------------------------------------------------ evaluation
     def _tracking(self, kind: str, names: Set[str]) -> List[Instance]:
-        return [i for i in self.instances if any(r.kind == kind and r.name in names for r in i.cfg.tracks)]
+        return [i for i in self.rt.instances if any(r.kind == kind and r.name in names for r in i.cfg.tracks)]
 
-    def _reevaluate(self, instances: List[Instance]) -> None:
+    def reevaluate(self, instances: List[Instance]) -> None:
         for inst in instances:
             verdict = evaluate(inst.cfg.priority, inst.cfg.tracks, self.facts)
             inst.verdict = verdict
             router = inst.router
-            if inst.override is None and verdict.priority != router.effective_priority:
-                inst.log.info("effective priority %d -> %d (tracking)", router.effective_priority,
-                              verdict.priority)
-                self.bus.publish("priority", instance=inst.cfg.name, old=router.effective_priority,
-                                 new=verdict.priority)
-                router.set_priority(verdict.priority, self.loop.time())
+            before = router.effective_priority
+            actions = router.set_priority(verdict.priority, self.rt.loop.time())
+            if router.effective_priority != before:
+                inst.log.info("effective priority %d -> %d (tracking)", before, router.effective_priority)
+                self.rt.bus.publish("priority", instance=inst.cfg.name, old=before,
+                                 new=router.effective_priority)
+            self.transitions.apply(inst, actions)
             reason = "tracking: " + ", ".join(verdict.reasons) if verdict.fault else None
-            self._set_fault(inst, "tracking", reason)
-
-    def _set_fault(self, inst: Instance, source: str, reason: Optional[str]) -> None:
-        if inst.faults.get(source) == reason:
-            return
-        if reason is None:
-            inst.faults.pop(source, None)
-        else:
-            inst.faults[source] = reason
-        self._settle(inst)
+            self.transitions.set_fault(inst, "tracking", reason)
 
     def tracking_of(self, inst: Instance) -> Dict[str, Any]:
         from vrrp_agent.track import tracking_status
@@ -245,5 +234,5 @@ class Health:
         if verdict is None:
             verdict = evaluate(inst.cfg.priority, inst.cfg.tracks, self.facts)
         doc = tracking_status(verdict, self.facts)
-        doc["faults"] = dict(inst.faults)
+        doc["faults"] = self.transitions.faults_of(inst)
         return doc

@@ -55,10 +55,9 @@ class Instance:
 
     def __init__(self, cfg: InstanceConfig, gdefs: GlobalDefs, logger: logging.Logger):
         prefix = f"[{cfg.name} {cfg.interface} vrid {cfg.vrid} v{cfg.family}]"
-        self.log = InstanceLog(logger, {"prefix": prefix})
+        # a child logger per instance, so that `debug` can raise one instance's level
+        self.log = InstanceLog(logger.getChild(f"instance.{cfg.name}"), {"prefix": prefix})
         self.router = Router(router_params(cfg), self.log)
-        self.override: Optional[str] = None
-        """None, "takeover" or "standby" (operator overrides)."""
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
         self.counters = self.router.counters
         self.counters.update(send_errors=0, address_list_mismatch=0, vip_errors=0)
@@ -66,25 +65,30 @@ class Instance:
         self.link_up = False
         self.timer: Optional[asyncio.TimerHandle] = None
         self.timer_at: Optional[float] = None
-        self.faults: Dict[str, str] = {}
-        """Why the instance must be in FAULT, by source: link, tracking, resources, sync."""
         self.verdict: Any = None
         """The last track.Verdict (daemon side)."""
         self.notifier: Any = None
         self.resources: Any = None
-        self.resource_hold: Optional[asyncio.TimerHandle] = None
         self._configure(cfg, gdefs)
 
-    def reconfigure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
-        """Reload with the same identity: new settings, state and counters kept."""
+    @property
+    def override(self) -> Optional[str]:
+        """None, "takeover" or "standby": the router owns it (one owner of priority)."""
+        return self.router.override
+
+    def reconfigure(self, cfg: InstanceConfig, gdefs: GlobalDefs, now: float) -> List[Action]:
+        """Reload with the same identity: new settings; state, override and counters kept."""
         src = self.encoder.src
         self._configure(cfg, gdefs)
-        self.router.reconfigure(router_params(cfg), keep_priority=self.override is not None)
+        actions = self.router.reconfigure(router_params(cfg), now)
         if src:
             self.encoder.set_src(src)
+        return actions
 
     def _configure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
         self.cfg = cfg
+        # keepalived's `debug LEVEL`: this instance's debug lines (discards, ...) are logged
+        self.log.logger.setLevel(logging.DEBUG if cfg.debug > 0 else logging.NOTSET)
         self.af = socket.AF_INET if cfg.family == 4 else socket.AF_INET6
         vip_block = packet.pack_addresses([v.address for v in cfg.vips], cfg.family)
         self.vip_block = vip_block

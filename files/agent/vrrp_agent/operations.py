@@ -1,7 +1,7 @@
 """Operator actions on a running daemon: status, takeover/standby/release, reload.
 
-A mixin of the Daemon (daemon.py), split out to keep each module small.
-Rules:
+The operations facade, one part of the daemon (daemon.py assembles them):
+what the control socket and SIGHUP reach. Rules:
 - takeover: advertise TAKEOVER_PRIORITY (254: above any non-owner master,
   never the owner's 255) and become master at once (make-before-break: our
   advert goes out before our VIPs are added; the old master yields on it).
@@ -9,103 +9,96 @@ Rules:
   stays BACKUP at priority 1 (it still takes over if nobody else can).
 - release: back to the configured priority; normal preemption rules apply.
 - Overrides are persisted in STATE_DIR/overrides.json and restored at start.
-- reload: an invalid config is refused and the running one kept. Instances
+- reload: the config goes through validation.py (syntax, model, host
+  checks) like check-config and run; an invalid one is refused and the
+  running one kept. Instances
   match on (interface, VRID, family) and keep their state; only VIPs that
   left the config are removed; removed instances stop with priority 0.
   Trackers, notify hooks and resource groups are reconfigured in place.
 - Sync groups: takeover/standby/release act on every member of the group
   of a named instance. release also clears a resource-failure FAULT.
-- While an override holds, tracking does not change the priority (FAULT
-  still applies); release goes back to the tracked priority.
+- Priorities belong to the Router (router.py rule 5): takeover, standby
+  and release only call it and run the actions it returns. While an
+  override holds, tracking changes the tracked priority, not the advertised
+  one (FAULT still applies); release goes back to the tracked priority.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from vrrp_agent import __version__
-from vrrp_agent.adapters.scheduling import apply_scheduling
 from vrrp_agent.config.model import Config, InstanceConfig
 from vrrp_agent.control import ControlError
 from vrrp_agent.errors import ConfigError
+from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
-from vrrp_agent.router import FAULT, MASTER
+from vrrp_agent.router import FAULT, MASTER, TAKEOVER_PRIORITY
+from vrrp_agent.runtime import Runtime
 from vrrp_agent.status import SCHEMA_VERSION, instance_status, iso_utc
+from vrrp_agent.transitions import Transitions
+from vrrp_agent.vips import VipKeeper
+
+if TYPE_CHECKING:
+    from vrrp_agent.daemon import Driver
 
 log = logging.getLogger("vrrp_agent")
 
-TAKEOVER_PRIORITY = 254  # above any non-owner master; 255 stays the address owner's
 
 
 class Operations:
-    """Mixed into Daemon; uses its instances, loop, netlink and helpers."""
+    """status, takeover/standby/release and reload, on the parts of the daemon."""
 
-    # set by Daemon
-    instances: List[Instance]
-    config: Config
-    state_dir: Optional[str]
-    loop: asyncio.AbstractEventLoop
-    started_wall: float
-    discards: Dict[str, int]
-    by_vrid: Dict[Any, Dict[int, Instance]]
-    netlink: Any
-    _apply: Callable[..., None]
-    _arm: Callable[..., None]
-    _cancel_timer: Callable[..., None]
-    _bind: Callable[..., Awaitable[bool]]
-    _change_vip_list: Callable[..., None]
-    _announce: Callable[..., None]
-    _new_instance: Callable[..., Instance]
-    _attach: Callable[..., None]
-    _reevaluate: Callable[..., None]
-    _settle: Callable[..., None]
-    _clear_resource_fault: Callable[..., None]
-    _sync_groups_changed: Callable[..., None]
-    start_health: Callable[..., None]
-    tracking_of: Callable[..., Dict[str, Any]]
-    group_members: Callable[..., List[Instance]]
+    def __init__(self, rt: Runtime, driver: Driver, transitions: Transitions,
+                 tracking: TrackingDriver, vips: VipKeeper):
+        self.rt = rt
+        self.driver = driver
+        self.transitions = transitions
+        self.tracking = tracking
+        self.vips = vips
+        self.started_wall = time.time()
 
     def status(self) -> Dict[str, Any]:
-        now = self.loop.time()
+        now = self.rt.loop.time()
         wall_offset = time.time() - now
         return {
             "schema": SCHEMA_VERSION,
             "agent": {
                 "version": __version__,
                 "pid": os.getpid(),
-                "config": self.config.path,
-                "router_id": self.config.globals.router_id,
+                "config": self.rt.config.path,
+                "router_id": self.rt.config.globals.router_id,
                 "started_at": iso_utc(self.started_wall),
                 "uptime_s": round(time.time() - self.started_wall, 3),
-                "discards": dict(self.discards),
+                "discards": dict(self.driver.discards),
             },
-            "instances": [self._instance_status(i, now, wall_offset) for i in self.instances],
+            "instances": [self._instance_status(i, now, wall_offset) for i in self.rt.instances],
         }
 
     def _instance_status(self, inst: Instance, now: float, wall_offset: float) -> Dict[str, Any]:
         doc = instance_status(inst, now, wall_offset)
         doc["sync_group"] = inst.cfg.sync_group
-        doc["tracking"] = self.tracking_of(inst)
+        doc["tracking"] = self.tracking.tracking_of(inst)
         doc["resources"] = inst.resources.status() if inst.resources is not None else []
         return doc
 
     def with_groups(self, names: List[str]) -> List[str]:
         """The named instances plus the other members of their sync groups."""
         out = list(names)
-        for inst in self.instances:
+        for inst in self.rt.instances:
             if inst.cfg.name in names:
-                out += [m.cfg.name for m in self.group_members(inst.cfg.sync_group) if m.cfg.name not in out]
+                members = self.transitions.group_members(inst.cfg.sync_group)
+                out += [m.cfg.name for m in members if m.cfg.name not in out]
         return out
 
     def set_override(self, names: List[str], kind: Optional[str]) -> Dict[str, Any]:
         """takeover / standby / release (kind None) for the named instances (and their groups)."""
         names = self.with_groups(names)
-        chosen = [i for i in self.instances if i.cfg.name in names]
+        chosen = [i for i in self.rt.instances if i.cfg.name in names]
         if kind == "takeover":
             for inst in chosen:
                 if inst.router.state == FAULT or inst.ifindex is None:
@@ -116,31 +109,29 @@ class Operations:
                         f"{inst.cfg.name}: the current master advertises priority {master};"
                         f" a takeover advertises {TAKEOVER_PRIORITY} (255 is reserved for the address owner)"
                     )
-        now = self.loop.time()
+        now = self.rt.loop.time()
         for inst in chosen:
             before = inst.router.state
             if kind == "takeover":
-                actions = inst.router.takeover(now, TAKEOVER_PRIORITY)
+                actions = inst.router.takeover(now)
             elif kind == "standby":
                 actions = inst.router.standby(now)
             else:
-                actions = inst.router.release(now)
-                self._clear_resource_fault(inst)
-            inst.override = kind
+                actions = inst.router.release(now)  # back to the tracked priority
             inst.log.info("override %s (was %s)", kind or "released", before)
-            self._apply(inst, actions)
-            self._arm(inst)
+            self.transitions.apply(inst, actions)
             if kind is None:
-                self._reevaluate([inst])
+                self.transitions.clear_resource_fault(inst)
+            self.driver.arm(inst)
         self._save_overrides()
         return {"instances": [{"name": i.cfg.name, "state": i.router.state,
                                "override": i.override} for i in chosen]}
 
-    def _load_overrides(self) -> Dict[str, str]:
-        if self.state_dir is None:
+    def load_overrides(self) -> Dict[str, str]:
+        if self.rt.state_dir is None:
             return {}
         try:
-            with open(os.path.join(self.state_dir, "overrides.json")) as fh:
+            with open(os.path.join(self.rt.state_dir, "overrides.json")) as fh:
                 data = json.load(fh)
         except FileNotFoundError:
             return {}
@@ -149,9 +140,9 @@ class Operations:
             return {}
         return {k: v for k, v in data.items() if v in ("takeover", "standby")}
 
-    def _restore_overrides(self, overrides: Dict[str, str]) -> None:
+    def restore_overrides(self, overrides: Dict[str, str]) -> None:
         for kind in ("takeover", "standby"):
-            names = [i.cfg.name for i in self.instances if overrides.get(i.cfg.name) == kind]
+            names = [i.cfg.name for i in self.rt.instances if overrides.get(i.cfg.name) == kind]
             if names:
                 log.info("restoring %s override from the state dir: %s", kind, ", ".join(names))
                 try:
@@ -160,10 +151,10 @@ class Operations:
                     log.warning("override not restored: %s", exc)
 
     def _save_overrides(self) -> None:
-        if self.state_dir is None:
+        if self.rt.state_dir is None:
             return
-        data = {i.cfg.name: i.override for i in self.instances if i.override}
-        path = os.path.join(self.state_dir, "overrides.json")
+        data = {i.cfg.name: i.override for i in self.rt.instances if i.override}
+        path = os.path.join(self.rt.state_dir, "overrides.json")
         try:
             with open(path + ".tmp", "w") as fh:
                 json.dump(data, fh)
@@ -180,12 +171,16 @@ class Operations:
 
     async def reload(self) -> Dict[str, Any]:
         """Re-read the config; keep matched instances' state (interface + VRID + family)."""
-        from vrrp_agent.adapters.scripts import host_script_errors
-        from vrrp_agent.config import load_config
+        from vrrp_agent.adapters.netlink import host_facts_on_worker
+        from vrrp_agent.validation import HostFacts, validate
 
         try:
-            new = load_config(self.config.path)
-            problems = host_script_errors(new)
+            facts = self.rt.adapters.host_facts or host_facts_on_worker
+            interfaces, addresses = await self.driver.on_netlink(facts, self.driver.netlink)
+            # the same pipeline as check-config and run: a VIP that is one of this
+            # host's own addresses (and not one we hold) is refused here too
+            host = HostFacts(interfaces, addresses, set(self.vips.held))
+            new, problems = validate(self.rt.config.path, host, interfaces_required=False)
             if problems:
                 raise problems[0]
             self._refuse_restart_only(new)
@@ -197,14 +192,14 @@ class Operations:
     def _refuse_restart_only(self, new: Config) -> None:
         """The multicast groups are joined on sockets shared by every instance: a restart."""
         for field in ("mcast_group4", "mcast_group6"):
-            before, after = getattr(self.config.globals, field), getattr(new.globals, field)
+            before, after = getattr(self.rt.config.globals, field), getattr(new.globals, field)
             if before != after:
                 raise ConfigError(f"vrrp_{field} changed from {before} to {after}: that takes a "
                                   "restart (systemctl restart vrrp-agent), not a reload", new.path)
 
     async def _apply_config(self, new: Config) -> Dict[str, Any]:
-        now = self.loop.time()
-        old = {inst.cfg.key: inst for inst in self.instances}
+        now = self.rt.loop.time()
+        old = {inst.cfg.key: inst for inst in self.rt.instances}
         kept: List[Instance] = []
         new_cfgs: List[InstanceConfig] = []
         changed = []
@@ -216,26 +211,29 @@ class Operations:
             kept.append(inst)
             if inst.cfg != cfg:
                 changed.append(inst.cfg.name)
+                if inst.cfg.name != cfg.name:
+                    self.transitions.supervisor.rename(inst.cfg.name, cfg.name)
                 self._reconfigure(inst, cfg, new, now)
         for inst in old.values():
             inst.log.info("removed from the configuration: stopping")
-            self._cancel_timer(inst)
-            self._apply(inst, inst.router.shutdown(now))
-            self.by_vrid.get((inst.cfg.interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
-        previous = (self.config.globals.rt_priority, self.config.globals.nice)
-        self.config = new
-        apply_scheduling(new.globals.rt_priority, new.globals.nice, previous)
+            self.driver.cancel_timer(inst)
+            self.transitions.apply(inst, inst.router.shutdown(now))
+            self.transitions.supervisor.forget(inst.cfg.name)
+            self.driver.unbind(inst)
+        previous = (self.rt.config.globals.rt_priority, self.rt.config.globals.nice)
+        self.rt.config = new
+        self.rt.adapters.apply_scheduling(new.globals.rt_priority, new.globals.nice, previous)
         for inst in kept:
-            self._attach(inst)
-        started = [self._new_instance(cfg) for cfg in new_cfgs]
-        self.instances = kept + started
-        self._sync_groups_changed()
-        self.start_health()
+            self.transitions.attach(inst)
+        started = [self.transitions.new_instance(cfg) for cfg in new_cfgs]
+        self.rt.instances = kept + started
+        self.transitions.sync_groups_changed()
+        self.tracking.start()
         for inst in started:
             inst.log.info("new in the configuration: starting")
-            await self._bind(inst)
-        for inst in self.instances:
-            self._settle(inst)
+            await self.driver.bind(inst)
+        for inst in self.rt.instances:
+            self.transitions.settle(inst)
         summary = {"kept": [i.cfg.name for i in kept], "changed": changed,
                    "started": [i.cfg.name for i in started],
                    "stopped": [i.cfg.name for i in old.values()]}
@@ -248,12 +246,12 @@ class Operations:
         was_master = inst.router.state == MASTER
         removed = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in
                    {(n.address, n.prefixlen, n.dev) for n in cfg.vips + cfg.excluded_vips}]
-        inst.reconfigure(cfg, new.globals)
+        self.transitions.apply(inst, inst.reconfigure(cfg, new.globals, now))
         added = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in old_vips]
         if was_master:
             if removed:
-                self.netlink.submit(self._change_vip_list, inst, removed, False)
+                self.vips.change(inst, removed, False)
             if added:
-                self.netlink.submit(self._change_vip_list, inst, added, True)
-                self.netlink.submit(self._announce, inst, cfg.garp.master_repeat, added)
-        self._arm(inst)
+                self.vips.change(inst, added, True)
+                self.vips.announce(inst, cfg.garp.master_repeat, added)
+        self.driver.arm(inst)

@@ -6,103 +6,64 @@ Rules this module keeps:
    monotonic scale) and returns a list of actions for the driver to execute
    *in order*. `next_deadline()` says when `on_timer(now)` is due next.
 2. States are INIT, BACKUP, MASTER, FAULT (RFC 5798 §6.4 plus keepalived's
-   FAULT). Every change goes through `_change_state`, which checks the
-   TRANSITIONS table, logs "OLD -> NEW", counts, and emits StateChanged.
+   FAULT). Every change goes through `_change_state(new, now, reason, event)`,
+   which checks the TRANSITIONS table (fsm.py: state -> cause -> targets),
+   logs "OLD -> NEW", counts, and emits StateChanged. A pair the table does
+   not hold is refused (logged as a bug, nothing changes).
 3. Becoming master sends the advert *first*, then adds the VIPs and
    announces them (RFC 5798 §6.4.2 (ii), keepalived's order), so the old
    master yields before we answer ARP.
 4. Timers follow RFC 5798 §6.1 / RFC 3768 §6.1 (see timing.py); a backup
    learns Master_Adver_Interval from v3 adverts only.
-5. Priorities: base from the config; `effective` = what we advertise and
-   compare with. 0 is only ever *sent* on stop/fault.
+5. Priorities: the Router is their one owner. It holds the base (config),
+   the tracked (base + tracker weights, fed by the driver) and the operator
+   override (takeover: 254, standby: 1) and computes `effective_priority`,
+   what it advertises and compares with: the override if any, else the
+   tracked, else the base. Takeover, standby, release, tracking and reload
+   all go through it and return actions. 0 is only ever *sent* on stop/fault.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, NamedTuple, Optional, Union
+from typing import Dict, List, Optional, Union
 
 from vrrp_agent.constants import PRIORITY_OWNER, PRIORITY_STOP
+from vrrp_agent.fsm import (  # the vocabulary, re-exported: callers import it from here
+    BACKUP,
+    COUNTER_NAMES,
+    FAULT,
+    FAULTED,
+    INIT,
+    MASTER,
+    MASTER_DOWN,
+    PREEMPTED,
+    SHUTDOWN,
+    STANDBY,
+    STANDBY_PRIORITY,
+    STARTUP,
+    SYNC,
+    TAKEOVER,
+    TAKEOVER_PRIORITY,
+    TRANSITIONS,
+    Action,
+    AddVips,
+    Announce,
+    DelVips,
+    RouterParams,
+    SendAdvert,
+    StateChanged,
+    WantMaster,
+)
 from vrrp_agent.packet import Advertisement
 from vrrp_agent.timing import master_down_interval_s, skew_time_s
 
-INIT = "INIT"
-BACKUP = "BACKUP"
-MASTER = "MASTER"
-FAULT = "FAULT"
-
-TRANSITIONS = {
-    INIT: {BACKUP, MASTER, FAULT},
-    BACKUP: {MASTER, FAULT, INIT},
-    MASTER: {BACKUP, FAULT, INIT},
-    FAULT: {BACKUP, MASTER, INIT},
-}
-
-
-class SendAdvert(NamedTuple):
-    """Send one advertisement with this priority (to the group or every unicast peer)."""
-
-    priority: int
-
-
-class AddVips(NamedTuple):
-    """Add every VIP of the instance (idempotent)."""
-
-
-class DelVips(NamedTuple):
-    """Remove every VIP of the instance (idempotent)."""
-
-
-class Announce(NamedTuple):
-    """Gratuitous ARP / unsolicited NA for every VIP, `repeat` times each."""
-
-    repeat: int
-
-
-class StateChanged(NamedTuple):
-    old: str
-    new: str
-    reason: str
-
-
-class WantMaster(NamedTuple):
-    """Sync-group member: the master-down timer expired; the driver decides (keepalived)."""
-
-    reason: str
-
-
-Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged, WantMaster]
-
-COUNTER_NAMES = (
-    "adverts_sent",
-    "adverts_received",
-    "priority_zero_sent",
-    "priority_zero_received",
-    "transitions",
-    "became_master",
-    "released_master",
-    "lower_priority_ignored",
-    "dual_master_seen",
-    "garp_bursts",
-)
-
-
-class RouterParams(NamedTuple):
-    """What the state machine needs from the config (see config.model.InstanceConfig)."""
-
-    version: int
-    priority: int
-    adver_int_cs: int
-    nopreempt: bool = False
-    preempt_delay_s: float = 0.0
-    garp_master_delay_s: float = 5.0
-    garp_master_repeat: int = 5
-    garp_master_refresh_s: float = 0.0
-    garp_master_refresh_repeat: int = 1
-    garp_lower_prio_delay_s: float = 5.0
-    garp_lower_prio_repeat: int = 5
-    sync_member: bool = False
-    """In a vrrp_sync_group: become master only when the driver says every member wants to."""
+__all__ = [
+    "INIT", "BACKUP", "MASTER", "FAULT", "STARTUP", "MASTER_DOWN", "PREEMPTED", "SHUTDOWN",
+    "FAULTED", "TAKEOVER", "STANDBY", "SYNC", "TRANSITIONS", "SendAdvert", "AddVips", "DelVips",
+    "Announce", "StateChanged", "WantMaster", "Action", "COUNTER_NAMES", "RouterParams",
+    "TAKEOVER_PRIORITY", "STANDBY_PRIORITY", "Router",
+]
 
 
 class Router:
@@ -112,6 +73,10 @@ class Router:
         self.params = params
         self.log = log
         self.state = INIT
+        self.tracked_priority: Optional[int] = None
+        """Base + tracker weights (track.evaluate); None until tracking reports."""
+        self.override: Optional[str] = None
+        """None, "takeover" or "standby" (operator overrides)."""
         self.effective_priority = params.priority
         self.master_adver_int_cs = params.adver_int_cs
         self.primary_ip = b""  # our source address, packed: the tie-break (RFC 5798 §6.4.3)
@@ -154,10 +119,10 @@ class Router:
     def start(self, now: float) -> List[Action]:
         """RFC 5798 §6.4.1: Startup event in Initialize (also: leaving FAULT)."""
         if self.effective_priority == PRIORITY_OWNER:
-            return self._become_master(now, "address owner (priority 255)")
+            return self._become_master(now, "address owner (priority 255)", STARTUP)
         self.master_adver_int_cs = self.params.adver_int_cs
         self._master_down_at = now + self.master_down_interval_s()
-        return self._change_state(BACKUP, now, "startup")
+        return self._change_state(BACKUP, now, "startup", STARTUP)
 
     def shutdown(self, now: float) -> List[Action]:
         """RFC 5798 §6.4.3 (Shutdown): a master sends priority 0 and releases the VIPs."""
@@ -165,7 +130,7 @@ class Router:
         if self.state == MASTER:
             actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
-        return actions + self._change_state(INIT, now, "stop")
+        return actions + self._change_state(INIT, now, "stop", SHUTDOWN)
 
     def link_down(self, now: float) -> List[Action]:
         """The instance interface lost its link: FAULT (keepalived), prio 0 first if master."""
@@ -184,7 +149,7 @@ class Router:
             actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
         self.master_priority = None
-        return actions + self._change_state(FAULT, now, reason)
+        return actions + self._change_state(FAULT, now, reason, FAULTED)
 
     def leave_fault(self, now: float) -> List[Action]:
         """Every fault cleared: start again (BACKUP, or MASTER for the owner), RFC §6.4.1."""
@@ -196,7 +161,7 @@ class Router:
         """Sync group: a member became master, so does this backup (keepalived)."""
         if self.state != BACKUP:
             return []
-        return self._become_master(now, reason)
+        return self._become_master(now, reason, SYNC)
 
     def force_backup(self, now: float, reason: str) -> List[Action]:
         """Sync group: a member left master; this master follows (priority 0, VIPs dropped)."""
@@ -206,7 +171,7 @@ class Router:
         self._cancel_timers()
         self.master_priority = None
         self._master_down_at = now + self.master_down_interval_s()
-        return actions + self._change_state(BACKUP, now, reason)
+        return actions + self._change_state(BACKUP, now, reason, SYNC)
 
     # ----------------------------------------------------------------- input
     def on_timer(self, now: float) -> List[Action]:
@@ -217,7 +182,7 @@ class Router:
                 self.wants_master = True
                 actions.append(WantMaster("master down timer expired"))
             elif self.state == BACKUP:
-                actions += self._become_master(now, "master down timer expired")
+                actions += self._become_master(now, "master down timer expired", MASTER_DOWN)
             else:
                 self._master_down_at = None
         if self._adver_at is not None and now >= self._adver_at and self.state == MASTER:
@@ -245,8 +210,26 @@ class Router:
             return self._master_rx(adv, src, now)
         return []
 
+    # ------------------------------------------------------------ priority
+    @property
+    def base_priority(self) -> int:
+        return self.params.priority
+
     def set_priority(self, priority: int, now: float) -> List[Action]:
-        """Change the effective priority; the next advert carries it."""
+        """Tracking: the tracked priority; it is advertised unless an override holds."""
+        self.tracked_priority = priority
+        return self._recompute(now)
+
+    def _recompute(self, now: float) -> List[Action]:
+        """Effective = override, else tracked, else base. The next advert carries it."""
+        if self.override == "takeover":
+            priority = TAKEOVER_PRIORITY
+        elif self.override == "standby":
+            priority = STANDBY_PRIORITY
+        elif self.tracked_priority is not None:
+            priority = self.tracked_priority
+        else:
+            priority = self.params.priority
         self._set_effective(priority)
         return []
 
@@ -257,40 +240,44 @@ class Router:
             self.master_priority = priority
 
     # ------------------------------------------------------------ operator
-    def takeover(self, now: float, priority: int) -> List[Action]:
-        """Make-before-break switchover: advertise `priority` and be master now."""
-        self._set_effective(priority)
+    def takeover(self, now: float) -> List[Action]:
+        """Make-before-break switchover: advertise TAKEOVER_PRIORITY and be master now."""
+        self.override = "takeover"
+        actions = self._recompute(now)
         if self.state == BACKUP:
-            return self._become_master(now, "takeover requested")
-        return []
+            return actions + self._become_master(now, "takeover requested", TAKEOVER)
+        return actions
 
-    def standby(self, now: float, priority: int = 1) -> List[Action]:
-        """Give mastership up now (priority 0 advert) and stay backup at `priority`."""
-        self.effective_priority = priority
+    def standby(self, now: float) -> List[Action]:
+        """Give mastership up now (priority 0 advert) and stay backup at STANDBY_PRIORITY."""
+        self.override = "standby"
+        actions = self._recompute(now)
         if self.state != MASTER:
-            return []
-        actions = self._release_master(PRIORITY_STOP)
+            return actions
+        actions += self._release_master(PRIORITY_STOP)
         self._cancel_timers()
         self.master_priority = None
         self._master_down_at = now + self.master_down_interval_s()
-        return actions + self._change_state(BACKUP, now, "standby requested")
+        return actions + self._change_state(BACKUP, now, "standby requested", STANDBY)
 
     def release(self, now: float) -> List[Action]:
-        """Back to the configured priority; preemption then follows the RFC rules."""
-        self._set_effective(self.params.priority)
-        return []
+        """Drop the override: back to the tracked (or configured) priority; RFC rules follow."""
+        self.override = None
+        return self._recompute(now)
 
-    def reconfigure(self, params: RouterParams, keep_priority: bool) -> None:
-        """Reload: new settings, same state. Timers re-derive from them as they run."""
+    def reconfigure(self, params: RouterParams, now: float) -> List[Action]:
+        """Reload: new settings, same state and override. Timers re-derive from them as they run."""
         old = self.params
         self.params = params
-        if not keep_priority:
-            self._set_effective(params.priority)
+        if params.priority != old.priority:
+            self.tracked_priority = None  # tracking reports again for the new base
+        actions = self._recompute(now)
         if params.adver_int_cs != old.adver_int_cs and self.state != BACKUP:
             self.master_adver_int_cs = params.adver_int_cs
         if self.state == MASTER and self._adver_at is not None:
             self._adver_at = min(self._adver_at, self._adver_at - old.adver_int_cs / 100.0
                                  + params.adver_int_cs / 100.0)
+        return actions
 
     # -------------------------------------------------------------- backup
     def _backup_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
@@ -354,9 +341,11 @@ class Router:
         self._cancel_timers()
         self._master_down_at = now + self.master_down_interval_s()
         self.counters["released_master"] += 1
-        return [DelVips()] + self._change_state(BACKUP, now, "higher priority master")
+        return [DelVips()] + self._change_state(BACKUP, now, "higher priority master", PREEMPTED)
 
-    def _become_master(self, now: float, reason: str) -> List[Action]:
+    def _become_master(self, now: float, reason: str, cause: str) -> List[Action]:
+        if not self._allowed(MASTER, cause, reason):
+            return []  # refused before any side effect: no advert, no VIPs
         self._cancel_timers()
         self.wants_master = False
         self.master_ip = self.primary_ip
@@ -371,27 +360,32 @@ class Router:
         actions: List[Action] = [self._advert(self.effective_priority), AddVips()]
         if p.garp_master_repeat > 0:
             actions.append(self._announce(p.garp_master_repeat))
-        return actions + self._change_state(MASTER, now, reason)
+        return actions + self._change_state(MASTER, now, reason, cause)
 
     def _release_master(self, priority: int) -> List[Action]:
         self.counters["released_master"] += 1
         return [self._advert(priority), DelVips()]
 
     # ------------------------------------------------------------- helpers
-    def _change_state(self, new: str, now: float, reason: str) -> List[Action]:
+    def _change_state(self, new: str, now: float, reason: str, cause: str) -> List[Action]:
         old = self.state
         if new == old:
             return []
+        if not self._allowed(new, cause, reason):
+            return []
         if new != BACKUP:
             self.wants_master = False
-        if new not in TRANSITIONS[old]:
-            self.log.error("this is a bug: no transition %s -> %s (%s)", old, new, reason)
-            return []
         self.state = new
         self.last_transition = now
         self.counters["transitions"] += 1
         self.log.info("%s -> %s (%s)", old, new, reason)
         return [StateChanged(old, new, reason)]
+
+    def _allowed(self, new: str, cause: str, reason: str) -> bool:
+        if new in TRANSITIONS[self.state].get(cause, ()):
+            return True
+        self.log.error("this is a bug: no transition %s -> %s on %s (%s)", self.state, new, cause, reason)
+        return False
 
     def _advert(self, priority: int) -> SendAdvert:
         self.counters["adverts_sent"] += 1

@@ -1,19 +1,12 @@
-"""Around state changes: fault sources, sync groups, events, notify hooks, resources.
+"""Around state changes: the supervisor's commands, events, notify hooks, resources.
 
-A mixin of the Daemon (daemon.py). Rules:
-- FAULT has several sources per instance (`Instance.faults`): link (its own
-  interface), tracking (weight-0 trackers), resources (a failed start),
-  sync (another member of its sync group is in FAULT). The instance is in
-  FAULT while any source holds; when the last one clears it starts again
-  (BACKUP, or MASTER for the address owner), RFC 5798 §6.4.1.
-- Sync groups (keepalived): one member's FAULT puts every member in FAULT;
-  a member becoming MASTER makes the other backups MASTER; a member leaving
-  MASTER for BACKUP makes the other masters BACKUP (priority-0 advert).
-  Propagation happens once per change (no ping-pong inside the agent).
-  A member whose master-down timer expires becomes MASTER only when every
-  other member is MASTER or wants to be (its own timer expired): a member
-  that still hears a live master holds the group back (keepalived's rule).
-  Members need a consistent priority order across nodes (as in keepalived).
+One part of the daemon (daemon.py assembles them). Rules:
+- Policy lives in supervisor.py (pure): fault sources, sync groups, group
+  arbitration, the hold of a resource fault. This module only runs what it
+  decides: `_apply` executes a router's actions in order, feeds the
+  transitions and WantMaster to the supervisor, and runs the commands it
+  returns on their routers, from one work queue (nothing re-enters: an
+  `_apply` called while the queue drains only appends to it).
 - Every state change is published on the event bus, then queued on the
   instance's notifier (keepalived's STOP for a stop), and, when all members
   of a sync group agree on a new state, on the group's notifier.
@@ -25,47 +18,69 @@ A mixin of the Daemon (daemon.py). Rules:
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
-from typing import Any, Callable, Dict, List, Optional
+from typing import Deque, Dict, List, Optional, Protocol, Tuple
 
-from vrrp_agent.config.model import Config, InstanceConfig
-from vrrp_agent.events import EventBus
+from vrrp_agent.config.model import InstanceConfig
 from vrrp_agent.instance import Instance
 from vrrp_agent.notify import Notifier
 from vrrp_agent.resources import ResourceGroup
-from vrrp_agent.router import BACKUP, FAULT, INIT, MASTER, StateChanged
+from vrrp_agent.router import INIT, MASTER, Action, StateChanged, WantMaster
+from vrrp_agent.runtime import Runtime
+from vrrp_agent.supervisor import (
+    RESOURCES,
+    Command,
+    EnterFault,
+    ForceBackup,
+    ForceMaster,
+    GroupChanged,
+    LeaveFault,
+    MemberView,
+    Supervisor,
+)
+from vrrp_agent.vips import VipKeeper
 
 log = logging.getLogger("vrrp_agent")
 
 
+class RouterIO(Protocol):
+    """What Transitions needs from the driver (daemon.Driver)."""
+
+    def execute(self, inst: Instance, actions: List[Action]) -> None:
+        """Run a router's actions in order (adverts, VIPs, announcements, transitions)."""
+
+    def arm(self, inst: Instance) -> None:
+        """Re-arm the instance's timer at its router's next deadline."""
+
+
 class Transitions:
-    """Mixed into Daemon."""
+    """Runs the supervisor's decisions; publishes and notifies state changes."""
 
-    instances: List[Instance]
-    config: Config
-    loop: asyncio.AbstractEventLoop
-    bus: EventBus
-    _apply: Callable[..., None]
-    _arm: Callable[..., None]
-    _on_netlink: Callable[..., Any]
-
-    def _init_transitions(self) -> None:
-        self._syncing = False
+    def __init__(self, rt: Runtime, vips: VipKeeper):
+        self.rt = rt
+        self.vips = vips
+        self.io: Optional[RouterIO] = None
+        """Set by the daemon once the driver exists."""
         self.group_notifiers: Dict[str, Notifier] = {}
-        self.group_states: Dict[str, Optional[str]] = {}
+        self.supervisor = Supervisor({}, log)
+        self._work: Deque[Tuple[Instance, List[Action], bool]] = collections.deque()
+        self._draining = False
+        self._supervisor_timer: Optional[asyncio.TimerHandle] = None
+        self._supervisor_at: Optional[float] = None
 
     # ------------------------------------------------------------ instances
-    def _new_instance(self, cfg: InstanceConfig) -> Instance:
-        inst = Instance(cfg, self.config.globals, log)
-        self._attach(inst)
+    def new_instance(self, cfg: InstanceConfig) -> Instance:
+        inst = Instance(cfg, self.rt.config.globals, log)
+        self.attach(inst)
         return inst
 
-    def _attach(self, inst: Instance) -> None:
+    def attach(self, inst: Instance) -> None:
         """Notifier and resource group for an instance (new, or reconfigured on reload)."""
-        cfg, gdefs = inst.cfg, self.config.globals
+        cfg, gdefs = inst.cfg, self.rt.config.globals
         if inst.notifier is None:
-            inst.notifier = Notifier("INSTANCE", cfg.name, cfg.notify, gdefs, self.bus, inst.log)
+            inst.notifier = Notifier("INSTANCE", cfg.name, cfg.notify, gdefs, self.rt.bus, inst.log)
         else:
             inst.notifier.reconfigure(cfg.notify, gdefs)
         inst.notifier.counters = inst.counters
@@ -75,89 +90,128 @@ class Transitions:
             return
         if inst.resources is None:
             inst.resources = ResourceGroup(
-                cfg.name, cfg.resources, gdefs, self.bus, inst.log,
-                on_start_failed=functools.partial(self._resource_failed, inst),
-                before_start=self._vips_settled)
+                cfg.name, cfg.resources, gdefs, self.rt.bus, inst.log,
+                on_start_failed=functools.partial(self.resource_failed, inst),
+                before_start=self.vips.settled)
         else:
             inst.resources.reconfigure(cfg.resources, gdefs)
 
-    async def _vips_settled(self) -> None:
-        """Wait until queued VIP changes are done (resources start after the VIPs)."""
-        await self._on_netlink(lambda: None)
-
-    def _sync_groups_changed(self) -> None:
-        """Create/update group notifiers after a (re)load."""
-        for group in self.config.sync_groups:
+    def sync_groups_changed(self) -> None:
+        """Create/update group notifiers and the supervisor's groups after a (re)load."""
+        groups = {g.name: [i.cfg.name for i in self.rt.instances if i.cfg.sync_group == g.name]
+                  for g in self.rt.config.sync_groups}
+        self.supervisor.reconfigure(groups)
+        for group in self.rt.config.sync_groups:
             notifier = self.group_notifiers.get(group.name)
             if notifier is None:
                 self.group_notifiers[group.name] = Notifier(
-                    "GROUP", group.name, group.notify, self.config.globals, self.bus,
+                    "GROUP", group.name, group.notify, self.rt.config.globals, self.rt.bus,
                     logging.getLogger("vrrp_agent"))
-                self.group_states.setdefault(group.name, None)
             else:
-                notifier.reconfigure(group.notify, self.config.globals)
-        names = {g.name for g in self.config.sync_groups}
+                notifier.reconfigure(group.notify, self.rt.config.globals)
         for name in list(self.group_notifiers):
-            if name not in names:
+            if name not in groups:
                 self.group_notifiers.pop(name)
-                self.group_states.pop(name, None)
 
     def group_members(self, group: Optional[str]) -> List[Instance]:
-        if group is None:
-            return []
-        return [i for i in self.instances if i.cfg.sync_group == group]
+        names = self.supervisor.members(group)
+        return [i for i in self.rt.instances if i.cfg.name in names]
+
+    def _io(self) -> RouterIO:
+        if self.io is None:
+            raise RuntimeError("this is a bug: Transitions used before the driver was attached")
+        return self.io
+
+    def faults_of(self, inst: Instance) -> Dict[str, str]:
+        return dict(self.supervisor.faults.get(inst.cfg.name, {}))
+
+    # ----------------------------------------------------- supervisor glue
+    def _view(self) -> Dict[str, MemberView]:
+        return {i.cfg.name: MemberView(i.router.state, i.router.wants_master, i.ifindex is not None)
+                for i in self.rt.instances}
+
+    def set_fault(self, inst: Instance, source: str, reason: Optional[str],
+                   hold_s: Optional[float] = None) -> None:
+        """A fault source of `inst` holds (reason) or cleared (None)."""
+        commands = self.supervisor.set_fault(inst.cfg.name, source, reason, self._view(),
+                                             self.rt.loop.time(), hold_s)
+        self._commands(commands)
+
+    def settle(self, inst: Instance) -> None:
+        self._commands(self.supervisor.settle(inst.cfg.name, self._view()))
+        self._io().arm(inst)
+
+    def apply(self, inst: Instance, actions: List[Action], propagate: bool = True) -> None:
+        """Run a router's actions, then whatever the supervisor makes of them (one queue)."""
+        self._work.append((inst, actions, propagate))
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._work:
+                target, todo, prop = self._work.popleft()
+                self._io().execute(target, todo)
+                if any(type(a) in (StateChanged, WantMaster) for a in todo):
+                    self._commands(self.supervisor.on_output(target.cfg.name, todo, self._view(), prop))
+        finally:
+            self._draining = False
+        self._arm_supervisor()
+
+    def _commands(self, commands: List[Command]) -> None:
+        now = self.rt.loop.time()
+        for cmd in commands:
+            if isinstance(cmd, GroupChanged):
+                self._group_changed(cmd.group, cmd.state)
+                continue
+            inst = self.rt.by_name(cmd.name)
+            if inst is None:
+                continue
+            router = inst.router
+            if isinstance(cmd, EnterFault):
+                self.apply(inst, router.enter_fault(now, cmd.reason))
+            elif isinstance(cmd, LeaveFault):
+                self.apply(inst, router.leave_fault(now))
+            elif isinstance(cmd, ForceMaster):
+                self.apply(inst, router.force_master(now, cmd.reason), cmd.propagate)
+            elif isinstance(cmd, ForceBackup):
+                self.apply(inst, router.force_backup(now, cmd.reason), False)
+            self._io().arm(inst)
+        self._arm_supervisor()
+
+    def _arm_supervisor(self) -> None:
+        deadline = self.supervisor.next_deadline()
+        if deadline == self._supervisor_at:
+            return
+        if self._supervisor_timer is not None:
+            self._supervisor_timer.cancel()
+        self._supervisor_timer = None
+        self._supervisor_at = deadline
+        if deadline is not None:
+            self._supervisor_timer = self.rt.loop.call_at(deadline, self._supervisor_fire)
+
+    def _supervisor_fire(self) -> None:
+        now = max(self.rt.loop.time(), self._supervisor_at or 0.0)
+        self._supervisor_timer = None
+        self._supervisor_at = None
+        self._commands(self.supervisor.on_timer(now, self._view()))
 
     # --------------------------------------------------------------- faults
-    def _settle(self, inst: Instance) -> None:
-        if inst.cfg.sync_group is None:
-            inst.faults.pop("sync", None)  # it may have left its group on reload
-            self._settle_one(inst)
-            return
-        members = self.group_members(inst.cfg.sync_group)
-        own = {id(m): any(k != "sync" for k in m.faults) for m in members}
-        for m in members:
-            others = [o.cfg.name for o in members if o is not m and own[id(o)]]
-            if others:
-                m.faults["sync"] = f"sync group {inst.cfg.sync_group}: {', '.join(others)} in FAULT"
-            else:
-                m.faults.pop("sync", None)
-        for m in members:
-            self._settle_one(m)
-
-    def _settle_one(self, inst: Instance) -> None:
-        router = inst.router
-        now = self.loop.time()
-        if inst.faults:
-            if router.state != FAULT:
-                self._apply(inst, router.enter_fault(now, "; ".join(inst.faults.values())))
-        elif router.state == FAULT and inst.ifindex is not None:
-            self._apply(inst, router.leave_fault(now))
-        self._arm(inst)
-
-    def _resource_failed(self, inst: Instance, why: str) -> None:
+    def resource_failed(self, inst: Instance, why: str) -> None:
         hold = inst.cfg.resources.fault_hold_s if inst.cfg.resources else 0.0
         until = f"for {hold:g} s" if hold > 0 else "until `vrrp-agent release`"
         inst.log.error("%s: FAULT %s (priority 0 sent, VIPs released)", why, until)
-        inst.faults["resources"] = why
-        self._settle(inst)
-        if inst.resource_hold is not None:
-            inst.resource_hold.cancel()
-        if hold > 0:
-            inst.resource_hold = self.loop.call_later(hold, self._clear_resource_fault, inst)
+        self.set_fault(inst, RESOURCES, why, hold_s=hold)
 
-    def _clear_resource_fault(self, inst: Instance) -> None:
-        if inst.resource_hold is not None:
-            inst.resource_hold.cancel()
-            inst.resource_hold = None
-        if inst.faults.pop("resources", None) is not None:
+    def clear_resource_fault(self, inst: Instance) -> None:
+        if self.supervisor.faults.get(inst.cfg.name, {}).get(RESOURCES) is not None:
             inst.log.info("resource failure cleared: leaving FAULT")
-            self._settle(inst)
+        self.set_fault(inst, RESOURCES, None)
 
     # ---------------------------------------------------------- transitions
-    def _on_transition(self, inst: Instance, change: StateChanged) -> None:
+    def on_transition(self, inst: Instance, change: StateChanged) -> None:
         router = inst.router
         state = "STOP" if change.new == INIT else change.new
-        self.bus.publish("transition", instance=inst.cfg.name, old=change.old, new=change.new,
+        self.rt.bus.publish("transition", instance=inst.cfg.name, old=change.old, new=change.new,
                          reason=change.reason, priority=router.effective_priority)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
@@ -166,65 +220,16 @@ class Transitions:
                 inst.resources.set_wanted(True)
             elif change.old == MASTER:
                 inst.resources.set_wanted(False)
-        group = inst.cfg.sync_group
-        if group is None:
-            return
-        if not self._syncing:
-            self._propagate(inst, change)
-        self._group_state(group)
 
-    def _propagate(self, inst: Instance, change: StateChanged) -> None:
-        now = self.loop.time()
-        reason = f"sync group {inst.cfg.sync_group}: {inst.cfg.name} is {change.new}"
-        self._syncing = True
-        try:
-            for other in self.group_members(inst.cfg.sync_group):
-                if other is inst:
-                    continue
-                if change.new == MASTER and other.router.state == BACKUP:
-                    self._apply(other, other.router.force_master(now, reason))
-                elif change.old == MASTER and change.new == BACKUP and other.router.state == MASTER:
-                    self._apply(other, other.router.force_backup(now, reason))
-                self._arm(other)
-        finally:
-            self._syncing = False
-
-    def _group_wants_master(self, inst: Instance) -> None:
-        """keepalived's rule: a sync group goes MASTER only when every member wants it.
-
-        A member whose master-down timer expired waits (BACKUP, no timer) while
-        another member still hears a live master; the last member to want it
-        takes the group over. This prevents ping-pong when one segment is cut.
-        """
-        others = [m for m in self.group_members(inst.cfg.sync_group) if m is not inst]
-        waiting = [m.cfg.name for m in others
-                   if not (m.router.state == MASTER or (m.router.state == BACKUP and m.router.wants_master))]
-        if waiting:
-            inst.log.info("master down timer expired; held BACKUP: sync group %s waits for %s",
-                          inst.cfg.sync_group, ", ".join(waiting))
-            return
-        now = self.loop.time()
-        self._apply(inst, inst.router.force_master(now, "master down timer expired (sync group ready)"))
-        self._arm(inst)
-
-    def _group_state(self, group: str) -> None:
-        states = {m.router.state for m in self.group_members(group)}
-        if len(states) != 1:
-            return
-        state = states.pop()
-        if state == INIT:
-            state = "STOP"
-        if self.group_states.get(group) == state:
-            return
-        self.group_states[group] = state
+    def _group_changed(self, group: str, state: str) -> None:
         log.info("sync group %s: %s", group, state)
-        self.bus.publish("group", group=group, state=state)
+        self.rt.bus.publish("group", group=group, state=state)
         notifier = self.group_notifiers.get(group)
         if notifier is not None:
             notifier.transition(state, 0)
 
     # ------------------------------------------------------------- shutdown
-    async def _stop_resources_first(self, instances: List[Instance]) -> None:
+    async def stop_resources_first(self, instances: List[Instance]) -> None:
         """Voluntary release (stop, standby): resources stop while we still hold the VIPs."""
         busy = [i for i in instances if i.resources is not None and i.router.state == MASTER]
         for inst in busy:
@@ -233,10 +238,10 @@ class Transitions:
         for inst in busy:
             await inst.resources.settled()
 
-    async def _drain_hooks(self) -> None:
-        notifiers = [i.notifier for i in self.instances if i.notifier is not None]
+    async def drain_hooks(self) -> None:
+        notifiers = [i.notifier for i in self.rt.instances if i.notifier is not None]
         notifiers += list(self.group_notifiers.values())
         await asyncio.gather(*(n.drain() for n in notifiers))
-        for inst in self.instances:
+        for inst in self.rt.instances:
             if inst.resources is not None:
                 await inst.resources.close()

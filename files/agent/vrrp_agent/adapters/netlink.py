@@ -135,9 +135,15 @@ class Netlink:
 
 
 def host_facts(netlink: Netlink) -> Tuple[Set[str], Set[str]]:
-    """(interface names, every address on the host) for config.host checks."""
+    """(interface names, every address on the host) for config.host checks (not on the worker)."""
+    result: Tuple[Set[str], Set[str]] = netlink.call(host_facts_on_worker, netlink)
+    return result
+
+
+def host_facts_on_worker(netlink: Netlink) -> Tuple[Set[str], Set[str]]:
+    """host_facts, run on the netlink worker thread itself (the daemon's reload)."""
     names = {name for _index, name in socket.if_nameindex()}
-    addrs = {_normalise(entry[1]) for entry in netlink.call(netlink.addresses)}
+    addrs = {_normalise(entry[1]) for entry in netlink.addresses()}
     return names, addrs
 
 

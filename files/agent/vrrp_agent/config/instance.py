@@ -106,6 +106,14 @@ def _store(key: str, convert: Callable[[Statement], Any]) -> Callable[[Statement
     return handler
 
 
+def _debug_level(s: Statement) -> int:
+    """keepalived's `debug [LEVEL]`, 0..4; no level means 1."""
+    if s.args:
+        return int_arg(s, 0, 4)
+    no_args(s)
+    return 1
+
+
 def _flag(s: Statement) -> bool:
     no_args(s)
     return True
@@ -183,7 +191,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "dont_track_primary": _store("dont_track_primary", _flag),
     "resource_group": _store("resources", parse_resource_group),  # agent extension
     "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
-    "debug": lambda s, raw: None,
+    "debug": _store("debug", _debug_level),
 }
 
 
@@ -251,6 +259,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         unicast_peers=peers, mcast_src_ip=mcast_src, garp=garp,
         v3_checksum_as_v2=_get(raw, "v3_checksum_as_v2", gdefs.v3_checksum_as_v2),
         dont_track_primary=_get(raw, "dont_track_primary", False),
+        debug=_get(raw, "debug", 0),
         tracks=_get(raw, "tracks", ()),
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
         resources=_get(raw, "resources"),

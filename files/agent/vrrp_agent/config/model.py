@@ -246,6 +246,8 @@ class InstanceConfig:
     """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""
     dont_track_primary: bool = False
     """Ignore link down of `interface` (no FAULT)."""
+    debug: int = 0
+    """keepalived's `debug [LEVEL]` (0..4): above 0 this instance logs at debug level."""
     tracks: Tuple[TrackRef, ...] = ()
     """Every tracker, instance ones first, then those of its sync group."""
     notify: NotifyConfig = field(default_factory=NotifyConfig)

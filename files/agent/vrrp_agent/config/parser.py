@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from typing import Any, Callable, Dict, List, Set, Tuple
 
 from vrrp_agent.config.instance import build_instance
@@ -270,7 +271,7 @@ def _mcast4(s: Statement) -> str:
     from vrrp_agent.config.instance import parse_address
 
     addr = parse_address(s, one_arg(s), 4)
-    if not addr.startswith(("224.", "225.", "226.", "227.", "228.", "229.", "23")):
+    if not ipaddress.ip_address(addr).is_multicast:  # 224.0.0.0/4
         raise s.error(f"vrrp_mcast_group4 {addr} is not a multicast address")
     return addr
 
@@ -279,7 +280,7 @@ def _mcast6(s: Statement) -> str:
     from vrrp_agent.config.instance import parse_address
 
     addr = parse_address(s, one_arg(s), 6)
-    if not addr.lower().startswith("ff"):
+    if not ipaddress.ip_address(addr).is_multicast:  # ff00::/8
         raise s.error(f"vrrp_mcast_group6 {addr} is not a multicast address")
     return addr
 

@@ -1,0 +1,251 @@
+"""The VIP keeper: adds and removes VIPs, announces them, remembers which it holds.
+
+Rules:
+- The netlink worker thread only performs netlink (and AF_PACKET) calls and
+  returns results; everything else happens on the event loop: interface
+  look-ups, counters, logging of results, the held set and held-vips.json.
+  Results come back in submission order (one worker, call_soon_threadsafe).
+- Changes are queued in the order the routers asked for them, on the single
+  worker, so an announcement follows its VIPs and a removal follows an add.
+  The work of one batch (the driver batches each router output) is one job:
+  VIPs and their GARP back to back, the loop woken once with the results.
+- A VIP is recorded as held only after its add succeeded, and forgotten
+  once its removal succeeded (or it was already gone).
+- `vrrp_garp_interval` / `vrrp_gna_interval` (keepalived): each gratuitous
+  ARP on an interface goes out at least the interval after the previous
+  one there (each NA after the previous NA), across repeats, VIPs and
+  instances; a burst still pending when the instance leaves MASTER is
+  dropped. With both at 0 a burst goes out back to back in one worker call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+from vrrp_agent.config.model import VipSpec
+from vrrp_agent.errors import SystemFailure
+from vrrp_agent.instance import Instance
+from vrrp_agent.router import MASTER
+from vrrp_agent.runtime import Runtime
+
+log = logging.getLogger("vrrp_agent")
+HELD_FILE = "held-vips.json"
+
+# (VIP, ifindex or None) in; (VIP, True: changed / False: nothing to do / str: error) out
+Job = Tuple[VipSpec, Optional[int]]
+Outcome = Tuple[VipSpec, Any]
+# ("vips", instance, [Job], add) or ("announce", instance, [(ifname, VIP)], repeat)
+Step = Tuple[str, Instance, List[Any], Any]
+
+
+class VipKeeper:
+    def __init__(self, rt: Runtime, netlink: Any, announcer: Any):
+        self.rt = rt
+        self.netlink = netlink
+        self.announcer = announcer
+        self.held: Set[str] = read_held_vips(rt.state_dir)
+        self._batch: Optional[List[Step]] = None
+        self.announce_free: Dict[Tuple[str, int], float] = {}
+        """Per (interface, family): the loop time before which no GARP/NA may go out."""
+
+    # -------------------------------------------------------------- loop side
+    def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> None:
+        """Queue adds (or removals) of `vips` of `inst`; results are recorded on the loop."""
+        self._submit(("vips", inst, [(vip, self._ifindex(inst, vip)) for vip in vips], add))
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Everything queued inside goes to the worker as one job, with one result.
+
+        A takeover's VIP add and its announcement then run back to back on the
+        worker, and the loop is woken once, after the GARP is out (not between
+        the add and the GARP, where it would compete with the worker for the GIL).
+        """
+        if self._batch is not None:
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            steps, self._batch = self._batch, None
+            if steps:
+                self._flush(steps)
+
+    def flush(self) -> None:
+        """Inside `batched()`: hand what is queued so far to the worker now."""
+        if self._batch:
+            steps, self._batch = self._batch, []
+            self._flush(steps)
+
+    def _submit(self, step: Step) -> None:
+        if self._batch is not None:
+            self._batch.append(step)
+        else:
+            self._flush([step])
+
+    def _flush(self, steps: List[Step]) -> None:
+        payload = [(kind, jobs, arg) for kind, _inst, jobs, arg in steps]
+        future = self.netlink.submit(_run_steps, self.netlink, self.announcer,
+                                     self.rt.adapters.hw_address, payload)
+        future.add_done_callback(lambda f: self._from_worker(self._results, steps, f))
+
+    def _results(self, steps: List[Step], future: concurrent.futures.Future[Any]) -> None:
+        try:
+            results = future.result()
+        except Exception as exc:  # noqa: BLE001 - a worker bug must not kill the loop
+            log.error("this is a bug: a netlink worker job failed: %s", exc)
+            return
+        for (kind, inst, _jobs, arg), result in zip(steps, results):
+            if kind == "vips":
+                self._record(inst, bool(arg), result)
+            else:
+                for error in result:
+                    inst.log.warning("%s", error)
+
+    def change_all(self, inst: Instance, add: bool) -> None:
+        self.change(inst, inst.all_vips, add)
+
+    def _ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
+        if vip.dev is None or vip.dev == inst.cfg.interface:
+            if inst.ifindex is not None:
+                return inst.ifindex
+            name = inst.cfg.interface
+        else:
+            name = vip.dev
+        try:
+            return self.rt.adapters.ifindex(name)
+        except OSError:
+            return None
+
+    def _from_worker(self, fn: Any, *args: Any) -> None:
+        loop = self.rt.loop
+        if loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop closed meanwhile: nothing left to record
+            pass
+
+    def _record(self, inst: Instance, add: bool, outcomes: List[Outcome]) -> None:
+        verb = "added" if add else "removed"
+        for vip, result in outcomes:
+            if isinstance(result, str):
+                inst.counters["vip_errors"] += 1
+                inst.log.error("%s", result)
+                continue
+            self._set_held(vip.address, add)
+            if result:
+                inst.log.info("%s VIP %s/%d", verb, vip.address, vip.prefixlen)
+
+    def _set_held(self, address: str, held: bool) -> None:
+        if held == (address in self.held):
+            return
+        (self.held.add if held else self.held.discard)(address)
+        if self.rt.state_dir is None:
+            return
+        path = os.path.join(self.rt.state_dir, HELD_FILE)
+        try:
+            with open(path + ".tmp", "w") as fh:
+                json.dump(sorted(self.held), fh)
+            os.replace(path + ".tmp", path)
+        except OSError as exc:
+            log.warning("cannot record held VIPs in %s: %s", path, exc)
+
+    async def settled(self) -> None:
+        """Every queued change done and recorded."""
+        await asyncio.wrap_future(self.netlink.submit(lambda: None))
+        await asyncio.sleep(0)  # let the recording callbacks run
+
+    async def release_leftovers(self, instances: Sequence[Instance]) -> None:
+        """Startup: remove VIPs left by a previous run (keepalived does the same)."""
+        for inst in instances:
+            try:
+                self.rt.adapters.ifindex(inst.cfg.interface)
+            except OSError:
+                continue
+            self.change(inst, inst.all_vips, False)
+        await self.settled()
+
+    # ----------------------------------------------------------- announcing
+    def announce(self, inst: Instance, repeat: int, vips: Optional[Sequence[VipSpec]] = None) -> None:
+        """Queue a GARP/NA burst, spaced as keepalived spaces it (module rules)."""
+        chosen = tuple(inst.all_vips if vips is None else vips)
+        garp = inst.cfg.garp
+        if garp.interval_s <= 0 and garp.gna_interval_s <= 0:
+            self._send(inst, repeat, chosen)
+            return
+        now = self.rt.loop.time()
+        for _ in range(repeat):
+            for vip in chosen:
+                key = (vip.dev or inst.cfg.interface, vip.family)
+                at = max(now, self.announce_free.get(key, now))
+                gap = garp.interval_s if vip.family == 4 else garp.gna_interval_s
+                self.announce_free[key] = at + gap
+                if at <= now:
+                    self._send(inst, 1, (vip,))
+                else:
+                    self.rt.loop.call_at(at, self._send_later, inst, vip)
+
+    def _send_later(self, inst: Instance, vip: VipSpec) -> None:
+        if inst.router.state == MASTER:  # a burst stops with the mastership
+            self._send(inst, 1, (vip,))
+
+    def _send(self, inst: Instance, repeat: int, vips: Tuple[VipSpec, ...]) -> None:
+        self._submit(("announce", inst, [(vip.dev or inst.cfg.interface, vip) for vip in vips], repeat))
+
+
+# ------------------------------------------------------- netlink worker thread
+def _run_steps(netlink: Any, announcer: Any, hw_address: Any,
+               steps: List[Tuple[str, Any, Any]]) -> List[Any]:
+    """Worker: one job's steps in order; a result per step."""
+    out: List[Any] = []
+    for kind, jobs, arg in steps:
+        if kind == "vips":
+            out.append(_vip_calls(netlink, jobs, arg))
+        else:
+            out.append(_announce_calls(announcer, hw_address, jobs, arg))
+    return out
+
+
+def _vip_calls(netlink: Any, jobs: List[Job], add: bool) -> List[Outcome]:
+    """Worker: the netlink calls, nothing else. Errors are returned as text."""
+    out: List[Outcome] = []
+    for vip, ifindex in jobs:
+        if ifindex is None:
+            out.append((vip, f"VIP {vip.address}: interface {vip.dev} not found"))
+            continue
+        try:
+            out.append((vip, netlink.add_vip(ifindex, vip) if add else netlink.del_vip(ifindex, vip)))
+        except SystemFailure as exc:
+            out.append((vip, str(exc)))
+    return out
+
+
+def _announce_calls(announcer: Any, hw_address: Any, jobs: List[Tuple[str, VipSpec]],
+                    repeat: int) -> List[str]:
+    """Worker: send each burst, after the VIP changes queued before it."""
+    errors = []
+    for ifname, vip in jobs:
+        try:
+            announcer.send(ifname, hw_address(ifname), vip.address, vip.family, repeat)
+        except OSError as exc:
+            errors.append(f"gratuitous ARP/NA for {vip.address} not sent: {exc}")
+    return errors
+
+
+def read_held_vips(state_dir: Optional[str]) -> Set[str]:
+    """The VIPs a previous run recorded as held (empty if none or unreadable)."""
+    if state_dir is None:
+        return set()
+    try:
+        with open(os.path.join(state_dir, HELD_FILE)) as fh:
+            return set(json.load(fh))
+    except (OSError, ValueError):
+        return set()

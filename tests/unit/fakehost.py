@@ -1,0 +1,311 @@
+"""Fake OS edge for the real daemon: hosts on a fake LAN, on virtual time, without root.
+
+- `VirtualLoop`: an asyncio loop whose clock is virtual. When nothing is
+  ready, the selector jumps the clock to the next timer instead of sleeping,
+  so a 3-second master-down interval takes no real time. `loop.real_time()`
+  (a context manager) makes it wait in real time, for tests that run real
+  processes or talk to the control socket from a thread.
+- `FakeLan` / `FakeHost`: each host has interfaces, addresses and link state;
+  `host.adapters()` is a runtime.Adapters whose sockets are socketpairs (real
+  file descriptors for loop.add_reader) connected through the LAN: an advert
+  sent by one host reaches the same interface segment of the others (unless
+  the segment is cut), IPv4 with an IP header as a raw socket gives it.
+- Netlink runs synchronously (no thread): VIPs land in `host.addresses`.
+  Announcements and systemd notifications are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import selectors
+import socket
+import struct
+import time
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+
+from vrrp_agent.adapters.netlink import _normalise
+from vrrp_agent.constants import IPPROTO_VRRP
+from vrrp_agent.errors import SystemFailure
+from vrrp_agent.runtime import Adapters
+
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")
+_V6_META = struct.Struct("!16s16sB")
+
+
+# ------------------------------------------------------------------ virtual time
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.real = 0
+
+
+class _VirtualSelector(selectors.BaseSelector):
+    def __init__(self, clock: _Clock):
+        self._real = selectors.DefaultSelector()
+        self._clock = clock
+
+    def register(self, fileobj, events, data=None):  # type: ignore[no-untyped-def]
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj):  # type: ignore[no-untyped-def]
+        return self._real.unregister(fileobj)
+
+    def modify(self, fileobj, events, data=None):  # type: ignore[no-untyped-def]
+        return self._real.modify(fileobj, events, data)
+
+    def get_map(self):  # type: ignore[no-untyped-def]
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def select(self, timeout=None):  # type: ignore[no-untyped-def]
+        if self._clock.real or timeout is None:
+            started = time.monotonic()
+            ready = self._real.select(timeout)
+            self._clock.now += time.monotonic() - started
+            return ready
+        ready = self._real.select(0)
+        if not ready and timeout > 0:
+            self._clock.now += timeout
+        return ready
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    def __init__(self) -> None:
+        self.clock = _Clock()
+        super().__init__(_VirtualSelector(self.clock))
+
+    def time(self) -> float:
+        return self.clock.now
+
+    @contextlib.contextmanager
+    def real_time(self) -> Iterator[None]:
+        self.clock.real += 1
+        try:
+            yield
+        finally:
+            self.clock.real -= 1
+
+
+async def until(predicate: Any, timeout: float = 30.0, step: float = 0.01) -> float:
+    """Wait (loop time) until predicate() is true; the loop time it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not predicate():
+        if loop.time() - start > timeout:
+            raise AssertionError(f"not true after {timeout} s (loop time)")
+        await asyncio.sleep(step)
+    return loop.time() - start
+
+
+# ------------------------------------------------------------------ the LAN
+class FakeLan:
+    def __init__(self) -> None:
+        self.hosts: List[FakeHost] = []
+        self.cut: Set[str] = set()
+        """Segments (interface names) that deliver nothing."""
+        self.sent: List[Tuple[str, str, bytes]] = []
+
+    def host(self, name: str, ip4: str, ip6: str = "", interfaces: Tuple[str, ...] = ("eth0",)) -> FakeHost:
+        h = FakeHost(self, name, ip4, ip6, interfaces)
+        self.hosts.append(h)
+        return h
+
+    def deliver(self, sender: FakeSockets, payload: bytes, dst: str) -> None:
+        self.sent.append((sender.host.name, dst, payload))
+        if sender.ifname in self.cut:
+            return
+        for host in self.hosts:
+            if host is sender.host:
+                continue
+            for sock in host.sockets:
+                if sock.ifname == sender.ifname and sock.family == sender.family and not sock.closed:
+                    sock.inject(payload, sender.src_packed, socket.inet_pton(sock.af, dst), 255)
+
+
+class FakeSockets:
+    """runtime.Adapters.sockets: the VrrpSockets interface over a socketpair."""
+
+    def __init__(self, host: FakeHost, ifname: str, ifindex: int, family: int, group: str, src: str):
+        self.host = host
+        self.ifname = ifname
+        self.ifindex = ifindex
+        self.family = family
+        self.group = group
+        self.af = socket.AF_INET if family == 4 else socket.AF_INET6
+        self.rx, self._wire = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.rx.setblocking(False)
+        self.src = src
+        self.src_packed = socket.inet_pton(self.af, src)
+        self.closed = False
+        host.sockets.append(self)
+
+    def inject(self, payload: bytes, src: bytes, dst: bytes, ttl: int) -> None:
+        """A datagram arrives (as the kernel would hand it to a raw socket)."""
+        if self.family == 4:
+            header = _IPV4.pack(0x45, 0xC0, 20 + len(payload), 0, 0, ttl, IPPROTO_VRRP, 0, src, dst)
+            self._wire.send(header + payload)
+        else:
+            self._wire.send(_V6_META.pack(src, dst, ttl) + payload)
+
+    def receive(self) -> Tuple[bytes, bytes, bytes, int]:
+        data = self.rx.recv(65536)  # BlockingIOError when empty, as a raw socket
+        if self.family == 4:
+            return data, b"", b"", -1
+        src, dst, ttl = _V6_META.unpack_from(data)
+        return data[_V6_META.size:], src, dst, ttl
+
+    def send(self, packet: bytes, dst: str) -> None:
+        if self.host.send_fails:
+            raise OSError("fake send failure")
+        self.host.lan.deliver(self, packet, dst)
+
+    def close(self) -> None:
+        self.closed = True
+        self.rx.close()
+        self._wire.close()
+
+
+class FakeNetlink:
+    """runtime.Adapters.netlink: synchronous, addresses kept on the host."""
+
+    def __init__(self, host: FakeHost):
+        self.host = host
+        self.closed = False
+
+    def submit(self, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed over as a worker would
+            future.set_exception(exc)
+        return future
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def add_vip(self, ifindex: int, vip: Any) -> bool:
+        if vip.address in self.host.fail_vips:
+            raise SystemFailure(f"netlink addr add {vip.address}/{vip.prefixlen}: 99 EFAKE")
+        have = self.host.addresses.setdefault(ifindex, set())
+        if vip.address in have:
+            return False
+        have.add(vip.address)
+        return True
+
+    def del_vip(self, ifindex: int, vip: Any) -> bool:
+        have = self.host.addresses.setdefault(ifindex, set())
+        if vip.address not in have:
+            return False
+        have.discard(vip.address)
+        return True
+
+    def addresses(self, ifindex: Optional[int] = None) -> List[Tuple[int, str, int, int]]:
+        return [(i, a, 24, 0) for i, addrs in self.host.addresses.items() for a in sorted(addrs)
+                if ifindex is None or i == ifindex]
+
+    def primary_address(self, ifindex: int, family: int) -> Optional[str]:
+        if ifindex not in self.host.addresses:
+            return None
+        return self.host.ip4 if family == 4 else self.host.ip6
+
+
+class FakeAnnouncer:
+    def __init__(self, host: FakeHost):
+        self.host = host
+
+    def send(self, ifname: str, mac: bytes, vip: str, family: int, repeat: int) -> None:
+        loop = asyncio.get_event_loop()
+        for _ in range(repeat):
+            self.host.announced.append((loop.time(), ifname, vip))
+
+    def close(self) -> None:
+        pass
+
+
+class FakeLinks:
+    """runtime.Adapters.link_watcher: events written by the test."""
+
+    def __init__(self, host: FakeHost):
+        self.host = host
+        self._r, self._w = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._r.setblocking(False)
+        self.events: List[Tuple[int, bool]] = []
+        host.watchers.append(self)
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def push(self, ifindex: int, up: bool) -> None:
+        self.events.append((ifindex, up))
+        self._w.send(b"x")
+
+    def read(self) -> List[Tuple[int, bool]]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self._r.recv(16)
+        events, self.events = self.events, []
+        return events
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()
+
+
+class FakeHost:
+    def __init__(self, lan: FakeLan, name: str, ip4: str, ip6: str, interfaces: Tuple[str, ...]):
+        self.lan = lan
+        self.name = name
+        self.ip4 = ip4
+        self.ip6 = ip6 or "fe80::" + ip4.rsplit(".", 1)[1]
+        self.interfaces: Dict[str, int] = {n: i + 2 for i, n in enumerate(interfaces)}
+        self.up: Dict[str, bool] = dict.fromkeys(interfaces, True)
+        self.addresses: Dict[int, Set[str]] = {i: {ip4} for i in self.interfaces.values()}
+        self.sockets: List[FakeSockets] = []
+        self.watchers: List[FakeLinks] = []
+        self.announced: List[Tuple[float, str, str]] = []
+        self.notified: List[str] = []
+        self.scheduling: List[Tuple[Any, ...]] = []
+        self.fail_vips: Set[str] = set()
+        self.send_fails = False
+
+    def adapters(self) -> Adapters:
+        def ifindex(name: str) -> int:
+            if name not in self.interfaces:
+                raise OSError(19, "No such device")
+            return self.interfaces[name]
+
+        def host_facts(netlink: Any) -> Tuple[Set[str], Set[str]]:
+            return set(self.interfaces), {_normalise(a[1]) for a in netlink.addresses()}
+
+        return Adapters(
+            netlink=lambda: FakeNetlink(self),
+            announcer=lambda: FakeAnnouncer(self),
+            link_watcher=lambda: FakeLinks(self),
+            sockets=lambda *a: FakeSockets(self, *a),
+            link_is_up=lambda name: self.up.get(name, False),
+            hw_address=lambda name: b"\x02\x00\x00\x00\x00\x01",
+            ifindex=ifindex,
+            apply_scheduling=lambda *a: self.scheduling.append(a),
+            host_facts=host_facts,
+            systemd_notify=lambda msg: bool(self.notified.append(msg)),
+        )
+
+    def has(self, address: str) -> bool:
+        return any(address in addrs for addrs in self.addresses.values())
+
+    def set_link(self, ifname: str, up: bool) -> None:
+        self.up[ifname] = up
+        for watcher in self.watchers:
+            watcher.push(self.interfaces[ifname], up)
+
+    def add_interface(self, ifname: str) -> None:
+        self.interfaces[ifname] = max(self.interfaces.values(), default=1) + 1
+        self.up[ifname] = True
+        self.addresses[self.interfaces[ifname]] = {self.ip4}
