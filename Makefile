@@ -38,7 +38,7 @@ lab: venv
 
 # Fragments in mk/*.mk add their own targets and append to TEST_TARGETS
 # (run by `make test` after the agent's lint and tests).
-TEST_TARGETS :=
+TEST_TARGETS := coverage
 include $(wildcard mk/*.mk)
 
 test: deps venv lint
