@@ -5,7 +5,7 @@
 # by a killed run is removed first; a live one is waited for (podlab.py), and
 # molecule's own state from a killed run is reset.
 # scenario:Debian suite (both Debian 12 and 13 are covered)
-MOLECULE_SCENARIOS ?= default:bookworm unicast:trixie keepalived_interop:bookworm heartbeat_resources:bookworm nofailback_ipv6:bookworm
+MOLECULE_SCENARIOS ?= default:bookworm unicast:trixie keepalived_interop:bookworm heartbeat_resources:bookworm nofailback_ipv6:bookworm rolling_upgrade:bookworm
 .PHONY: molecule
 
 molecule: venv collections
