@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 from fakehost import FakeHost, FakeLan, VirtualLoop, until
@@ -224,6 +224,55 @@ def test_takeover_standby_release_through_the_commands(lan, tmp_path):
         assert a1.status()["effective_priority"] == 1 and a1.status()["override"] == "standby"
         await commands.release(a1.daemon, {})
         await until(lambda: a1.state() == MASTER)
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+def _watch_adverts(lan: FakeLan, agent: Agent) -> List[Tuple[int, bool, int]]:
+    """(priority, VIP held, GARPs sent so far) at each advert `agent` puts on the wire."""
+    seen: List[Tuple[int, bool, int]] = []
+    deliver = lan.deliver
+
+    def watching(sender: Any, payload: bytes, dst: str) -> None:
+        if sender.host is agent.host:
+            seen.append((payload[2], agent.host.has(VIP), len(agent.host.announced)))
+        deliver(sender, payload, dst)
+
+    lan.deliver = watching  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_takeover_holds_and_announces_the_vip_before_its_first_advert(lan, tmp_path):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        seen = _watch_adverts(lan, a2)
+        await commands.takeover(a2.daemon, {"instances": ["VI_1"]})
+        await until(lambda: a1.state() == BACKUP)
+        first = next(entry for entry in seen if entry[0] == 254)
+        assert first[1] and first[2] > 0  # the old master yields to an advert sent after the GARP
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_a_returning_master_preempts_make_before_break(lan, tmp_path):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
+
+    async def scenario():
+        await a2.start()
+        await until(lambda: a2.state() == MASTER)
+        seen = _watch_adverts(lan, a1)
+        await a1.start()
+        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        first = next(entry for entry in seen if entry[0] == 150)
+        assert first[1] and first[2] > 0  # it heard a2 alive: VIP and GARP before the advert
         await a1.stop()
         await a2.stop()
 

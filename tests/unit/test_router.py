@@ -228,7 +228,8 @@ def test_takeover_is_make_before_break_and_standby_gives_up_at_once():
     r.start(0.0)
     r.on_advert(advert(150), HIGHER_IP, 0.5)
     actions = r.takeover(1.0)
-    assert kinds(actions)[:2] == [SendAdvert, AddVips] and actions[0] == SendAdvert(254)
+    # the old master is alive: VIPs and their GARP first, then the advert that makes it yield
+    assert kinds(actions)[:3] == [AddVips, Announce, SendAdvert] and actions[2] == SendAdvert(254)
     assert r.state == MASTER
     actions = r.standby(2.0)
     assert actions[:2] == [SendAdvert(0), DelVips()] and r.state == BACKUP
@@ -334,3 +335,29 @@ def test_a_refused_become_master_has_no_side_effect():
     assert r._become_master(1.0, "test", MASTER_DOWN) == []
     assert r.state == FAULT and r.next_deadline() is None
     assert r.counters["became_master"] == 0 and r.counters["adverts_sent"] == 0
+
+
+def test_rfc5798_6_4_2_preempting_a_live_lower_master_is_make_before_break():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_advert(advert(50), HIGHER_IP, 0.5)  # a live lower-priority master: discarded, we preempt
+    actions = r.on_timer(r.next_deadline())
+    assert kinds(actions) == [AddVips, Announce, SendAdvert, StateChanged]
+    assert r.state == MASTER
+
+
+def test_rfc5798_6_4_2_a_silent_master_is_replaced_advert_first():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_advert(advert(150), HIGHER_IP, 0.5)  # the master we follow, then silence
+    actions = r.on_timer(r.next_deadline())
+    assert kinds(actions) == [SendAdvert, AddVips, Announce, StateChanged]
+
+
+def test_rfc5798_6_4_2_a_lower_master_that_stops_is_replaced_advert_first():
+    r = router(priority=100)
+    r.start(0.0)
+    r.on_advert(advert(50), HIGHER_IP, 0.5)
+    r.on_advert(advert(0), HIGHER_IP, 0.6)  # it leaves (priority 0): nothing to make before break
+    actions = r.on_timer(r.next_deadline())
+    assert kinds(actions)[0] is SendAdvert and r.state == MASTER

@@ -193,30 +193,45 @@ class Driver:
         """Run a router's actions in order (the supervisor's part: Transitions.apply).
 
         The netlink work of one call (VIPs, then their announcement) is one worker job.
+        An advert that follows netlink work (a make-before-break takeover or
+        preemption: VIPs and GARP first) goes out from that job, after it.
         """
         with self.vips.batched():
+            netlink_queued = False
             for action in actions:
                 kind = type(action)
                 if kind is SendAdvert:
-                    self._send(inst, action.priority)  # type: ignore[union-attr]
+                    priority = action.priority  # type: ignore[union-attr]
+                    if netlink_queued:
+                        self.vips.advert_after(inst, self._packets(inst, priority))
+                    else:
+                        self._send(inst, priority)
                 elif kind is AddVips:
                     self.vips.change_all(inst, True)
+                    netlink_queued = True
                 elif kind is DelVips:
                     self.vips.change_all(inst, False)
+                    netlink_queued = True
                 elif kind is Announce:
                     self.vips.announce(inst, action.repeat)  # type: ignore[union-attr]
+                    netlink_queued = True
                 elif kind is StateChanged:
                     self.vips.flush()  # the worker adds the VIPs while the loop publishes
                     self.transitions.on_transition(inst, action)  # type: ignore[arg-type]
 
-    def _send(self, inst: Instance, priority: int) -> None:
+    def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any]]:
+        """(io, packet, destination) for each destination of `inst`'s advert."""
         io = self.io.get((inst.cfg.interface, inst.cfg.family))
         if io is None:
-            return
+            return []
         adver_int_cs = inst.cfg.advert_int_cs
-        for dst, dst_packed in inst.destinations:
+        return [(io, inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
+                for dst, dst_packed in inst.destinations]
+
+    def _send(self, inst: Instance, priority: int) -> None:
+        for io, advert, dst in self._packets(inst, priority):
             try:
-                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
+                io.send(advert, dst)
             except OSError as exc:
                 inst.counters["send_errors"] += 1
                 inst.log.debug("advert to %s not sent: %s", dst, exc)

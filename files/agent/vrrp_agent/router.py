@@ -12,7 +12,11 @@ Rules this module keeps:
    not hold is refused (logged as a bug, nothing changes).
 3. Becoming master sends the advert *first*, then adds the VIPs and
    announces them (RFC 5798 §6.4.2 (ii), keepalived's order), so the old
-   master yields before we answer ARP.
+   master yields before we answer ARP. Except when the old master is known
+   alive: a takeover, or a preemption of a lower-priority master this backup
+   still hears. Then the VIPs and their announcement go first and the advert
+   after them (make-before-break: clients are moved before the old master
+   lets go; for that moment both hold the VIPs).
 4. Timers follow RFC 5798 §6.1 / RFC 3768 §6.1 (see timing.py); a backup
    learns Master_Adver_Interval from v3 adverts only.
 5. Priorities: the Router is their one owner. It holds the base (config),
@@ -90,6 +94,8 @@ class Router:
         self._garp_burst_repeat = 0
         self._garp_refresh_at: Optional[float] = None
         self._preempt_until: Optional[float] = None
+        self._preempting = False
+        """The last advert heard came from a live lower-priority master we will preempt."""
         self.wants_master = False
         """Sync member whose master-down timer expired while the group held it back."""
 
@@ -285,7 +291,9 @@ class Router:
             # RFC 5798 §6.4.2 (655): Master_Down_Timer = Skew_Time
             self._master_down_at = now + self.skew_time_s()
             self.master_priority = PRIORITY_STOP
+            self._preempting = False  # the master is leaving: nothing to make before break
             return []
+        self._preempting = False
         if self._accepts_master(adv.priority, now):
             # RFC 5798 §6.4.2 (660-670): learn the interval, reset the down timer
             if self.params.version == 3:
@@ -297,6 +305,7 @@ class Router:
             return []
         # RFC 5798 §6.4.2 (675): discard; the down timer keeps running, so we preempt
         self.counters["lower_priority_ignored"] += 1
+        self._preempting = True  # the master is alive: preempt make-before-break
         return []
 
     def _accepts_master(self, adv_priority: int, now: float) -> bool:
@@ -346,6 +355,7 @@ class Router:
     def _become_master(self, now: float, reason: str, cause: str) -> List[Action]:
         if not self._allowed(MASTER, cause, reason):
             return []  # refused before any side effect: no advert, no VIPs
+        make_before_break = cause == TAKEOVER or (cause == MASTER_DOWN and self._preempting)
         self._cancel_timers()
         self.wants_master = False
         self.master_ip = self.primary_ip
@@ -357,9 +367,11 @@ class Router:
         if p.garp_master_refresh_s > 0:
             self._garp_refresh_at = now + p.garp_master_refresh_s
         self.counters["became_master"] += 1
-        actions: List[Action] = [self._advert(self.effective_priority), AddVips()]
+        actions: List[Action] = [AddVips()]
         if p.garp_master_repeat > 0:
             actions.append(self._announce(p.garp_master_repeat))
+        advert = self._advert(self.effective_priority)
+        actions = actions + [advert] if make_before_break else [advert] + actions
         return actions + self._change_state(MASTER, now, reason, cause)
 
     def _release_master(self, priority: int) -> List[Action]:
@@ -408,6 +420,7 @@ class Router:
         self._garp_burst_at = None
         self._garp_refresh_at = None
         self._preempt_until = None
+        self._preempting = False
 
     @staticmethod
     def _next_tick(previous: float, period: float, now: float) -> float:

@@ -1,8 +1,9 @@
 """The VIP keeper: adds and removes VIPs, announces them, remembers which it holds.
 
 Rules:
-- The netlink worker thread only performs netlink (and AF_PACKET) calls and
-  returns results; everything else happens on the event loop: interface
+- The netlink worker thread only performs netlink (and AF_PACKET) calls, and
+  sends the advert that must follow them (a make-before-break takeover or
+  preemption: router.py rule 3), and returns results; everything else happens on the event loop: interface
   look-ups, counters, logging of results, the held set and held-vips.json.
   Results come back in submission order (one worker, call_soon_threadsafe).
 - Changes are queued in the order the routers asked for them, on the single
@@ -105,9 +106,17 @@ class VipKeeper:
         for (kind, inst, _jobs, arg), result in zip(steps, results):
             if kind == "vips":
                 self._record(inst, bool(arg), result)
+            elif kind == "advert":
+                for error in result:
+                    inst.counters["send_errors"] += 1
+                    inst.log.debug("%s", error)
             else:
                 for error in result:
                     inst.log.warning("%s", error)
+
+    def advert_after(self, inst: Instance, packets: List[Tuple[Any, bytes, Any]]) -> None:
+        """Queue an advert behind the netlink work already queued (make-before-break)."""
+        self._submit(("advert", inst, packets, None))
 
     def change_all(self, inst: Instance, add: bool) -> None:
         self.change(inst, inst.all_vips, add)
@@ -209,6 +218,8 @@ def _run_steps(netlink: Any, announcer: Any, hw_address: Any,
     for kind, jobs, arg in steps:
         if kind == "vips":
             out.append(_vip_calls(netlink, jobs, arg))
+        elif kind == "advert":
+            out.append(_advert_calls(jobs))
         else:
             out.append(_announce_calls(announcer, hw_address, jobs, arg))
     return out
@@ -226,6 +237,17 @@ def _vip_calls(netlink: Any, jobs: List[Job], add: bool) -> List[Outcome]:
         except SystemFailure as exc:
             out.append((vip, str(exc)))
     return out
+
+
+def _advert_calls(packets: List[Tuple[Any, bytes, Any]]) -> List[str]:
+    """Worker: send an advert after the VIPs and their announcement (make-before-break)."""
+    errors = []
+    for io, advert, dst in packets:
+        try:
+            io.send(advert, dst)
+        except OSError as exc:
+            errors.append(f"advert to {dst} not sent: {exc}")
+    return errors
 
 
 def _announce_calls(announcer: Any, hw_address: Any, jobs: List[Tuple[str, VipSpec]],
