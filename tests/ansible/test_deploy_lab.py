@@ -10,6 +10,7 @@ nowhere.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -57,6 +58,21 @@ def cluster(tmp_path_factory):
         yield lab
     finally:
         lab.close()
+
+
+@contextlib.contextmanager
+def host_vars(cluster, host: str, extra: str):
+    """Run with `extra` ("key: value") added to HOST's inventory line, then restore the
+    inventory and converge again (the cluster as it was for the next test)."""
+    hosts = Path(cluster.inv)
+    original = hosts.read_text()
+    line = "%s: {ansible_host: %s" % (host, cluster.container(host))
+    hosts.write_text(original.replace(line + "}", f"{line}, {extra}}}"))
+    try:
+        yield
+    finally:
+        hosts.write_text(original)
+        playbook(cluster.inv, "site.yml")
 
 
 def recap(output: str) -> dict:
@@ -247,11 +263,7 @@ def test_invalid_cluster_fails_before_any_host_changes(cluster):
 
 
 def test_a_node_migrates_to_keepalived_and_back(cluster):
-    hosts = Path(cluster.inv)
-    original = hosts.read_text()
-    s2 = "s2: {ansible_host: %s" % cluster.container("s2")
-    hosts.write_text(original.replace(s2 + "}", s2 + ", vrrp_engine: keepalived}"))
-    try:
+    with host_vars(cluster, "s2", "vrrp_engine: keepalived"):
         playbook(cluster.inv, "site.yml")
         assert cluster.exec("s2", ["systemctl", "is-active", "keepalived"]).stdout.strip() == "active"
         agent = cluster.exec("s2", ["systemctl", "is-active", "vrrp-agent"], check=False)
@@ -263,9 +275,6 @@ def test_a_node_migrates_to_keepalived_and_back(cluster):
         assert wait_until(lambda: cluster.owners(VIP) == ["s2"]), cluster.owners(VIP)
         cluster.exec("s1", ["systemctl", "start", "vrrp-agent"])
         assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
-    finally:
-        hosts.write_text(original)
-        playbook(cluster.inv, "site.yml")
     assert cluster.exec("s2", ["systemctl", "is-active", "vrrp-agent"]).stdout.strip() == "active"
     assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
 
@@ -282,35 +291,28 @@ table inet filter {
 
 
 def test_nftables_rule_lets_vrrp_through_a_drop_policy(cluster):
-    hosts = Path(cluster.inv)
-    original = hosts.read_text()
     cluster.exec("s2", ["sh", "-c", f"printf '%s' '{DROP_ALL_BUT_LOOPBACK}' > /tmp/drop.nft "
                                     "&& nft -f /tmp/drop.nft"])
     try:
         # the backup no longer hears the master's adverts: it takes the VIP too
         assert wait_until(lambda: cluster.owners(VIP) == ["s1", "s2"]), cluster.owners(VIP)
-        s2 = "s2: {ansible_host: %s" % cluster.container("s2")
-        hosts.write_text(original.replace(s2 + "}", s2 + ", vrrp_firewall: nftables}"))
-        out = playbook(cluster.inv, "site.yml").stdout
-        assert recap(out)["s2"]["changed"] > 0, out[-2000:]
-        assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
-        chain = cluster.exec("s2", ["nft", "list", "chain", "inet", "filter", "input"]).stdout
-        assert chain.index('meta l4proto vrrp accept comment "linuxha.vrrp"') < chain.index("iif")
-        assert 'include "/etc/nftables.d/*.nft"' in cluster.exec("s2", ["cat", "/etc/nftables.conf"]).stdout
-        out = playbook(cluster.inv, "site.yml").stdout
-        assert recap(out)["s2"] == {"changed": 0, "failed": 0}, out[-2000:]
+        with host_vars(cluster, "s2", "vrrp_firewall: nftables"):
+            out = playbook(cluster.inv, "site.yml").stdout
+            assert recap(out)["s2"]["changed"] > 0, out[-2000:]
+            assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
+            chain = cluster.exec("s2", ["nft", "list", "chain", "inet", "filter", "input"]).stdout
+            assert chain.index('meta l4proto vrrp accept comment "linuxha.vrrp"') < chain.index("iif")
+            nftables_conf = cluster.exec("s2", ["cat", "/etc/nftables.conf"]).stdout
+            assert 'include "/etc/nftables.d/*.nft"' in nftables_conf
+            out = playbook(cluster.inv, "site.yml").stdout
+            assert recap(out)["s2"] == {"changed": 0, "failed": 0}, out[-2000:]
     finally:
-        hosts.write_text(original)
         cluster.exec("s2", ["nft", "flush", "ruleset"], check=False)
     assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)
 
 
 def test_absent_moves_the_vip_away_then_removes_everything(cluster):
-    hosts = Path(cluster.inv)
-    original = hosts.read_text()
-    s1 = "s1: {ansible_host: %s" % cluster.container("s1")
-    hosts.write_text(original.replace(s1 + "}", s1 + ", vrrp_state: absent}"))
-    try:
+    with host_vars(cluster, "s1", "vrrp_state: absent"):
         out = playbook(cluster.inv, "site.yml").stdout
         assert cluster.owners(VIP) == ["s2"], out[-2000:]  # handed over before the stop
         journal = cluster.exec("s2", ["journalctl", "-u", "vrrp-agent", "--no-pager"]).stdout
@@ -321,7 +323,4 @@ def test_absent_moves_the_vip_away_then_removes_everything(cluster):
         assert cluster.exec("s1", ["getent", "passwd", "vrrp-agent"], check=False).returncode != 0
         out = playbook(cluster.inv, "site.yml").stdout  # absent again: nothing left to do
         assert recap(out)["s1"]["changed"] == 0, out[-2000:]
-    finally:
-        hosts.write_text(original)
-        playbook(cluster.inv, "site.yml")
     assert wait_until(lambda: cluster.owners(VIP) == ["s1"]), cluster.owners(VIP)

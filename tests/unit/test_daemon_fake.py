@@ -381,7 +381,8 @@ def test_sighup_reloads(lan, tmp_path):
 SYNC = "vrrp_sync_group G {\n    group {\n        VI_A\n        VI_B\n    }\n}\n"
 
 
-def test_a_sync_group_moves_as_one_on_a_link_fault(lan, tmp_path):
+def sync_pair(lan: FakeLan, tmp_path: Path):
+    """Two hosts with eth0 and eth1, each running sync group G (VI_A on eth0, VI_B on eth1)."""
     h1 = lan.host("n1", "198.51.100.1", interfaces=("eth0", "eth1"))
     h2 = lan.host("n2", "198.51.100.2", interfaces=("eth0", "eth1"))
 
@@ -389,7 +390,11 @@ def test_a_sync_group_moves_as_one_on_a_link_fault(lan, tmp_path):
         return (SYNC + instance("VI_A", priority=prio)
                 + instance("VI_B", interface="eth1", vrid=52, priority=prio, vips=("203.0.113.100/24",)))
 
-    a1, a2 = Agent(h1, conf(150), tmp_path), Agent(h2, conf(100), tmp_path)
+    return h1, h2, Agent(h1, conf(150), tmp_path), Agent(h2, conf(100), tmp_path)
+
+
+def test_a_sync_group_moves_as_one_on_a_link_fault(lan, tmp_path):
+    h1, h2, a1, a2 = sync_pair(lan, tmp_path)
 
     async def scenario():
         await a1.start()
@@ -414,14 +419,7 @@ def test_a_sync_group_moves_as_one_on_a_link_fault(lan, tmp_path):
 
 
 def test_one_cut_segment_holds_the_sync_group_back(lan, tmp_path):
-    h1 = lan.host("n1", "198.51.100.1", interfaces=("eth0", "eth1"))
-    h2 = lan.host("n2", "198.51.100.2", interfaces=("eth0", "eth1"))
-
-    def conf(prio):
-        return (SYNC + instance("VI_A", priority=prio)
-                + instance("VI_B", interface="eth1", vrid=52, priority=prio, vips=("203.0.113.100/24",)))
-
-    a1, a2 = Agent(h1, conf(150), tmp_path), Agent(h2, conf(100), tmp_path)
+    h1, h2, a1, a2 = sync_pair(lan, tmp_path)
 
     async def scenario():
         await a1.start()
