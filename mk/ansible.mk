@@ -38,7 +38,7 @@ $(GET_PIP_CACHE): tools/ansible-test/get_pip.py
 
 ansible-sanity: collections $(GET_PIP_CACHE)
 	rm -rf $(COLLECTIONS_DIR)/sanity && mkdir -p $(SANITY_DIR)
-	git ls-files -co --exclude-standard -z | grep -zEv '^(\.venv|\.ci/|bench/|tools/|molecule/|tests/(lab|unit|fixtures|ansible)/)' \
+	git ls-files -co --exclude-standard -z | grep -zEv '^(\.venv|\.ci/|bench/|tools/|molecule/|tests/(lab|unit|fixtures|ansible|tools)/)' \
 	  | xargs -0 cp --parents -t $(SANITY_DIR)
 	cd $(SANITY_DIR) && $(ANSIBLE_ENV) $(CURDIR)/$(VENV)/bin/ansible-test sanity --python 3.11 --color no
 

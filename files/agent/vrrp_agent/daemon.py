@@ -400,4 +400,3 @@ class Daemon:
 
     def _on_sighup(self) -> None:
         self.rt.loop.create_task(self.operations.reload_logged())
-

@@ -159,7 +159,7 @@ class TrackingDriver:
         else:
             log.debug("vrrp_script %s: %s", cfg.name, result.detail)
         self.rt.bus.publish("script", script=cfg.name, ok=result.ok, result=result.detail,
-                         state=health.state, changed=changed)
+                            state=health.state, changed=changed)
         if changed:
             self.reevaluate(self._tracking("script", {cfg.name}))
 
@@ -222,7 +222,7 @@ class TrackingDriver:
             if router.effective_priority != before:
                 inst.log.info("effective priority %d -> %d (tracking)", before, router.effective_priority)
                 self.rt.bus.publish("priority", instance=inst.cfg.name, old=before,
-                                 new=router.effective_priority)
+                                    new=router.effective_priority)
             self.transitions.apply(inst, actions)
             reason = "tracking: " + ", ".join(verdict.reasons) if verdict.fault else None
             self.transitions.set_fault(inst, "tracking", reason)

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("vrrp_agent")
 
 
-
 class Operations:
     """status, takeover/standby/release and reload, on the parts of the daemon."""
 

@@ -131,7 +131,7 @@ class Transitions:
                 for i in self.rt.instances}
 
     def set_fault(self, inst: Instance, source: str, reason: Optional[str],
-                   hold_s: Optional[float] = None) -> None:
+                  hold_s: Optional[float] = None) -> None:
         """A fault source of `inst` holds (reason) or cleared (None)."""
         commands = self.supervisor.set_fault(inst.cfg.name, source, reason, self._view(),
                                              self.rt.loop.time(), hold_s)
@@ -212,7 +212,7 @@ class Transitions:
         router = inst.router
         state = "STOP" if change.new == INIT else change.new
         self.rt.bus.publish("transition", instance=inst.cfg.name, old=change.old, new=change.new,
-                         reason=change.reason, priority=router.effective_priority)
+                            reason=change.reason, priority=router.effective_priority)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
         if inst.resources is not None:

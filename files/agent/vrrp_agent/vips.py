@@ -191,7 +191,7 @@ class VipKeeper:
             self._send(inst, repeat, chosen)
             return
         now = self.rt.loop.time()
-        for _ in range(repeat):
+        for _round in range(repeat):
             for vip in chosen:
                 key = (vip.dev or inst.cfg.interface, vip.family)
                 at = max(now, self.announce_free.get(key, now))
