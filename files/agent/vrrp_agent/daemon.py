@@ -220,7 +220,8 @@ class Driver:
                     self.transitions.on_transition(inst, action)  # type: ignore[arg-type]
 
     def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any]]:
-        """(io, packet, destination) for each destination of `inst`'s advert."""
+        """(io, packet, destination) for each destination of `inst`'s advert, for the
+        worker to send after the VIPs (make-before-break); `_send` is the loop's path."""
         io = self.io.get((inst.cfg.interface, inst.cfg.family))
         if io is None:
             return []
@@ -229,9 +230,14 @@ class Driver:
                 for dst, dst_packed in inst.destinations]
 
     def _send(self, inst: Instance, priority: int) -> None:
-        for io, advert, dst in self._packets(inst, priority):
+        """The periodic path: send straight from the loop, no list built."""
+        io = self.io.get((inst.cfg.interface, inst.cfg.family))
+        if io is None:
+            return
+        adver_int_cs = inst.cfg.advert_int_cs
+        for dst, dst_packed in inst.destinations:
             try:
-                io.send(advert, dst)
+                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
             except OSError as exc:
                 inst.counters["send_errors"] += 1
                 inst.log.debug("advert to %s not sent: %s", dst, exc)
