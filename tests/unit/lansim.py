@@ -30,7 +30,36 @@ LOG = logging.getLogger("lansim")
 LOG.setLevel(logging.WARNING)
 
 
-class Lan:
+class _VirtualTime:
+    """The event loop both simulators share: routers' deadlines and queued packets,
+    in time order. Subclasses give `_deadlines()`, `_step()`, `now` and `_queue`."""
+
+    now: float
+    _queue: list
+
+    def run_until(self, end: float) -> None:
+        while True:
+            nxt = self._next_event()
+            if nxt is None or nxt > end:
+                self.now = end
+                return
+            self.now = nxt
+            self._step()
+
+    def _next_event(self) -> Optional[float]:
+        times = [t for t in self._deadlines() if t is not None]
+        if self._queue:
+            times.append(self._queue[0][0])
+        return min(times) if times else None
+
+    def _deadlines(self) -> List[Optional[float]]:
+        raise NotImplementedError
+
+    def _step(self) -> None:
+        raise NotImplementedError
+
+
+class Lan(_VirtualTime):
     def __init__(self, params: List[RouterParams], *, delay: float = 0.001, loss: float = 0.0,
                  seed: int = 0):
         self.rng = random.Random(seed)
@@ -75,21 +104,9 @@ class Lan:
         self.groups = None
 
     # ---- time
-    def run_until(self, end: float) -> None:
-        while True:
-            nxt = self._next_event()
-            if nxt is None or nxt > end:
-                self.now = end
-                return
-            self.now = nxt
-            self._step()
 
-    def _next_event(self) -> Optional[float]:
-        times = [r.next_deadline() for i, r in enumerate(self.routers) if self._alive(i)]
-        times = [t for t in times if t is not None]
-        if self._queue:
-            times.append(self._queue[0][0])
-        return min(times) if times else None
+    def _deadlines(self) -> List[Optional[float]]:
+        return [r.next_deadline() for i, r in enumerate(self.routers) if self._alive(i)]
 
     def _alive(self, i: int) -> bool:
         return i not in self.frozen and i not in self.stopped
@@ -135,7 +152,7 @@ class Lan:
         return {i: r.state for i, r in enumerate(self.routers)}
 
 
-class SyncLan:
+class SyncLan(_VirtualTime):
     """Nodes, each running one router per VRID in one sync group, with a Supervisor.
 
     VRID j lives on its own segment j: its adverts reach the VRID-j routers of
@@ -197,21 +214,9 @@ class SyncLan:
         self._commands(i, sup.set_fault(self.name(j), "tracking", reason, self._view(i)))
 
     # ---- time
-    def run_until(self, end: float) -> None:
-        while True:
-            nxt = self._next_event()
-            if nxt is None or nxt > end:
-                self.now = end
-                return
-            self.now = nxt
-            self._step()
 
-    def _next_event(self) -> Optional[float]:
-        times = [r.next_deadline() for row in self.routers for r in row]
-        times = [t for t in times if t is not None]
-        if self._queue:
-            times.append(self._queue[0][0])
-        return min(times) if times else None
+    def _deadlines(self) -> List[Optional[float]]:
+        return [r.next_deadline() for row in self.routers for r in row]
 
     def _step(self) -> None:
         while self._queue and self._queue[0][0] <= self.now:
