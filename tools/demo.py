@@ -17,23 +17,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "ansible"))
 
-from podlab import DEMO_SUBNET, PodLab, PodLabError, playbook, unavailable_reason  # noqa: E402
+from podlab import DEMO_SUBNET, PodLab, PodLabError, playbook, seed_group_vars, unavailable_reason  # noqa: E402
 
 PREFIX = "vrrp-demo"
 # The demo has its own subnet and names (vrrp-demo-*): it can stay up while `make test` runs.
 VIP = "203.0.113.100"
 WORKDIR = Path("/var/tmp/vrrp-demo")
-GROUP_VARS = """\
-# The seed's keepalived pair (VRID 1, advert 1 s, PASS 1111) on the lab's addresses.
-vrrp_cluster: lab_cluster
-vrrp_instances:
-  - name: VI_1
-    interface: eth0
-    vrid: 1
-    advert_int: 1
-    auth_pass: "1111"
-    vips: [203.0.113.100/24]
-"""
+GROUP_VARS = seed_group_vars(f"{VIP}/24")
 
 
 def step(text: str) -> None:

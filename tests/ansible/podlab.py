@@ -41,6 +41,14 @@ RUN_OPTS = ["--runtime", "runc", "--ulimit", "nofile=4096:4096", "--ulimit", "np
 SUITE_OPTS = {"trixie": ["--cap-add", "SYS_ADMIN"]}
 
 
+def seed_group_vars(vip: str, auth_pass: str = "1111") -> str:
+    """Group vars of the seed's keepalived pair (VRID 1, advert 1 s, PASS) on a lab VIP
+    (address/prefix): what the demo and the deploy and install tests converge."""
+    return ("# The seed's keepalived pair (VRID 1, advert 1 s, PASS) on the lab's addresses.\n"
+            "vrrp_cluster: lab_cluster\nvrrp_instances:\n  - name: VI_1\n    interface: eth0\n"
+            f"    vrid: 1\n    advert_int: 1\n    auth_pass: \"{auth_pass}\"\n    vips: [{vip}]\n")
+
+
 class PodLabError(RuntimeError):
     pass
 

@@ -17,20 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from podlab import PodLab, playbook, unavailable_reason
+from podlab import PodLab, playbook, seed_group_vars, unavailable_reason
 
 VIP = "198.51.100.100"
 SECRET = "Xq7Zp2Kw"
-GROUP_VARS = """\
-vrrp_cluster: lab_cluster
-vrrp_instances:
-  - name: VI_1
-    interface: eth0
-    vrid: 1
-    advert_int: 1
-    auth_pass: "Xq7Zp2Kw"
-    vips: [198.51.100.100/24]
-"""
+GROUP_VARS = seed_group_vars("198.51.100.100/24", SECRET)
 
 pytestmark = pytest.mark.skipif(bool(unavailable_reason()), reason=unavailable_reason() or "")
 

@@ -22,19 +22,10 @@ import time
 from pathlib import Path
 
 import pytest
-from podlab import REPO, PodLab, collections_path, run, unavailable_reason
+from podlab import REPO, PodLab, collections_path, run, seed_group_vars, unavailable_reason
 
 VIP = "198.51.100.100"
-GROUP_VARS = """\
-vrrp_cluster: lab_cluster
-vrrp_instances:
-  - name: VI_1
-    interface: eth0
-    vrid: 1
-    advert_int: 1
-    auth_pass: "1111"
-    vips: [198.51.100.100/24]
-"""
+GROUP_VARS = seed_group_vars("198.51.100.100/24")
 PLAYBOOK = """\
 ---
 - name: Deploy the VRRP cluster with the installed collection
