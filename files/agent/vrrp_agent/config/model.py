@@ -293,6 +293,8 @@ class Config:
     path: str
     globals: GlobalDefs
     instances: Tuple[InstanceConfig, ...]
+    config_id: Optional[str] = None
+    """keepalived's -i/--config-id given at load (selects `@ID` lines); None = the host name."""
     files: Tuple[str, ...] = ()
     """Every file read (the top file and its includes), in order."""
     warnings: Tuple[str, ...] = ()

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import Any, Callable, Dict, List, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from vrrp_agent.config.instance import build_instance
-from vrrp_agent.config.lexer import tokenize
+from vrrp_agent.config.lexer import lex
 from vrrp_agent.config.model import (
     Config,
     GarpSettings,
@@ -82,20 +82,24 @@ NOT_IMPLEMENTED_GLOBAL = {
 }
 
 
-def load_config(path: str) -> Config:
-    """Read and validate a configuration file (and its includes)."""
-    tokens, files = tokenize(path)
-    return _build(path, parse_statements(tokens), files)
+def load_config(path: str, config_id: Optional[str] = None) -> Config:
+    """Read and validate a configuration file (and its includes).
+
+    `config_id` selects the `@ID` lines (keepalived's -i); None = the host name up to its first dot.
+    """
+    lexed = lex(path, config_id=config_id)
+    return _build(path, parse_statements(lexed.tokens), lexed.files, lexed.warnings, config_id)
 
 
-def parse_text(text: str, path: str = "<string>") -> Config:
+def parse_text(text: str, path: str = "<string>", config_id: Optional[str] = None) -> Config:
     """Parse configuration text (tests, generated configs)."""
-    tokens, files = tokenize(path, text)
-    return _build(path, parse_statements(tokens), files)
+    lexed = lex(path, text, config_id)
+    return _build(path, parse_statements(lexed.tokens), lexed.files, lexed.warnings, config_id)
 
 
-def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
-    warnings: List[str] = []
+def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: List[str],
+           config_id: Optional[str]) -> Config:
+    warnings: List[str] = list(lex_warnings)
     gdefs = GlobalDefs()
     seen_globals = False
     instance_stmts: List[Statement] = []
@@ -125,7 +129,8 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
     groups = objects["sync_group"]
     instances = _apply_sync_groups(instances, groups, warnings)
     instances = [_resolve_tracks(inst, objects, warnings) for inst in instances]
-    return Config(path=path, globals=gdefs, instances=tuple(instances), files=tuple(files),
+    return Config(path=path, config_id=config_id, globals=gdefs, instances=tuple(instances),
+                  files=tuple(files),
                   warnings=tuple(warnings), scripts=tuple(objects["script"].values()),
                   track_files=tuple(objects["file"].values()),
                   track_processes=tuple(objects["process"].values()),
