@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from vrrp_agent.config import foreign
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.config.syntax import (
     Statement,
@@ -32,7 +33,7 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "track_bfd", "notify_deleted",
+    "notify_deleted",
     "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
     "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
     "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
@@ -40,7 +41,7 @@ NOT_IMPLEMENTED = {
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
     "garp_extra_if", "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
-    "lvs_sync_daemon_interface", "sync_group_tracking_weight",
+    "sync_group_tracking_weight",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
@@ -204,6 +205,8 @@ def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> I
         handler = HANDLERS.get(s.keyword)
         if handler is not None:
             handler(s, raw)
+        elif foreign.check(s, foreign.INSTANCE, foreign.NOOP_INSTANCE, warnings):
+            continue
         elif s.keyword in NOT_IMPLEMENTED:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:

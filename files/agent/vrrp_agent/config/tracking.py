@@ -17,6 +17,7 @@ from __future__ import annotations
 import shlex
 from typing import Dict, List, Optional, Tuple
 
+from vrrp_agent.config import foreign
 from vrrp_agent.config.model import (
     NotifyCommand,
     NotifyConfig,
@@ -307,7 +308,9 @@ def parse_sync_group(stmt: Statement) -> SyncGroupConfig:
         elif s.keyword == "sync_group_tracking_weight":
             no_args(s)
             tracking_weight = True
-        elif s.keyword in ("global_tracking", "smtp_alert", "notify_priority_changes", "track_bfd"):
+        elif s.keyword in foreign.SYNC_GROUP:
+            raise foreign.refusal(s, foreign.SYNC_GROUP)  # type: ignore[misc]
+        elif s.keyword in ("global_tracking", "smtp_alert", "notify_priority_changes"):
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in vrrp_sync_group")
