@@ -216,6 +216,7 @@ class Operations:
                 self._reconfigure(inst, cfg, new, now)
         for inst in old.values():
             inst.log.info("removed from the configuration: stopping")
+            inst.removed = True
             self.driver.cancel_timer(inst)
             self.transitions.apply(inst, inst.router.shutdown(now))
             self.transitions.supervisor.forget(inst.cfg.name)

@@ -22,7 +22,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from vrrp_agent.config import foreign
+from vrrp_agent.config import alerts, foreign
 from vrrp_agent.config.instance import build_instance
 from vrrp_agent.config.lexer import lex
 from vrrp_agent.config.model import (
@@ -66,15 +66,12 @@ NOT_IMPLEMENTED_TOP = {
     "interface_up_down_delays", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-    "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "no_email_faults", "vrrp_strict",
-    "vrrp_notify_fifo", "vrrp_notify_fifo_script", "notify_fifo", "notify_fifo_script",
-    "vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "vrrp_check_unicast_src",
+    "vrrp_strict", "fifo_write_vrrp_states_on_reload", "vrrp_check_unicast_src",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
-    "vrrp_delay_after_boot", "vrrp_iptables", "nftables", "vrrp_ipsets",
-    "max_auto_priority", "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity",
-    "vrrp_rlimit_rttime", "state_file_location", "stats_file_location", "json_file_location",
-    "json_version", "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
+    "vrrp_delay_after_boot", "vrrp_iptables", "nftables", "vrrp_ipsets", "max_auto_priority",
+    "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
+    "state_file_location", "stats_file_location", "json_file_location", "json_version",
+    "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
 }
 
 
@@ -126,6 +123,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
     _check_unique(instances)
     groups = objects["sync_group"]
     instances = _apply_sync_groups(instances, groups, warnings)
+    instances, groups = alerts.resolve(instances, groups, gdefs, warnings)
     instances = [_resolve_tracks(inst, objects, warnings) for inst in instances]
     return Config(path=path, config_id=config_id, globals=gdefs, instances=tuple(instances),
                   files=tuple(files),
@@ -238,6 +236,7 @@ def _global_defs(stmt: Statement, warnings: List[str]) -> GlobalDefs:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in global_defs")
+    alerts.finish_globals(stmt, values, warnings)
     return GlobalDefs(garp=GarpSettings(**garp), **values)
 
 
@@ -317,4 +316,5 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "script_user": _script_user,
     "vrrp_rt_priority": _set("rt_priority", lambda s: int_arg(s, 1, 99)),
     "vrrp_priority": _set("nice", lambda s: int_arg(s, -20, 19)),
+    **alerts.GLOBAL_HANDLERS,
 }
