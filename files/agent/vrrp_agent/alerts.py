@@ -138,14 +138,25 @@ class MailSender:
 
     @staticmethod
     def _deliver(gdefs: GlobalDefs, data: bytes) -> None:
+        """keepalived's dialogue, verbs upper-case: HELO, MAIL, RCPT..., DATA, QUIT (on exit)."""
         assert gdefs.smtp_server is not None
         host, port = gdefs.smtp_server
         helo = gdefs.smtp_helo_name or local_name()
+        sender = gdefs.email_from or default_sender()
         with smtplib.SMTP(host, port, local_hostname=helo, timeout=gdefs.smtp_connect_timeout_s) as smtp:
-            code, reply = smtp.helo(helo)
-            if code != 250:
-                raise smtplib.SMTPHeloError(code, reply)
-            smtp.sendmail(gdefs.email_from or default_sender(), list(gdefs.email_to), data)
+            _expect(smtp.docmd("HELO", helo), (250,), "HELO")
+            _expect(smtp.docmd("MAIL", f"FROM:<{sender}>"), (250,), "MAIL FROM")
+            for rcpt in gdefs.email_to:
+                _expect(smtp.docmd("RCPT", f"TO:<{rcpt}>"), (250, 251), f"RCPT TO {rcpt}")
+            _expect(smtp.docmd("DATA"), (354,), "DATA")
+            smtp.send(data + b".\r\n")  # fixed text: no line starts with a dot
+            _expect(smtp.getreply(), (250,), "the message")
+
+
+def _expect(reply: Tuple[int, bytes], codes: Tuple[int, ...], what: str) -> None:
+    code, text = reply
+    if code not in codes:
+        raise smtplib.SMTPResponseException(code, f"{what} refused: {text.decode(errors='replace')}")
 
 
 # ------------------------------------------------------------------ FIFO
