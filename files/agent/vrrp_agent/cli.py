@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-listen", default=None, metavar="HOST:PORT",
                      help="serve Prometheus metrics at http://HOST:PORT/metrics (off by default)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _config_id_option(run)
 
     status = sub.add_parser("status", help="show the state of every instance")
     status.add_argument("--json", action="store_true", help="print the stable JSON document")
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the checks against this host (interfaces, host addresses)",
     )
     check.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    _config_id_option(check)
 
     imp = sub.add_parser("import-heartbeat", help="print an agent config equivalent to a heartbeat v1 setup")
     imp.add_argument("--ha-cf", required=True, metavar="FILE")
@@ -79,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--unicast-src", default=None, metavar="IP", help="this node's address, with ucast")
     imp.add_argument("-o", "--output", default=None, metavar="FILE", help="write there instead of stdout")
     return parser
+
+
+def _config_id_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("-i", "--config-id", default=None, metavar="ID",
+                     help="keep the config lines prefixed @ID, drop other @... lines, as "
+                          "keepalived -i does (default: the host name up to its first dot)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -120,7 +128,7 @@ def gather_host_facts(state_dir: Optional[str]) -> HostFacts:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     facts = None if args.offline else gather_host_facts(args.state_dir)
-    config, errors = validate(args.config, facts, interfaces_required=True)
+    config, errors = validate(args.config, facts, interfaces_required=True, config_id=args.config_id)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if errors:
@@ -202,7 +210,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
     log = logging.getLogger("vrrp_agent")
     state_dir = _usable_state_dir(args.state_dir, log)
-    config, errors = validate(args.config, gather_host_facts(state_dir), interfaces_required=False)
+    config, errors = validate(args.config, gather_host_facts(state_dir), interfaces_required=False,
+                              config_id=args.config_id)
     for warning in config.warnings:
         log.warning("%s", warning)
     if errors:

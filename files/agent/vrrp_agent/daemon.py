@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent import packet
 from vrrp_agent.adapters import systemd
+from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
 from vrrp_agent.errors import PacketError
 from vrrp_agent.events import EventBus
@@ -293,6 +294,7 @@ class Daemon:
         self.operations = Operations(self.rt, self.driver, self.transitions, self.tracking, self.vips)
         self.rt.instances = [self.transitions.new_instance(cfg) for cfg in config.instances]
         self.transitions.sync_groups_changed()
+        self.alerts = StateAlerts(self.rt)
         self.stopping = asyncio.Event()
         self._notify = ad.systemd_notify or systemd.notify
 
@@ -339,6 +341,7 @@ class Daemon:
         self.driver.links = self.rt.adapters.link_watcher()
         loop.add_reader(self.driver.links.fileno(), self.driver.on_link_events)
         await self._start_servers()
+        self.alerts.start()
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
@@ -398,6 +401,7 @@ class Daemon:
             self.transitions.apply(inst, inst.router.shutdown(now))
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
+        await self.alerts.close()
         for server in self.servers:  # last: event streams see the STOP transitions
             await server.close()
         self.driver.close()

@@ -69,6 +69,8 @@ class Instance:
         """The last track.Verdict (daemon side)."""
         self.notifier: Any = None
         self.resources: Any = None
+        self.removed = False
+        """Set when a reload drops the instance: its stop is notified as FAULT / DELETED (keepalived)."""
         self._configure(cfg, gdefs)
 
     @property

@@ -179,7 +179,8 @@ class Operations:
             # the same pipeline as check-config and run: a VIP that is one of this
             # host's own addresses (and not one we hold) is refused here too
             host = HostFacts(interfaces, addresses, set(self.vips.held))
-            new, problems = validate(self.rt.config.path, host, interfaces_required=False)
+            new, problems = validate(self.rt.config.path, host, interfaces_required=False,
+                                     config_id=self.rt.config.config_id)
             if problems:
                 raise problems[0]
             self._refuse_restart_only(new)
@@ -215,6 +216,7 @@ class Operations:
                 self._reconfigure(inst, cfg, new, now)
         for inst in old.values():
             inst.log.info("removed from the configuration: stopping")
+            inst.removed = True
             self.driver.cancel_timer(inst)
             self.transitions.apply(inst, inst.router.shutdown(now))
             self.transitions.supervisor.forget(inst.cfg.name)

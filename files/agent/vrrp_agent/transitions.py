@@ -8,7 +8,8 @@ One part of the daemon (daemon.py assembles them). Rules:
   returns on their routers, from one work queue (nothing re-enters: an
   `_apply` called while the queue drains only appends to it).
 - Every state change is published on the event bus, then queued on the
-  instance's notifier (keepalived's STOP for a stop), and, when all members
+  instance's notifier (keepalived's STOP for a stop; for an instance removed
+  at a reload, FAULT, or DELETED with notify_deleted), and, when all members
   of a sync group agree on a new state, on the group's notifier.
 - Resources: wanted up on entering MASTER (started after the VIPs are on
   the interface), wanted down on leaving it. A failed start is the
@@ -211,8 +212,10 @@ class Transitions:
     def on_transition(self, inst: Instance, change: StateChanged) -> None:
         router = inst.router
         state = "STOP" if change.new == INIT else change.new
+        if change.new == INIT and inst.removed:  # keepalived: FAULT, or DELETED with notify_deleted
+            state = "DELETED" if inst.cfg.notify_deleted else "FAULT"
         self.rt.bus.publish("transition", instance=inst.cfg.name, old=change.old, new=change.new,
-                            reason=change.reason, priority=router.effective_priority)
+                            reason=change.reason, priority=router.effective_priority, state=state)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
         if inst.resources is not None:

@@ -33,13 +33,13 @@ class HostFacts(NamedTuple):
     """VIPs the agent holds (recorded in the state dir): not the host's own."""
 
 
-def validate(path: str, facts: Optional[HostFacts], interfaces_required: bool
-             ) -> Tuple[Config, List[ConfigError]]:
+def validate(path: str, facts: Optional[HostFacts], interfaces_required: bool,
+             config_id: Optional[str] = None) -> Tuple[Config, List[ConfigError]]:
     """Load `path` (raises ConfigError on syntax/model errors) and list the host errors.
 
-    `facts` None is offline: syntax and model only.
+    `facts` None is offline: syntax and model only. `config_id`: keepalived's -i (`@ID` lines).
     """
-    config = load_config(path)
+    config = load_config(path, config_id)
     if facts is None:
         return config, []
     return config, host_errors(config, facts, interfaces_required)

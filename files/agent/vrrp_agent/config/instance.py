@@ -10,7 +10,9 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
+from vrrp_agent.config import foreign
+from vrrp_agent.config.alerts import bool_arg
+from vrrp_agent.config.model import GlobalDefs, InstanceConfig, NotifyConfig, VipSpec
 from vrrp_agent.config.syntax import (
     Statement,
     float_arg,
@@ -32,15 +34,14 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "track_bfd", "notify_deleted",
-    "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
+    "notify_master_rx_lower_pri", "virtual_routes", "virtual_rules",
     "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
-    "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
+    "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
     "garp_extra_if", "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
-    "lvs_sync_daemon_interface", "sync_group_tracking_weight",
+    "sync_group_tracking_weight",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
@@ -192,6 +193,9 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "resource_group": _store("resources", parse_resource_group),  # agent extension
     "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
     "debug": _store("debug", _debug_level),
+    "smtp_alert": _store("smtp_alert", bool_arg),
+    "notify_priority_changes": _store("notify_priority_changes", bool_arg),
+    "notify_deleted": _store("notify_deleted", lambda s: parse_notify(s) if s.args else None),
 }
 
 
@@ -204,6 +208,8 @@ def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> I
         handler = HANDLERS.get(s.keyword)
         if handler is not None:
             handler(s, raw)
+        elif foreign.check(s, foreign.INSTANCE, foreign.NOOP_INSTANCE, warnings):
+            continue
         elif s.keyword in NOT_IMPLEMENTED:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
@@ -261,10 +267,18 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         dont_track_primary=_get(raw, "dont_track_primary", False),
         debug=_get(raw, "debug", 0),
         tracks=_get(raw, "tracks", ()),
-        notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
+        notify=_notify(raw),
+        smtp_alert=_get(raw, "smtp_alert"),
+        notify_priority_changes=_get(raw, "notify_priority_changes"),
+        notify_deleted="notify_deleted" in raw,
         resources=_get(raw, "resources"),
         file=stmt.file, line=stmt.line,
     )
+
+
+def _notify(raw: Raw) -> NotifyConfig:
+    hooks = notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")})
+    return dataclasses.replace(hooks, deleted=_get(raw, "notify_deleted"))
 
 
 def _vip_error(vip: VipSpec, message: str) -> Exception:

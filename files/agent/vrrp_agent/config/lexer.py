@@ -8,6 +8,9 @@ Rules:
   to the directory of the file that holds it, expanded in sorted order. No
   match, a cycle, or nesting deeper than MAX_DEPTH is an error at that line.
 - Every token remembers its file and line, also inside included files.
+- Before tokens, each line goes through keepalived's line language
+  (preprocess.py: CRLF, encoding, `@id`, `$NAME`, `~SEQ`); definitions made
+  in a file hold in the files it includes and after them, as in keepalived.
 """
 
 from __future__ import annotations
@@ -16,9 +19,18 @@ import glob
 import os
 from typing import List, NamedTuple, Optional, Tuple
 
+from vrrp_agent.config.preprocess import LineSource, decode, default_config_id
 from vrrp_agent.errors import ConfigError
 
 MAX_DEPTH = 8
+
+
+class Lexed(NamedTuple):
+    tokens: List[Token]
+    files: List[str]
+    """Every file read, the top one first."""
+    warnings: List[str]
+    """"FILE:LINE: message" for what was read but looks wrong (a non-UTF-8 file)."""
 
 
 class Token(NamedTuple):
@@ -30,10 +42,11 @@ class Token(NamedTuple):
     """True for the synthetic end-of-line marker."""
 
 
-def read_file(path: str, where: Optional[Tuple[str, int]] = None) -> str:
+def read_file(path: str, where: Optional[Tuple[str, int]] = None,
+              warnings: Optional[List[str]] = None) -> str:
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+        with open(path, "rb") as fh:
+            return decode(fh.read(), path, [] if warnings is None else warnings)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if where is None:
@@ -68,21 +81,33 @@ def tokenize_line(text: str, file: str, line: int) -> List[Token]:
     return tokens
 
 
-def tokenize(path: str, text: Optional[str] = None, depth: int = 0,
-             stack: Tuple[str, ...] = ()) -> Tuple[List[Token], List[str]]:
-    """All tokens of `path` (and its includes), each line ended by an EOL token."""
-    real = os.path.realpath(path)
+def lex(path: str, text: Optional[str] = None, config_id: Optional[str] = None) -> Lexed:
+    """All tokens of `path` (and its includes); `config_id` None = keepalived's default."""
+    source = LineSource(default_config_id() if config_id is None else config_id)
     if text is None:
-        text = read_file(path)
+        text = read_file(path, warnings=source.warnings)
+    tokens, files = _tokenize(path, text, 0, (), source)
+    return Lexed(tokens, files, source.warnings)
+
+
+def tokenize(path: str, text: Optional[str] = None) -> Tuple[List[Token], List[str]]:
+    lexed = lex(path, text)
+    return lexed.tokens, lexed.files
+
+
+def _tokenize(path: str, text: str, depth: int, stack: Tuple[str, ...],
+              source: LineSource) -> Tuple[List[Token], List[str]]:
+    """Each logical line's tokens, ended by an EOL token; includes expanded in place."""
+    real = os.path.realpath(path)
     tokens: List[Token] = []
     files = [path]
-    for number, raw in enumerate(text.splitlines(), 1):
-        line_tokens = tokenize_line(raw, path, number)
+    for number, logical in source.lines(path, text):
+        line_tokens = tokenize_line(logical, path, number)
         if line_tokens and line_tokens[0].text == "include" and not line_tokens[0].quoted:
             if len(line_tokens) != 2:
                 raise ConfigError("include takes exactly one file pattern", path, number)
             more, more_files = _include(line_tokens[1].text, path, number, depth,
-                                        stack + (real,))
+                                        stack + (real,), source)
             tokens.extend(more)
             files.extend(more_files)
             continue
@@ -93,7 +118,7 @@ def tokenize(path: str, text: Optional[str] = None, depth: int = 0,
 
 
 def _include(pattern: str, path: str, line: int, depth: int,
-             stack: Tuple[str, ...]) -> Tuple[List[Token], List[str]]:
+             stack: Tuple[str, ...], source: LineSource) -> Tuple[List[Token], List[str]]:
     if depth + 1 > MAX_DEPTH:
         raise ConfigError(f"includes nested deeper than {MAX_DEPTH}", path, line)
     if not os.path.isabs(pattern):
@@ -106,7 +131,8 @@ def _include(pattern: str, path: str, line: int, depth: int,
     for match in matches:
         if os.path.realpath(match) in stack:
             raise ConfigError(f"include cycle: {match} includes itself", path, line)
-        more, more_files = tokenize(match, read_file(match, (path, line)), depth + 1, stack)
+        text = read_file(match, (path, line), source.warnings)
+        more, more_files = _tokenize(match, text, depth + 1, stack, source)
         tokens.extend(more)
         files.extend(more_files)
     return tokens, files

@@ -150,6 +150,19 @@ class NotifyCommand:
 
 
 @dataclass(frozen=True)
+class FifoConfig:
+    """`notify_fifo PATH [USER [GROUP]]` (+ `notify_fifo_script CMD`): state lines written to a FIFO."""
+
+    path: str
+    user: Optional[ScriptUser] = None
+    """Owner given to the FIFO when the agent creates it (None: the script user's default)."""
+    script: Optional[NotifyCommand] = None
+    """Started with the FIFO path appended, when the FIFO is opened; SIGTERM at close."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class NotifyConfig:
     """notify_master / notify_backup / notify_fault / notify_stop / notify (generic)."""
 
@@ -157,16 +170,18 @@ class NotifyConfig:
     backup: Optional[NotifyCommand] = None
     fault: Optional[NotifyCommand] = None
     stop: Optional[NotifyCommand] = None
+    deleted: Optional[NotifyCommand] = None
+    """notify_deleted CMD: run when the instance leaves the configuration at a reload."""
     generic: Optional[NotifyCommand] = None
     """Run after the specific hook with TYPE NAME STATE PRIORITY appended."""
 
     def for_state(self, state: str) -> Optional[NotifyCommand]:
         return {"MASTER": self.master, "BACKUP": self.backup, "FAULT": self.fault,
-                "STOP": self.stop}.get(state)
+                "STOP": self.stop, "DELETED": self.deleted}.get(state)
 
     @property
     def any(self) -> bool:
-        return any((self.master, self.backup, self.fault, self.stop, self.generic))
+        return any((self.master, self.backup, self.fault, self.stop, self.deleted, self.generic))
 
 
 @dataclass(frozen=True)
@@ -206,6 +221,10 @@ class SyncGroupConfig:
     tracks: Tuple[TrackRef, ...] = ()
     tracking_weight: bool = False
     """sync_group_tracking_weight: keep weighted trackers of members."""
+    smtp_alert: Optional[bool] = None
+    """Mail on group state changes; None = the global smtp_alert_vrrp / smtp_alert (parser resolves)."""
+    notify_priority_changes: Optional[bool] = None
+    """Default for members without their own; None = the global vrrp_notify_priority_changes."""
     file: str = ""
     line: int = 0
 
@@ -253,6 +272,12 @@ class InstanceConfig:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     resources: Optional[ResourceGroupConfig] = None
     sync_group: Optional[str] = None
+    smtp_alert: Optional[bool] = None
+    """Mail on state changes (keepalived's subject and body); the parser resolves None from globals."""
+    notify_priority_changes: Optional[bool] = None
+    """FIFO line MASTER_PRIORITY / BACKUP_PRIORITY on each effective priority change."""
+    notify_deleted: bool = False
+    """At a reload that removes the instance: DELETED (hooks, FIFO, mail) instead of keepalived's FAULT."""
     file: str = ""
     line: int = 0
 
@@ -284,6 +309,25 @@ class GlobalDefs:
     """`vrrp_rt_priority`: SCHED_RR priority 1..99 for the agent's threads; 0 = leave as started."""
     nice: Optional[int] = None
     """`vrrp_priority`: nice value -20..19; None = leave as started."""
+    email_to: Tuple[str, ...] = ()
+    """notification_email { ... }: the recipients of SMTP alerts."""
+    email_from: Optional[str] = None
+    """notification_email_from; None = USER@HOSTNAME (keepalived)."""
+    smtp_server: Optional[Tuple[str, int]] = None
+    """smtp_server HOST [PORT] (port 25 by default); None = no mail."""
+    smtp_helo_name: Optional[str] = None
+    """smtp_helo_name; None = the host name."""
+    smtp_connect_timeout_s: float = 30.0
+    smtp_alert: Optional[bool] = None
+    """Global default of every smtp_alert (None: not said)."""
+    smtp_alert_vrrp: Optional[bool] = None
+    """Global default of VRRP smtp_alerts, before smtp_alert (None: not said)."""
+    no_email_faults: bool = False
+    """No mail for FAULT."""
+    notify_fifo: Optional[FifoConfig] = None
+    vrrp_notify_fifo: Optional[FifoConfig] = None
+    notify_priority_changes: bool = False
+    """vrrp_notify_priority_changes: default of every instance's notify_priority_changes."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +337,8 @@ class Config:
     path: str
     globals: GlobalDefs
     instances: Tuple[InstanceConfig, ...]
+    config_id: Optional[str] = None
+    """keepalived's -i/--config-id given at load (selects `@ID` lines); None = the host name."""
     files: Tuple[str, ...] = ()
     """Every file read (the top file and its includes), in order."""
     warnings: Tuple[str, ...] = ()

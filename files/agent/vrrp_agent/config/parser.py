@@ -1,9 +1,11 @@
 """keepalived.conf -> Config: keyword tables, keepalived's defaults, and the guards.
 
 Rules:
-- Every keyword is either handled, or a known keepalived keyword the agent
-  does not implement yet (error: "... does not implement yet"), or unknown
-  (error). Nothing is silently ignored, except `preempt` (a keepalived no-op).
+- Every keyword is either handled, or a keyword of another keepalived
+  subsystem (foreign.py: refused with what it is and what to do, or a
+  documented no-op), or a known keepalived keyword the agent does not
+  implement yet (error: "... does not implement yet"), or unknown (error).
+  Nothing is silently ignored, except `preempt` (a keepalived no-op).
 - keepalived's defaults: priority 100, but `state MASTER` without a priority
   line means 255 (address owner); advert_int 1 s; version = vrrp_version
   (default 2); IPv6 VIPs force version 3; a bare VIP is /32 or /128.
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import Any, Callable, Dict, List, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+from vrrp_agent.config import alerts, foreign
 from vrrp_agent.config.instance import build_instance
-from vrrp_agent.config.lexer import tokenize
+from vrrp_agent.config.lexer import lex
 from vrrp_agent.config.model import (
     Config,
     GarpSettings,
@@ -59,43 +62,37 @@ KIND_OF = {"vrrp_script": "script", "vrrp_track_file": "file", "track_file": "fi
            "vrrp_track_process": "process", "vrrp_sync_group": "sync_group"}
 
 NOT_IMPLEMENTED_TOP = {
-    "virtual_server", "virtual_server_group", "bfd_instance", "static_ipaddress",
-    "static_routes", "static_rules", "linkbeat_interfaces", "garp_group", "net_namespace",
-    "instance", "interface_up_down_delays", "track_group", "local_address_group",
+    "static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces", "garp_group",
+    "interface_up_down_delays", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-    "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "no_email_faults", "vrrp_strict",
-    "vrrp_notify_fifo", "vrrp_notify_fifo_script",
-    "notify_fifo", "notify_fifo_script", "vrrp_notify_priority_changes", "enable_snmp_vrrp",
-    "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
-    "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
+    "vrrp_strict", "fifo_write_vrrp_states_on_reload", "vrrp_check_unicast_src",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
-    "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "nftables", "vrrp_ipsets",
-    "max_auto_priority", "min_auto_priority_delay",
-    "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "reload_check_config",
-    "reload_time_file", "reload_repeat", "reload_file", "data_use_instance",
+    "vrrp_delay_after_boot", "vrrp_iptables", "nftables", "vrrp_ipsets", "max_auto_priority",
+    "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
-    "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface", "umask",
-    "process_names", "fifo_write_vrrp_states_on_reload", "lvs_id", "lvs_sync_daemon",
-    "checker_priority", "bfd_priority", "lvs_flush", "vrrp_netlink_cmd_rcv_bufs",
+    "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
 }
 
 
-def load_config(path: str) -> Config:
-    """Read and validate a configuration file (and its includes)."""
-    tokens, files = tokenize(path)
-    return _build(path, parse_statements(tokens), files)
+def load_config(path: str, config_id: Optional[str] = None) -> Config:
+    """Read and validate a configuration file (and its includes).
+
+    `config_id` selects the `@ID` lines (keepalived's -i); None = the host name up to its first dot.
+    """
+    lexed = lex(path, config_id=config_id)
+    return _build(path, parse_statements(lexed.tokens), lexed.files, lexed.warnings, config_id)
 
 
-def parse_text(text: str, path: str = "<string>") -> Config:
+def parse_text(text: str, path: str = "<string>", config_id: Optional[str] = None) -> Config:
     """Parse configuration text (tests, generated configs)."""
-    tokens, files = tokenize(path, text)
-    return _build(path, parse_statements(tokens), files)
+    lexed = lex(path, text, config_id)
+    return _build(path, parse_statements(lexed.tokens), lexed.files, lexed.warnings, config_id)
 
 
-def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
-    warnings: List[str] = []
+def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: List[str],
+           config_id: Optional[str]) -> Config:
+    warnings: List[str] = list(lex_warnings)
     gdefs = GlobalDefs()
     seen_globals = False
     instance_stmts: List[Statement] = []
@@ -105,7 +102,7 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
             if seen_globals:
                 raise stmt.error("global_defs appears twice")
             seen_globals = True
-            gdefs = _global_defs(stmt)
+            gdefs = _global_defs(stmt, warnings)
         elif stmt.keyword == "vrrp_instance":
             instance_stmts.append(stmt)
         elif stmt.keyword in OBJECT_PARSERS:
@@ -116,6 +113,8 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
                 raise stmt.error(f"{stmt.keyword} {obj.name} is defined twice (first at "
                                  f"{first.file}:{first.line})")
             table[obj.name] = obj
+        elif foreign.check(stmt, foreign.TOP_LEVEL, foreign.NOOP_TOP_LEVEL, warnings):
+            continue
         elif stmt.keyword in NOT_IMPLEMENTED_TOP:
             raise stmt.error(f"'{stmt.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
@@ -124,8 +123,10 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
     _check_unique(instances)
     groups = objects["sync_group"]
     instances = _apply_sync_groups(instances, groups, warnings)
+    instances, groups = alerts.resolve(instances, groups, gdefs, warnings)
     instances = [_resolve_tracks(inst, objects, warnings) for inst in instances]
-    return Config(path=path, globals=gdefs, instances=tuple(instances), files=tuple(files),
+    return Config(path=path, config_id=config_id, globals=gdefs, instances=tuple(instances),
+                  files=tuple(files),
                   warnings=tuple(warnings), scripts=tuple(objects["script"].values()),
                   track_files=tuple(objects["file"].values()),
                   track_processes=tuple(objects["process"].values()),
@@ -218,7 +219,7 @@ def _check_unique(instances: List[Any]) -> None:
 
 # ---------------------------------------------------------------------- global_defs
 
-def _global_defs(stmt: Statement) -> GlobalDefs:
+def _global_defs(stmt: Statement, warnings: List[str]) -> GlobalDefs:
     values: Dict[str, Any] = {}
     garp: Dict[str, Any] = {}
     seen: Set[str] = set()
@@ -229,10 +230,13 @@ def _global_defs(stmt: Statement) -> GlobalDefs:
         handler = GLOBAL_HANDLERS.get(s.keyword)
         if handler is not None:
             handler(s, values, garp)
+        elif foreign.check(s, foreign.GLOBAL, foreign.NOOP_GLOBAL, warnings):
+            continue
         elif s.keyword in NOT_IMPLEMENTED_GLOBAL:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in global_defs")
+    alerts.finish_globals(stmt, values, warnings)
     return GlobalDefs(garp=GarpSettings(**garp), **values)
 
 
@@ -312,4 +316,5 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "script_user": _script_user,
     "vrrp_rt_priority": _set("rt_priority", lambda s: int_arg(s, 1, 99)),
     "vrrp_priority": _set("nice", lambda s: int_arg(s, -20, 19)),
+    **alerts.GLOBAL_HANDLERS,
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shlex
 from typing import Dict, List, Optional, Tuple
 
+from vrrp_agent.config import foreign
 from vrrp_agent.config.model import (
     NotifyCommand,
     NotifyConfig,
@@ -290,6 +291,7 @@ def parse_sync_group(stmt: Statement) -> SyncGroupConfig:
     hooks: Dict[str, NotifyCommand] = {}
     tracks: List[TrackRef] = []
     tracking_weight = False
+    options: Dict[str, bool] = {}
     for s in need_block(stmt):
         _once(seen, s, f"vrrp_sync_group {name}")
         if s.keyword == "group":
@@ -307,11 +309,21 @@ def parse_sync_group(stmt: Statement) -> SyncGroupConfig:
         elif s.keyword == "sync_group_tracking_weight":
             no_args(s)
             tracking_weight = True
-        elif s.keyword in ("global_tracking", "smtp_alert", "notify_priority_changes", "track_bfd"):
+        elif s.keyword in foreign.SYNC_GROUP:
+            raise foreign.refusal(s, foreign.SYNC_GROUP)  # type: ignore[misc]
+        elif s.keyword in ("smtp_alert", "notify_priority_changes"):
+            options[s.keyword] = _bool(s)
+        elif s.keyword == "global_tracking":
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in vrrp_sync_group")
     if not members:
         raise stmt.error(f"vrrp_sync_group {name} needs a group {{ ... }} of instances")
     return SyncGroupConfig(name, members, notify_config(hooks), tuple(tracks), tracking_weight,
-                           stmt.file, stmt.line)
+                           file=stmt.file, line=stmt.line, **options)
+
+
+def _bool(s: Statement) -> bool:
+    from vrrp_agent.config.alerts import bool_arg
+
+    return bool_arg(s)
