@@ -75,6 +75,8 @@ class Driver:
         self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
         self.discards["vrid"] = 0
+        self.unbound = asyncio.Event()
+        """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -89,6 +91,7 @@ class Driver:
             if inst.router.state == INIT:
                 inst.log.warning("interface %s is not there yet: waiting for it", cfg.interface)
                 self.transitions.set_fault(inst, "link", f"interface {cfg.interface} missing")
+            self.unbound.set()
             return False
         src = cfg.unicast_src_ip or cfg.mcast_src_ip
         if src is None:
@@ -97,6 +100,7 @@ class Driver:
             if inst.router.state == INIT:
                 inst.log.warning("no IPv%d source address on %s yet: waiting", cfg.family, cfg.interface)
                 self.transitions.set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
+            self.unbound.set()
             return False
         self._open(cfg.interface, ifindex, cfg.family, src)
         self.by_vrid[(cfg.interface, cfg.family)][cfg.vrid] = inst
@@ -126,7 +130,9 @@ class Driver:
 
     async def retry_unbound(self) -> None:
         while True:
+            await self.unbound.wait()
             await asyncio.sleep(RETRY_S)
+            self.unbound.clear()  # a bind that fails again sets it again
             for inst in self.rt.instances:
                 if inst.ifindex is None and await self.bind(inst):
                     inst.log.info("interface %s and its address are there now", inst.cfg.interface)
