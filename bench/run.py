@@ -44,8 +44,8 @@ def run(families: List[str], quick: bool) -> List[str]:
         fail = failover.measure(runs, timers, progress)
         sections.append("## Failover and switchover\n\n" + failover.tables(fail, runs))
     if "cpu" in families:
-        seconds = 5.0 if quick else 20.0
-        cpu_res = cpu.measure([1, 100, 255], seconds, progress)
+        seconds = 5.0 if quick else 15.0
+        cpu_res = cpu.measure([1, 100, 255], seconds, progress, rounds=1 if quick else 3)
         sections.append("## CPU and memory\n\n" + cpu.tables(cpu_res, seconds))
     if "jitter" in families:
         seconds = 20.0 if quick else 300.0

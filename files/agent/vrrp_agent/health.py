@@ -6,8 +6,10 @@ The tracking driver, one part of the daemon (daemon.py assembles them). Rules:
   result (bounded by the script timeout), then sleeps the rest of the
   interval. Every run is counted; a failure is logged (warning when its
   detail changes, debug when it repeats) and published as an event.
-- Track files and processes are polled every POLL_S; tracked interfaces are
-  refreshed on every link event (SIOCGIFFLAGS, as for the instance link).
+- Track files and processes are polled every POLL_S (no polling task while
+  the config has none: an idle agent wakes only for its adverts); tracked
+  interfaces are refreshed on every link event (SIOCGIFFLAGS, as for the
+  instance link).
 - After any fact changes, every instance that tracks it is re-evaluated by
   track.evaluate: the Router takes it as its tracked priority (advertised
   unless an operator override holds one) and its actions are run; a FAULT
@@ -98,8 +100,13 @@ class TrackingDriver:
         self.facts.quorum = {p.name: (p.quorum, p.quorum_max) for p in self.rt.config.track_processes}
         self.refresh_interfaces()
         self._poll_once()
-        if self.poll_task is None:
+        pollable = bool(self.rt.config.track_files) or any(
+            r.kind == "process" for i in self.rt.instances for r in i.cfg.tracks)
+        if self.poll_task is None and pollable:
             self.poll_task = self.rt.loop.create_task(self._poll_loop())
+        elif self.poll_task is not None and not pollable:
+            self.poll_task.cancel()
+            self.poll_task = None
         self.reevaluate(self.rt.instances)
 
     async def stop(self) -> None:

@@ -5,6 +5,8 @@ Rules:
   netlink and the clock, and hands this object what it received.
 - `receive()` is the per-advert hot path: instance checks (TTL, version,
   auth, v2 interval), then the router. Every drop is counted by reason.
+  An advert that passes is kept (`accepted`); `receive_same()` takes an
+  advert with the same bytes straight to the router (fastpath.py's rules).
 - The advert bytes come from the encoder's cache: nothing is packed again
   while priority, interval and destination stay the same.
 """
@@ -20,6 +22,7 @@ from vrrp_agent import packet
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.constants import AUTH_DATA_LEN, AUTH_NONE, AUTH_PASS
 from vrrp_agent.errors import PacketError
+from vrrp_agent.fastpath import Accepted
 from vrrp_agent.router import Action, Router, RouterParams
 
 
@@ -89,6 +92,8 @@ class Instance:
 
     def _configure(self, cfg: InstanceConfig, gdefs: GlobalDefs) -> None:
         self.cfg = cfg
+        self.accepted: Optional[Accepted] = None
+        """The last advert that passed every check (fastpath.py); None after a reconfigure."""
         # keepalived's `debug LEVEL`: this instance's debug lines (discards, ...) are logged
         self.log.logger.setLevel(logging.DEBUG if cfg.debug > 0 else logging.NOTSET)
         self.af = socket.AF_INET if cfg.family == 4 else socket.AF_INET6
@@ -123,8 +128,13 @@ class Instance:
         self.router.primary_ip = src_packed
         self.encoder.set_src(src_packed)
 
-    def receive(self, adv: packet.Advertisement, src: bytes, ttl: int, now: float) -> List[Action]:
-        """Instance checks, then the state machine. Drops are counted, never raised."""
+    def receive(self, adv: packet.Advertisement, src: bytes, ttl: int, now: float,
+                wire: bytes = b"", dst: bytes = b"") -> List[Action]:
+        """Instance checks, then the state machine. Drops are counted, never raised.
+
+        WIRE (fastpath.wire_key) and DST, when given, identify the packet: an
+        accepted one is kept for `receive_same`.
+        """
         cfg = self.cfg
         try:
             packet.check_for_instance(
@@ -140,10 +150,21 @@ class Instance:
             self.discards[exc.reason] += 1
             self.log.debug("discarded advert from %s: %s", _text(src), exc)
             return []
-        if adv.addresses != self.vip_block:
+        mismatch = adv.addresses != self.vip_block
+        if mismatch:
             # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal
             self.counters["address_list_mismatch"] += 1
+        if wire:
+            self.accepted = Accepted(wire, ttl, src, dst, adv, mismatch)
         return self.router.on_advert(adv, src, now)
+
+    def receive_same(self, now: float) -> List[Action]:
+        """The bytes of `accepted` again: every check would pass as it did (fastpath.py)."""
+        last = self.accepted
+        assert last is not None
+        if last.address_mismatch:
+            self.counters["address_list_mismatch"] += 1
+        return self.router.on_advert(last.adv, last.src, now)
 
 
 def _text(packed: bytes) -> str:
