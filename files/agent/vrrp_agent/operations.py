@@ -189,7 +189,18 @@ class Operations:
         return await self._apply_config(new)
 
     def _refuse_restart_only(self, new: Config) -> None:
-        """The multicast groups are joined on sockets shared by every instance: a restart."""
+        """The multicast groups are joined on sockets shared by every instance: a restart.
+
+        So are vMAC interfaces (created at start, removed at stop).
+        """
+        def vmacs(config: Config) -> Dict[Any, Any]:
+            return {c.key: (c.vmac.name, c.vmac.mac, c.vmac.xmit_base)
+                    for c in config.instances if c.vmac}
+
+        before_vmacs, after_vmacs = vmacs(self.rt.config), vmacs(new)
+        if before_vmacs != after_vmacs:
+            raise ConfigError("use_vmac / vmac_xmit_base changed: that takes a restart "
+                              "(systemctl restart vrrp-agent), not a reload", new.path)
         for field in ("mcast_group4", "mcast_group6"):
             before, after = getattr(self.rt.config.globals, field), getattr(new.globals, field)
             if before != after:

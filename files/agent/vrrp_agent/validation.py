@@ -47,9 +47,11 @@ def validate(path: str, facts: Optional[HostFacts], interfaces_required: bool
 
 def host_errors(config: Config, facts: HostFacts, interfaces_required: bool) -> List[ConfigError]:
     from vrrp_agent.adapters.scripts import host_script_errors
+    from vrrp_agent.adapters.vmac import parent_errors
 
     errors = check_against_host(config, facts.interfaces, facts.addresses, facts.held)
     errors += host_script_errors(config)
+    errors += parent_errors(config)
     if not interfaces_required:
         errors = [e for e in errors if "does not exist" not in e.message]
     return errors

@@ -122,12 +122,9 @@ class VipKeeper:
         self.change(inst, inst.all_vips, add)
 
     def _ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
-        if vip.dev is None or vip.dev == inst.cfg.interface:
-            if inst.ifindex is not None:
-                return inst.ifindex
-            name = inst.cfg.interface
-        else:
-            name = vip.dev
+        name = vip.dev or inst.cfg.vip_interface  # use_vmac: the vMAC
+        if name == inst.cfg.socket_interface and inst.ifindex is not None:
+            return inst.ifindex
         try:
             return self.rt.adapters.ifindex(name)
         except OSError:
@@ -193,7 +190,7 @@ class VipKeeper:
         now = self.rt.loop.time()
         for _round in range(repeat):
             for vip in chosen:
-                key = (vip.dev or inst.cfg.interface, vip.family)
+                key = (vip.dev or inst.cfg.vip_interface, vip.family)
                 at = max(now, self.announce_free.get(key, now))
                 gap = garp.interval_s if vip.family == 4 else garp.gna_interval_s
                 self.announce_free[key] = at + gap
@@ -207,7 +204,7 @@ class VipKeeper:
             self._send(inst, 1, (vip,))
 
     def _send(self, inst: Instance, repeat: int, vips: Tuple[VipSpec, ...]) -> None:
-        self._submit(("announce", inst, [(vip.dev or inst.cfg.interface, vip) for vip in vips], repeat))
+        self._submit(("announce", inst, [(vip.dev or inst.cfg.vip_interface, vip) for vip in vips], repeat))
 
 
 # ------------------------------------------------------- netlink worker thread

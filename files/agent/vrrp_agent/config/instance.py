@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from vrrp_agent.config.kernel import build_vmac, parse_use_vmac
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.config.syntax import (
     Statement,
@@ -34,7 +35,7 @@ from vrrp_agent.errors import ConfigError
 NOT_IMPLEMENTED = {
     "track_bfd", "notify_deleted",
     "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
-    "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
+    "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
     "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
@@ -192,6 +193,8 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "resource_group": _store("resources", parse_resource_group),  # agent extension
     "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
     "debug": _store("debug", _debug_level),
+    "use_vmac": _store("use_vmac", parse_use_vmac),
+    "vmac_xmit_base": _store("vmac_xmit_base", _flag),
 }
 
 
@@ -250,6 +253,8 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
     for vip in vips:
         if vip.address == unicast_src or vip.address in peers:
             raise _vip_error(vip, f"virtual IP {vip.address} is also a unicast address of this instance")
+    vmac = build_vmac(raw.get("use_vmac"), raw.get("vmac_xmit_base"), interface=interface,
+                      vrid=raw["vrid"][0], family=family, unicast=bool(peers))
     garp = dataclasses.replace(gdefs.garp, **{k[2:]: v[0] for k, v in raw.items() if k.startswith("g.")})
     return InstanceConfig(
         name=name, interface=interface, vrid=raw["vrid"][0], priority=priority,
@@ -262,7 +267,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         debug=_get(raw, "debug", 0),
         tracks=_get(raw, "tracks", ()),
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
-        resources=_get(raw, "resources"),
+        resources=_get(raw, "resources"), vmac=vmac,
         file=stmt.file, line=stmt.line,
     )
 

@@ -211,6 +211,20 @@ class SyncGroupConfig:
 
 
 @dataclass(frozen=True)
+class VmacConfig:
+    """`use_vmac [NAME] [MAC]` + `vmac_xmit_base`: a macvlan with the VRRP virtual MAC."""
+
+    name: str
+    """Interface name (keepalived's default: vrrp.VRID)."""
+    mac: str
+    """00:00:5e:00:01:VRID (RFC 5798 §7.3) unless configured."""
+    xmit_base: bool = False
+    """Adverts on the parent interface instead of the macvlan."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class InstanceConfig:
     """One `vrrp_instance NAME { ... }`."""
 
@@ -253,8 +267,20 @@ class InstanceConfig:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     resources: Optional[ResourceGroupConfig] = None
     sync_group: Optional[str] = None
+    vmac: Optional[VmacConfig] = None
+    """use_vmac: the macvlan carrying the VIPs (and the adverts unless xmit_base)."""
     file: str = ""
     line: int = 0
+
+    @property
+    def vip_interface(self) -> str:
+        """Where VIPs without a `dev` go: the vMAC interface, or the instance interface."""
+        return self.vmac.name if self.vmac else self.interface
+
+    @property
+    def socket_interface(self) -> str:
+        """Where adverts are sent and received: the vMAC unless vmac_xmit_base."""
+        return self.vmac.name if self.vmac and not self.vmac.xmit_base else self.interface
 
     @property
     def unicast(self) -> bool:
