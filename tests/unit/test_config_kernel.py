@@ -92,3 +92,82 @@ def test_vmac_name_taken_by_another_interface_is_refused(tmp_path):
     assert "interface vrrp.51 already exists and is not a macvlan on eth0" in str(error)
     (tmp_path / "vrrp.51" / "lower_eth0").mkdir()  # our own vMAC from a previous run
     assert parent_errors(config, str(tmp_path)) == []
+
+
+# ---------------------------------------------------------------- routes and rules
+def _routes(lines: str, block: str = "virtual_routes"):
+    return _one(f" {block} {{\n{lines} }}\n")
+
+
+def test_virtual_routes_and_rules_parse_keepalived_words():
+    inst = _one(" virtual_routes {\n"
+                "  src 198.51.100.100 to 203.0.113.0/24 via 198.51.100.1 dev eth0 metric 5\n"
+                "  blackhole 203.0.113.64/26 table 100\n"
+                "  default gw 198.51.100.1 table main proto static no_track\n"
+                " }\n virtual_rules {\n  from 198.51.100.100 table 100 priority 100\n"
+                "  to 203.0.113.0/24 lookup 7 fwmark 0x7/0xff iif eth0 no_track\n }\n")
+    r1, r2, r3 = inst.routes
+    assert (r1.dst, r1.src, r1.via, r1.dev, r1.metric, r1.line) == (
+        "203.0.113.0/24", "198.51.100.100", "198.51.100.1", "eth0", 5, 8)
+    assert (r2.kind, r2.table, r2.via) == ("blackhole", 100, None)
+    assert (r3.dst, r3.table, r3.proto) == ("0.0.0.0/0", 254, 4)
+    rule1, rule2 = inst.rules
+    assert (rule1.src, rule1.table, rule1.priority, rule1.family) == ("198.51.100.100/32", 100, 100, 4)
+    assert (rule2.dst, rule2.fwmark, rule2.fwmask, rule2.iif) == ("203.0.113.0/24", 7, 255, "eth0")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("203.0.113.0/24 via 198.51.100.1 mtu 1400", "t.conf:8: route option 'mtu' is not implemented"),
+    ("203.0.113.0/24 via 198.51.100.1 or 198.51.100.2", "route option 'or' is not implemented"),
+    ("203.0.113.0/24", "route needs via/gw or dev"),
+    ("203.0.113.1/24 dev eth0", "has host bits set"),
+    ("203.0.113.0/24 via 2001:db8::1", "is not an IPv6 address"),
+    ("blackhole 203.0.113.0/24 dev eth0", "a blackhole route takes no via/gw or dev"),
+    ("203.0.113.0/24 via 198.51.100.1 table private", "table 'private': use a number"),
+    ("203.0.113.0/24 via 198.51.100.1 onlink", "onlink needs a gateway (via/gw) and a dev"),
+    ("203.0.113.0/24 via 198.51.100.1 scope moon", "scope 'moon' is not one of"),
+    ("203.0.113.0/24 dev eth0 dev eth1", "route option 'dev' appears twice"),
+])
+def test_bad_routes_name_file_and_line(line: str, message: str):
+    with pytest.raises(ConfigError) as err:
+        _routes(f"  {line}\n")
+    assert message in str(err.value) and "t.conf:8:" in str(err.value)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("from 198.51.100.0/24", "rule needs a table"),
+    ("from 198.51.100.0/24 table 5 goto 7", "rule option 'goto' is not implemented"),
+    ("from 198.51.100.0/24 to 2001:db8::/64 table 5", "is not an IPv4 address"),
+])
+def test_bad_rules_name_file_and_line(line: str, message: str):
+    with pytest.raises(ConfigError) as err:
+        _routes(f"  {line}\n", "virtual_rules")
+    assert message in str(err.value) and "t.conf:8:" in str(err.value)
+
+
+def test_static_blocks_are_top_level_and_refuse_no_track():
+    config = parse_text("static_ipaddress {\n 203.0.113.5/24 dev eth0\n}\n"
+                        "static_routes {\n 203.0.113.128/25 via 203.0.113.1\n}\n"
+                        "static_rules {\n from 203.0.113.0/24 table 9\n}\n", "t.conf")
+    assert [v.address for v in config.static_vips] == ["203.0.113.5"]
+    assert config.static_routes[0].via == "203.0.113.1" and config.static_rules[0].table == 9
+    with pytest.raises(ConfigError, match="t.conf:2: static_ipaddress entries need 'dev"):
+        parse_text("static_ipaddress {\n 203.0.113.5/24\n}\n", "t.conf")
+    with pytest.raises(ConfigError, match="t.conf:2: route option 'no_track'"):
+        parse_text("static_routes {\n 203.0.113.0/24 dev eth0 no_track\n}\n", "t.conf")
+
+
+def test_gateway_must_be_on_a_connected_network():
+    from vrrp_agent.config.routes import gateway_errors
+
+    config = parse_text(
+        "static_ipaddress {\n 203.0.113.5/25 dev eth0\n}\n"
+        "static_routes {\n 0.0.0.0/0 via 203.0.113.1 table 9\n"
+        " 203.0.113.128/28 via 203.0.113.200\n}\n"
+        + BASE.format(body=" virtual_routes {\n  0.0.0.0/0 via 198.51.100.1 table 7\n"
+                           "  0.0.0.0/0 via 203.0.113.250 dev eth0 table 8 onlink\n }\n"), "t.conf")
+    errors = [str(e) for e in gateway_errors(config, {"2001:db8::10/64"})]
+    assert errors == ["t.conf:6: route 203.0.113.128/28: gateway 203.0.113.200 is unreachable (no address "
+                      "of this host, static_ipaddress or VIP of the instance is on its network; "
+                      "add 'onlink' if that is intended)"]
+    assert gateway_errors(config, set()) == []  # offline: unknown, not checked

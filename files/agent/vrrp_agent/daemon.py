@@ -345,6 +345,7 @@ class Daemon:
         if not await self._create_vmacs():
             await self._shutdown()
             return 1
+        await self._statics(True)
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
@@ -390,6 +391,21 @@ class Daemon:
             return False
         return True
 
+    async def _statics(self, add: bool) -> None:
+        """static_ipaddress / static_routes / static_rules: at start, and removed at stop."""
+        c = self.rt.config
+        if not (c.static_vips or c.static_routes or c.static_rules):
+            return
+        from vrrp_agent.adapters.routes import apply_statics
+
+        outcomes = await self.driver.on_netlink(apply_statics, self.netlink, c.static_vips,
+                                                c.static_routes, c.static_rules, add)
+        for what, result in outcomes:
+            if isinstance(result, str):
+                log.error("%s", result)
+            elif result:
+                log.info("%s %s", "added" if add else "removed", what)
+
     async def _remove_vmacs(self) -> None:
         if not any(c.vmac for c in self.rt.config.instances):
             return
@@ -428,6 +444,7 @@ class Daemon:
             self.transitions.apply(inst, inst.router.shutdown(now))
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
+        await self._statics(False)
         await self._remove_vmacs()
         for server in self.servers:  # last: event streams see the STOP transitions
             await server.close()

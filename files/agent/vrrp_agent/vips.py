@@ -12,6 +12,9 @@ Rules:
   VIPs and their GARP back to back, the loop woken once with the results.
 - A VIP is recorded as held only after its add succeeded, and forgotten
   once its removal succeeded (or it was already gone).
+- virtual_routes / virtual_rules follow the VIPs (keepalived's order): added
+  after them (routes, then rules), removed before them (rules, then routes),
+  in the same worker job; their results are logged and counted like VIPs'.
 - `vrrp_garp_interval` / `vrrp_gna_interval` (keepalived): each gratuitous
   ARP on an interface goes out at least the interval after the previous
   one there (each NA after the previous NA), across repeats, VIPs and
@@ -29,6 +32,7 @@ import logging
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from vrrp_agent.adapters import routes
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 from vrrp_agent.instance import Instance
@@ -106,6 +110,8 @@ class VipKeeper:
         for (kind, inst, _jobs, arg), result in zip(steps, results):
             if kind == "vips":
                 self._record(inst, bool(arg), result)
+            elif kind == "routes":
+                self._record_routes(inst, bool(arg), result)
             elif kind == "advert":
                 for error in result:
                     inst.counters["send_errors"] += 1
@@ -119,7 +125,24 @@ class VipKeeper:
         self._submit(("advert", inst, packets, None))
 
     def change_all(self, inst: Instance, add: bool) -> None:
+        routes = list(inst.cfg.routes) + list(inst.cfg.rules)
+        if routes and not add:
+            self.change_routes(inst, routes[::-1], False)
         self.change(inst, inst.all_vips, add)
+        if routes and add:
+            self.change_routes(inst, routes, True)
+
+    def change_routes(self, inst: Instance, specs: Sequence[Any], add: bool) -> None:
+        """Queue virtual_routes / virtual_rules adds (or removals), in the given order."""
+        self._submit(("routes", inst, list(specs), add))
+
+    def _record_routes(self, inst: Instance, add: bool, outcomes: List[Tuple[str, Any]]) -> None:
+        for what, result in outcomes:
+            if isinstance(result, str):
+                inst.counters["vip_errors"] += 1
+                inst.log.error("%s", result)
+            elif result:
+                inst.log.info("%s %s", "added" if add else "removed", what)
 
     def _ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
         name = vip.dev or inst.cfg.vip_interface  # use_vmac: the vMAC
@@ -176,7 +199,7 @@ class VipKeeper:
                 self.rt.adapters.ifindex(inst.cfg.interface)
             except OSError:
                 continue
-            self.change(inst, inst.all_vips, False)
+            self.change_all(inst, False)
         await self.settled()
 
     # ----------------------------------------------------------- announcing
@@ -215,6 +238,8 @@ def _run_steps(netlink: Any, announcer: Any, hw_address: Any,
     for kind, jobs, arg in steps:
         if kind == "vips":
             out.append(_vip_calls(netlink, jobs, arg))
+        elif kind == "routes":
+            out.append(routes.apply(netlink.ipr(), jobs, arg))
         elif kind == "advert":
             out.append(_advert_calls(jobs))
         else:

@@ -147,6 +147,11 @@ def host_facts_on_worker(netlink: Netlink) -> Tuple[Set[str], Set[str]]:
     return names, addrs
 
 
+def host_networks_on_worker(netlink: Netlink) -> Set[str]:
+    """"ADDRESS/PREFIX" of every address on the host (route gateway checks)."""
+    return {f"{_normalise(addr)}/{plen}" for _index, addr, plen, _flags in netlink.addresses()}
+
+
 def _normalise(addr: str) -> str:
     import ipaddress
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from vrrp_agent.config.kernel import build_vmac, parse_use_vmac
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
+from vrrp_agent.config.routes import parse_routes, parse_rules
 from vrrp_agent.config.syntax import (
     Statement,
     float_arg,
@@ -34,7 +35,7 @@ from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
     "track_bfd", "notify_deleted",
-    "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
+    "notify_master_rx_lower_pri", "notify_priority_changes",
     "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
     "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
@@ -93,6 +94,18 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
     return VipSpec(address=str(iface.ip), prefixlen=prefixlen, family=iface.version,
                    dev=opts.get("dev"), label=opts.get("label"), scope=scope, brd=brd,
                    file=stmt.file, line=stmt.line)
+
+
+def parse_static_vips(stmt: Statement) -> Tuple[VipSpec, ...]:
+    """`static_ipaddress { ADDR[/LEN] dev IF ... }`: every entry names its interface."""
+    vips = []
+    for line in need_block(stmt):
+        vip = parse_vip(line, "")
+        if vip.dev is None:
+            raise line.error("static_ipaddress entries need 'dev IFNAME' "
+                             "(the agent has no default interface)")
+        vips.append(vip)
+    return tuple(vips)
 
 
 Raw = Dict[str, Tuple[Any, Statement]]
@@ -195,6 +208,8 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "debug": _store("debug", _debug_level),
     "use_vmac": _store("use_vmac", parse_use_vmac),
     "vmac_xmit_base": _store("vmac_xmit_base", _flag),
+    "virtual_routes": _store("routes", parse_routes),
+    "virtual_rules": _store("rules", parse_rules),
 }
 
 
@@ -268,6 +283,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         tracks=_get(raw, "tracks", ()),
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
         resources=_get(raw, "resources"), vmac=vmac,
+        routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
         file=stmt.file, line=stmt.line,
     )
 

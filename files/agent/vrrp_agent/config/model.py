@@ -211,6 +211,50 @@ class SyncGroupConfig:
 
 
 @dataclass(frozen=True)
+class RouteSpec:
+    """One line of virtual_routes / static_routes (the `ip route` subset the agent applies)."""
+
+    dst: str
+    """Destination network with its prefix ("198.51.100.0/24", "0.0.0.0/0")."""
+    family: int
+    kind: str = "unicast"
+    """unicast | blackhole | unreachable | prohibit."""
+    via: Optional[str] = None
+    dev: Optional[str] = None
+    src: Optional[str] = None
+    """Preferred source (RTA_PREFSRC)."""
+    scope: Optional[str] = None
+    """None = global (as keepalived)."""
+    table: int = 254
+    metric: Optional[int] = None
+    proto: Optional[int] = None
+    """None = keepalived (18), as keepalived."""
+    onlink: bool = False
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One line of virtual_rules / static_rules (the `ip rule` subset the agent applies)."""
+
+    family: int
+    table: int
+    src: Optional[str] = None
+    """from NETWORK (None = all)."""
+    dst: Optional[str] = None
+    """to NETWORK (None = all)."""
+    priority: Optional[int] = None
+    fwmark: Optional[int] = None
+    fwmask: Optional[int] = None
+    iif: Optional[str] = None
+    oif: Optional[str] = None
+    tos: Optional[int] = None
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class VmacConfig:
     """`use_vmac [NAME] [MAC]` + `vmac_xmit_base`: a macvlan with the VRRP virtual MAC."""
 
@@ -269,6 +313,10 @@ class InstanceConfig:
     sync_group: Optional[str] = None
     vmac: Optional[VmacConfig] = None
     """use_vmac: the macvlan carrying the VIPs (and the adverts unless xmit_base)."""
+    routes: Tuple[RouteSpec, ...] = ()
+    """virtual_routes: added after the VIPs on MASTER, removed before them on leaving."""
+    rules: Tuple[RuleSpec, ...] = ()
+    """virtual_rules: as virtual_routes."""
     file: str = ""
     line: int = 0
 
@@ -327,3 +375,7 @@ class Config:
     track_files: Tuple[TrackFileConfig, ...] = ()
     track_processes: Tuple[TrackProcessConfig, ...] = ()
     sync_groups: Tuple[SyncGroupConfig, ...] = ()
+    static_vips: Tuple[VipSpec, ...] = ()
+    """static_ipaddress: present while the agent runs (added at start, removed at stop)."""
+    static_routes: Tuple[RouteSpec, ...] = ()
+    static_rules: Tuple[RuleSpec, ...] = ()

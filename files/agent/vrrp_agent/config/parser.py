@@ -20,7 +20,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Set, Tuple
 
-from vrrp_agent.config.instance import build_instance
+from vrrp_agent.config.instance import build_instance, parse_static_vips
 from vrrp_agent.config.lexer import tokenize
 from vrrp_agent.config.model import (
     Config,
@@ -30,6 +30,7 @@ from vrrp_agent.config.model import (
     SyncGroupConfig,
     TrackRef,
 )
+from vrrp_agent.config.routes import parse_routes, parse_rules
 from vrrp_agent.config.syntax import (
     Statement,
     float_arg,
@@ -58,9 +59,14 @@ OBJECT_PARSERS: Dict[str, Callable[[Statement], Any]] = {
 KIND_OF = {"vrrp_script": "script", "vrrp_track_file": "file", "track_file": "file",
            "vrrp_track_process": "process", "vrrp_sync_group": "sync_group"}
 
+STATIC_BLOCKS = {  # kernel state present while the agent runs (config/routes.py)
+    "static_ipaddress": parse_static_vips,
+    "static_routes": lambda s: parse_routes(s, virtual=False),
+    "static_rules": lambda s: parse_rules(s, virtual=False),
+}
 NOT_IMPLEMENTED_TOP = {
-    "virtual_server", "virtual_server_group", "bfd_instance", "static_ipaddress",
-    "static_routes", "static_rules", "linkbeat_interfaces", "garp_group", "net_namespace",
+    "virtual_server", "virtual_server_group", "bfd_instance",
+    "linkbeat_interfaces", "garp_group", "net_namespace",
     "instance", "interface_up_down_delays", "track_group", "local_address_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
@@ -100,6 +106,7 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
     seen_globals = False
     instance_stmts: List[Statement] = []
     objects: Dict[str, Dict[str, Any]] = {k: {} for k in ("script", "file", "process", "sync_group")}
+    statics: Dict[str, Any] = {}
     for stmt in stmts:
         if stmt.keyword == "global_defs":
             if seen_globals:
@@ -116,6 +123,10 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
                 raise stmt.error(f"{stmt.keyword} {obj.name} is defined twice (first at "
                                  f"{first.file}:{first.line})")
             table[obj.name] = obj
+        elif stmt.keyword in STATIC_BLOCKS:
+            if stmt.keyword in statics:
+                raise stmt.error(f"{stmt.keyword} appears twice")
+            statics[stmt.keyword] = STATIC_BLOCKS[stmt.keyword](stmt)
         elif stmt.keyword in NOT_IMPLEMENTED_TOP:
             raise stmt.error(f"'{stmt.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
@@ -128,6 +139,9 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
     return Config(path=path, globals=gdefs, instances=tuple(instances), files=tuple(files),
                   warnings=tuple(warnings), scripts=tuple(objects["script"].values()),
                   track_files=tuple(objects["file"].values()),
+                  static_vips=statics.get("static_ipaddress", ()),
+                  static_routes=statics.get("static_routes", ()),
+                  static_rules=statics.get("static_rules", ()),
                   track_processes=tuple(objects["process"].values()),
                   sync_groups=tuple(groups.values()))
 
