@@ -171,3 +171,26 @@ def test_gateway_must_be_on_a_connected_network():
                       "of this host, static_ipaddress or VIP of the instance is on its network; "
                       "add 'onlink' if that is intended)"]
     assert gateway_errors(config, set()) == []  # offline: unknown, not checked
+
+
+# ---------------------------------------------------------------- VIP options
+def test_vip_options_nodad_noprefixroute_preferred_lft_no_track():
+    inst = _one(" virtual_ipaddress_excluded {\n"
+                "  2001:db8::1/64 -nodad preferred_lft 30 noprefixroute\n"
+                "  2001:db8::2 nodad no_track preferred_lft forever\n }\n promote_secondaries\n")
+    a, b = inst.excluded_vips
+    assert (a.nodad, a.preferred_lft, a.noprefixroute) == (False, 30, True)
+    assert (b.nodad, b.preferred_lft, b.noprefixroute, b.prefixlen) == (None, 0xFFFFFFFF, False, 128)
+    assert inst.promote_secondaries
+
+
+@pytest.mark.parametrize("option, message", [
+    ("nodad -nodad", "nodad and -nodad contradict each other"),
+    ("preferred_lft soon", "preferred_lft 'soon' must be a number of seconds or 'forever'"),
+    ("preferred_lft", "virtual_ipaddress option 'preferred_lft' needs a value"),
+    ("track_group G", "virtual_ipaddress option 'track_group' is not implemented"),
+])
+def test_bad_vip_options_name_file_and_line(option: str, message: str):
+    with pytest.raises(ConfigError) as err:
+        _one(f" virtual_ipaddress_excluded {{\n  2001:db8::1 {option}\n }}\n")
+    assert "t.conf:8:" in str(err.value) and message in str(err.value)

@@ -375,8 +375,11 @@ class Daemon:
         return 0
 
     async def _create_vmacs(self) -> bool:
-        """use_vmac: the macvlans, before any VIP or socket (False: a system error, logged)."""
-        configs = [c for c in self.rt.config.instances if c.vmac is not None]
+        """use_vmac: the macvlans, before any VIP or socket (False: a system error, logged).
+
+        promote_secondaries: its sysctl, here too (restored with the vMACs at stop).
+        """
+        configs = [c for c in self.rt.config.instances if c.vmac or c.promote_secondaries]
         if not configs:
             return True
 
@@ -407,7 +410,7 @@ class Daemon:
                 log.info("%s %s", "added" if add else "removed", what)
 
     async def _remove_vmacs(self) -> None:
-        if not any(c.vmac for c in self.rt.config.instances):
+        if not any(c.vmac or c.promote_secondaries for c in self.rt.config.instances):
             return
         for what, error in await self.driver.on_netlink(
                 lambda: self.vmacs.remove_all(self.netlink.ipr())):

@@ -198,15 +198,17 @@ class Operations:
         So are vMAC interfaces (created at start, removed at stop).
         """
         def vmacs(config: Config) -> Dict[Any, Any]:
-            return {c.key: (c.vmac.name, c.vmac.mac, c.vmac.xmit_base)
-                    for c in config.instances if c.vmac}
+            return {c.key: (c.vmac and (c.vmac.name, c.vmac.mac, c.vmac.xmit_base),
+                            c.promote_secondaries)
+                    for c in config.instances if c.vmac or c.promote_secondaries}
 
         before_vmacs, after_vmacs = vmacs(self.rt.config), vmacs(new)
         if _statics(self.rt.config) != _statics(new):
             raise ConfigError("static_ipaddress / static_routes / static_rules changed: that "
                               "takes a restart (systemctl restart vrrp-agent), not a reload", new.path)
         if before_vmacs != after_vmacs:
-            raise ConfigError("use_vmac / vmac_xmit_base changed: that takes a restart "
+            raise ConfigError("use_vmac / vmac_xmit_base / promote_secondaries changed: that "
+                              "takes a restart "
                               "(systemctl restart vrrp-agent), not a reload", new.path)
         for field in ("mcast_group4", "mcast_group6"):
             before, after = getattr(self.rt.config.globals, field), getattr(new.globals, field)

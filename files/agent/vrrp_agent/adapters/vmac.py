@@ -1,5 +1,7 @@
 """vMAC interfaces (keepalived's `use_vmac`): a private-mode macvlan per instance.
 
+Also `promote_secondaries` (the sysctl on the instance interface, while running).
+
 Rules:
 - Runs on the netlink worker (`Netlink.ipr()`); sysctls are written under
   /proc/sys of the agent's network namespace.
@@ -83,6 +85,9 @@ class VmacLinks:
     def apply(self, ipr: Any, instances: Sequence[InstanceConfig], ifindex: Any) -> List[str]:
         """Create every vMAC; the log lines to print. Raises SystemFailure."""
         lines: List[str] = []
+        for inst in instances:  # promote_secondaries: on the instance interface
+            if inst.promote_secondaries:
+                self._set(self.proc_v4, inst.interface, "promote_secondaries", 1)
         vmacs = [inst for inst in instances if inst.vmac is not None]
         if vmacs:
             lines += self._rp_filter_all()

@@ -37,7 +37,7 @@ NOT_IMPLEMENTED = {
     "track_bfd", "notify_deleted",
     "notify_master_rx_lower_pri", "notify_priority_changes",
     "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
-    "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
+    "smtp_alert", "strict_mode", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
@@ -45,9 +45,10 @@ NOT_IMPLEMENTED = {
     "lvs_sync_daemon_interface", "sync_group_tracking_weight",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
-    "use_vmac", "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
-    "no_track", "preferred_lft", "track_group",
+    "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",
 }
+VIP_FLAGS = {"nodad", "-nodad", "noprefixroute", "no_track"}
+LFT_FOREVER = 0xFFFFFFFF
 SCOPES = {"global", "site", "link", "host", "nowhere"}
 
 
@@ -70,12 +71,17 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
         raise stmt.error(f"{words[0]!r} is not an IP address or ADDRESS/PREFIX") from None
     explicit = "/" in words[0]
     opts: Dict[str, str] = {}
+    flags = set()
     i = 1
     while i < len(words):
         opt = words[i]
         if opt in VIP_OPTIONS_NOT_IMPLEMENTED:
             raise stmt.error(f"virtual_ipaddress option '{opt}' is not implemented by the agent yet")
-        if opt not in ("dev", "label", "scope", "brd", "broadcast"):
+        if opt in VIP_FLAGS:
+            flags.add(opt)
+            i += 1
+            continue
+        if opt not in ("dev", "label", "scope", "brd", "broadcast", "preferred_lft"):
             raise stmt.error(f"unknown virtual_ipaddress option '{opt}'")
         if i + 1 >= len(words):
             raise stmt.error(f"virtual_ipaddress option '{opt}' needs a value")
@@ -90,10 +96,26 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
             raise stmt.error("brd applies to IPv4 addresses only")
         if brd not in ("+", "-"):
             parse_address(stmt, brd, 4)
+    if {"nodad", "-nodad"} <= flags:
+        raise stmt.error("nodad and -nodad contradict each other")
     prefixlen = iface.network.prefixlen if explicit else iface.max_prefixlen
     return VipSpec(address=str(iface.ip), prefixlen=prefixlen, family=iface.version,
                    dev=opts.get("dev"), label=opts.get("label"), scope=scope, brd=brd,
+                   nodad=False if "-nodad" in flags else None,
+                   noprefixroute="noprefixroute" in flags,
+                   preferred_lft=_lifetime(stmt, opts.get("preferred_lft")),
                    file=stmt.file, line=stmt.line)
+
+
+def _lifetime(stmt: Statement, text: Optional[str]) -> Optional[int]:
+    """`preferred_lft SECONDS|forever` (keepalived's VIP option)."""
+    if text is None:
+        return None
+    if text == "forever":
+        return LFT_FOREVER
+    if not text.isdigit() or int(text) >= LFT_FOREVER:
+        raise stmt.error(f"preferred_lft {text!r} must be a number of seconds or 'forever'")
+    return int(text)
 
 
 def parse_static_vips(stmt: Statement) -> Tuple[VipSpec, ...]:
@@ -104,6 +126,8 @@ def parse_static_vips(stmt: Statement) -> Tuple[VipSpec, ...]:
         if vip.dev is None:
             raise line.error("static_ipaddress entries need 'dev IFNAME' "
                              "(the agent has no default interface)")
+        if "no_track" in line.args:
+            raise line.error("no_track applies to virtual addresses, not static_ipaddress")
         vips.append(vip)
     return tuple(vips)
 
@@ -208,6 +232,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "debug": _store("debug", _debug_level),
     "use_vmac": _store("use_vmac", parse_use_vmac),
     "vmac_xmit_base": _store("vmac_xmit_base", _flag),
+    "promote_secondaries": _store("promote_secondaries", _flag),
     "virtual_routes": _store("routes", parse_routes),
     "virtual_rules": _store("rules", parse_rules),
 }
@@ -284,6 +309,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
         resources=_get(raw, "resources"), vmac=vmac,
         routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
+        promote_secondaries=_get(raw, "promote_secondaries", False),
         file=stmt.file, line=stmt.line,
     )
 

@@ -55,6 +55,13 @@ class VipSpec:
     """global | site | link | host | nowhere (None = kernel default)."""
     brd: Optional[str] = None
     """Broadcast: an address, "+" or "-" (IPv4 only)."""
+    nodad: Optional[bool] = None
+    """IPv6 duplicate address detection off: None = the default (off, as keepalived);
+    False = `-nodad` (DAD done)."""
+    noprefixroute: bool = False
+    preferred_lft: Optional[int] = None
+    """Seconds (0xFFFFFFFF = forever); None = keepalived's default: 0 (deprecated)
+    for an IPv6 /128, forever otherwise."""
     file: str = ""
     line: int = 0
 
@@ -313,6 +320,8 @@ class InstanceConfig:
     sync_group: Optional[str] = None
     vmac: Optional[VmacConfig] = None
     """use_vmac: the macvlan carrying the VIPs (and the adverts unless xmit_base)."""
+    promote_secondaries: bool = False
+    """Set net.ipv4.conf.IF.promote_secondaries while running (restored at stop)."""
     routes: Tuple[RouteSpec, ...] = ()
     """virtual_routes: added after the VIPs on MASTER, removed before them on leaving."""
     rules: Tuple[RuleSpec, ...] = ()
