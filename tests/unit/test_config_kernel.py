@@ -194,3 +194,84 @@ def test_bad_vip_options_name_file_and_line(option: str, message: str):
     with pytest.raises(ConfigError) as err:
         _one(f" virtual_ipaddress_excluded {{\n  2001:db8::1 {option}\n }}\n")
     assert "t.conf:8:" in str(err.value) and message in str(err.value)
+
+
+# ---------------------------------------------------------------- strict and accept mode
+STRICT = "global_defs {\n vrrp_strict\n}\n"
+
+
+def _strict(body: str, head: str = STRICT):
+    config = parse_text(head + BASE.format(body=body), "t.conf")
+    return config.instances[0], list(config.warnings)
+
+
+def test_accept_mode_defaults_and_no_accept():
+    assert _one("").accept and not _one("").filters
+    assert not _one(" no_accept\n").accept and _one(" no_accept\n").filters
+    owner = _one(" no_accept\n priority 255\n")
+    assert not owner.accept and not owner.filters  # the owner is never filtered
+    assert "accept and no_accept contradict" in _error(" accept\n no_accept\n")
+
+
+def test_vrrp_strict_resets_like_keepalived_and_warns_with_file_line():
+    inst, warnings = _strict(" state MASTER\n priority 100\n preempt_delay 5\n"
+                             " authentication {\n  auth_type PASS\n  auth_pass secret\n }\n"
+                             " accept\n use_vmac\n vmac_xmit_base\n")
+    assert inst.strict and inst.initial_state == "BACKUP" and inst.priority == 100
+    assert inst.auth_type is None and inst.preempt_delay_s == 0
+    assert inst.vmac is not None and not inst.vmac.xmit_base
+    assert not inst.accept  # v2: accept reset
+    text = "\n".join(warnings)
+    for line, what in ((10, "state MASTER must match"), (12, "preempt_delay is incompatible"),
+                       (13, "authentication is not supported"), (17, "accept mode for VRRP version 2"),
+                       (19, "vmac_xmit_base is incompatible")):
+        assert f"t.conf:{line}: {what}" in text, text
+
+
+def test_strict_defaults_accept_to_the_owner_and_needs_a_vip():
+    owner, _ = _strict(" priority 255\n version 3\n")
+    assert owner.initial_state == "MASTER" and owner.accept
+    backup, _ = _strict(" version 3\n")
+    assert not backup.accept and backup.filters
+    v3_accept, _ = _strict(" version 3\n accept\n")
+    assert v3_accept.accept
+    off, _ = _strict(" strict_mode off\n")
+    assert not off.strict and off.accept
+    on, _ = _strict(" strict_mode\n", head="")
+    assert on.strict and not on.accept
+    with pytest.raises(ConfigError, match="t.conf:4: vrrp_instance V: strict mode needs at least"):
+        parse_text(STRICT + "vrrp_instance V {\n interface eth0\n virtual_router_id 5\n}\n", "t.conf")
+    with pytest.raises(ConfigError, match="t.conf:7: strict_mode 'maybe' must be"):
+        _strict(" strict_mode maybe\n", head="")
+
+
+def test_nftables_globals():
+    config = parse_text("global_defs {\n nftables vrrp_tab\n nftables_priority -5\n"
+                        " nftables_counters\n nftables_ifindex\n}\n", "t.conf")
+    g = config.globals
+    assert (g.nft_table, g.nft_priority, g.nft_counters) == ("vrrp_tab", -5, True)
+    with pytest.raises(ConfigError, match="t.conf:2: nftables table name"):
+        parse_text("global_defs {\n nftables bad-name!\n}\n", "t.conf")
+
+
+def test_no_accept_with_a_link_local_vip_is_refused():
+    with pytest.raises(ConfigError, match="no_accept cannot filter the link-local VIP fe80::1"):
+        parse_text("vrrp_instance V {\n interface eth0\n virtual_router_id 5\n no_accept\n"
+                   " virtual_ipaddress {\n  fe80::1\n }\n}\n", "t.conf")
+
+
+def test_a_host_without_nftables_is_refused_before_anything_changes(monkeypatch, tmp_path):
+    import sys
+
+    from vrrp_agent.adapters import nft
+    from vrrp_agent.validation import HostFacts, host_errors
+
+    monkeypatch.delitem(sys.modules, "nftables", raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "dist-packages" not in p])
+    monkeypatch.setattr(nft, "DEBIAN_MODULE", str(tmp_path / "nftables" / "__init__.py"))
+    config = parse_text(BASE.format(body=" no_accept\n"), "t.conf")
+    (error,) = host_errors(config, HostFacts({"eth0"}, set(), set()), False)
+    assert str(error).startswith("t.conf:1: vrrp_instance VI_1 filters its VIPs (no_accept")
+    assert "install Debian's python3-nftables" in str(error)
+    assert host_errors(parse_text(BASE.format(body=""), "t.conf"),
+                       HostFacts({"eth0"}, set(), set()), False) == []

@@ -345,6 +345,9 @@ class Daemon:
         if not await self._create_vmacs():
             await self._shutdown()
             return 1
+        if not await self._setup_filter():
+            await self._shutdown()
+            return 1
         await self._statics(True)
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
@@ -393,6 +396,31 @@ class Daemon:
             log.error("cannot set up the vMAC interfaces: %s", exc)
             return False
         return True
+
+    async def _setup_filter(self) -> bool:
+        """no_accept: keepalived's nftables tables, before any VIP (False: logged error)."""
+        families = {v.family for c in self.rt.config.instances if c.filters
+                    for v in c.vips + c.excluded_vips}
+        if not families:
+            return True
+        from vrrp_agent.adapters.nft import NftFilter
+
+        g = self.rt.config.globals
+        nft = NftFilter(g.nft_table, g.nft_priority, g.nft_counters)
+        try:
+            for line in await self.driver.on_netlink(nft.setup, families):
+                log.info("%s", line)
+        except SystemFailure as exc:
+            log.error("no_accept cannot be enforced, not starting: %s", exc)
+            return False
+        self.vips.filter = nft
+        return True
+
+    async def _teardown_filter(self) -> None:
+        if self.vips.filter is not None:
+            for error in await self.driver.on_netlink(self.vips.filter.teardown):
+                log.warning("%s", error)
+            self.vips.filter = None
 
     async def _statics(self, add: bool) -> None:
         """static_ipaddress / static_routes / static_rules: at start, and removed at stop."""
@@ -448,6 +476,7 @@ class Daemon:
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
         await self._statics(False)
+        await self._teardown_filter()
         await self._remove_vmacs()
         for server in self.servers:  # last: event streams see the STOP transitions
             await server.close()

@@ -203,6 +203,9 @@ class Operations:
                     for c in config.instances if c.vmac or c.promote_secondaries}
 
         before_vmacs, after_vmacs = vmacs(self.rt.config), vmacs(new)
+        if _filtering(self.rt.config) != _filtering(new):
+            raise ConfigError("no_accept / strict mode / nftables settings changed: that takes a "
+                              "restart (systemctl restart vrrp-agent), not a reload", new.path)
         if _statics(self.rt.config) != _statics(new):
             raise ConfigError("static_ipaddress / static_routes / static_rules changed: that "
                               "takes a restart (systemctl restart vrrp-agent), not a reload", new.path)
@@ -291,3 +294,10 @@ def _unplaced(specs: Any) -> Set[Any]:
 
 def _statics(config: Config) -> Set[Any]:
     return _unplaced(config.static_vips + config.static_routes + config.static_rules)
+
+
+def _filtering(config: Config) -> Any:
+    """Which instances filter their VIPs (no_accept), and the nftables table settings."""
+    g = config.globals
+    return ({c.key for c in config.instances if c.filters},
+            (g.nft_table, g.nft_priority, g.nft_counters))

@@ -56,6 +56,22 @@ def host_errors(config: Config, facts: HostFacts, interfaces_required: bool) -> 
     errors += host_script_errors(config)
     errors += parent_errors(config)
     errors += gateway_errors(config, facts.networks)
+    errors += _filter_errors(config)
     if not interfaces_required:
         errors = [e for e in errors if "does not exist" not in e.message]
     return errors
+
+
+def _filter_errors(config: Config) -> List[ConfigError]:
+    """no_accept needs libnftables on this host: refused here, never an open door."""
+    filtering = [inst for inst in config.instances if inst.filters]
+    if not filtering:
+        return []
+    from vrrp_agent.adapters.nft import missing_reason
+
+    reason = missing_reason()
+    if reason is None:
+        return []
+    return [ConfigError(f"vrrp_instance {inst.name} filters its VIPs (no_accept, or strict "
+                        f"mode without accept): {reason}", inst.file, inst.line)
+            for inst in filtering]

@@ -15,6 +15,9 @@ Rules:
 - virtual_routes / virtual_rules follow the VIPs (keepalived's order): added
   after them (routes, then rules), removed before them (rules, then routes),
   in the same worker job; their results are logged and counted like VIPs'.
+- no_accept (adapters/nft.py): with a filter, an instance that filters puts
+  its VIPs into the nftables drop set before adding them and takes them out
+  after removing them (keepalived's order), in the same worker job.
 - `vrrp_garp_interval` / `vrrp_gna_interval` (keepalived): each gratuitous
   ARP on an interface goes out at least the interval after the previous
   one there (each NA after the previous NA), across repeats, VIPs and
@@ -56,13 +59,26 @@ class VipKeeper:
         self.announcer = announcer
         self.held: Set[str] = read_held_vips(rt.state_dir)
         self._batch: Optional[List[Step]] = None
+        self.filter: Any = None
+        """adapters.nft.NftFilter when some instance uses no_accept (set by the daemon)."""
         self.announce_free: Dict[Tuple[str, int], float] = {}
         """Per (interface, family): the loop time before which no GARP/NA may go out."""
 
     # -------------------------------------------------------------- loop side
     def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> None:
         """Queue adds (or removals) of `vips` of `inst`; results are recorded on the loop."""
+        nft = self.filter if self.filter is not None and inst.cfg.filters else None
+        if nft is not None and add:
+            self._filter(inst, nft, vips, True)
         self._submit(("vips", inst, [(vip, self._ifindex(inst, vip)) for vip in vips], add))
+        if nft is not None and not add:
+            self._filter(inst, nft, vips, False)
+
+    def _filter(self, inst: Instance, nft: Any, vips: Sequence[VipSpec], add: bool) -> None:
+        for family in (4, 6):
+            addresses = [v.address for v in vips if v.family == family]
+            if addresses:
+                self._submit(("filter", inst, [nft, family, addresses], add))
 
     @contextlib.contextmanager
     def batched(self) -> Iterator[None]:
@@ -112,6 +128,10 @@ class VipKeeper:
                 self._record(inst, bool(arg), result)
             elif kind == "routes":
                 self._record_routes(inst, bool(arg), result)
+            elif kind == "filter":
+                for error in result:
+                    inst.counters["vip_errors"] += 1
+                    inst.log.error("%s", error)
             elif kind == "advert":
                 for error in result:
                     inst.counters["send_errors"] += 1
@@ -240,6 +260,9 @@ def _run_steps(netlink: Any, announcer: Any, hw_address: Any,
             out.append(_vip_calls(netlink, jobs, arg))
         elif kind == "routes":
             out.append(routes.apply(netlink.ipr(), jobs, arg))
+        elif kind == "filter":
+            nft, family, addresses = jobs
+            out.append(nft.change(family, addresses, arg))
         elif kind == "advert":
             out.append(_advert_calls(jobs))
         else:

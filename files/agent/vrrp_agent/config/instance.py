@@ -10,7 +10,13 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vrrp_agent.config.kernel import build_vmac, parse_use_vmac
+from vrrp_agent.config.kernel import (
+    apply_strict,
+    build_vmac,
+    parse_strict_mode,
+    parse_use_vmac,
+    resolve_accept,
+)
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.config.routes import parse_routes, parse_rules
 from vrrp_agent.config.syntax import (
@@ -36,8 +42,8 @@ from vrrp_agent.errors import ConfigError
 NOT_IMPLEMENTED = {
     "track_bfd", "notify_deleted",
     "notify_master_rx_lower_pri", "notify_priority_changes",
-    "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
-    "smtp_alert", "strict_mode", "no_virtual_ipaddress",
+    "use_vmac_addr", "use_ipvlan",
+    "smtp_alert", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
@@ -233,6 +239,9 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "use_vmac": _store("use_vmac", parse_use_vmac),
     "vmac_xmit_base": _store("vmac_xmit_base", _flag),
     "promote_secondaries": _store("promote_secondaries", _flag),
+    "strict_mode": _store("strict_mode", parse_strict_mode),
+    "accept": _store("accept", _flag),
+    "no_accept": _store("no_accept", _flag),
     "virtual_routes": _store("routes", parse_routes),
     "virtual_rules": _store("rules", parse_rules),
 }
@@ -269,6 +278,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
     if "vrid" not in raw:
         raise stmt.error(f"vrrp_instance {name} needs a virtual_router_id")
     interface = raw["interface"][0]
+    strict = apply_strict(raw, name, stmt, gdefs.vrrp_strict, warnings)
     state = _get(raw, "state", "BACKUP")
     priority = _get(raw, "priority", 255 if state == "MASTER" else 100)
     vips = tuple(parse_vip(s, interface) for s in _get(raw, "vips", ()))
@@ -309,9 +319,21 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
         resources=_get(raw, "resources"), vmac=vmac,
         routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
-        promote_secondaries=_get(raw, "promote_secondaries", False),
+        promote_secondaries=_get(raw, "promote_secondaries", False), strict=strict,
+        accept=_accept(raw, strict, version, priority, vips + excluded, warnings),
         file=stmt.file, line=stmt.line,
     )
+
+
+def _accept(raw: Raw, strict: bool, version: int, priority: int, vips: Tuple[VipSpec, ...],
+            warnings: List[str]) -> bool:
+    accept = resolve_accept(raw, strict, version, priority, warnings)
+    if not accept and priority != 255:
+        for vip in vips:
+            if vip.family == 6 and ipaddress.ip_address(vip.address).is_link_local:
+                raise _vip_error(vip, f"no_accept cannot filter the link-local VIP {vip.address} "
+                                      "(the agent builds no per-interface sets); use accept")
+    return accept
 
 
 def _vip_error(vip: VipSpec, message: str) -> Exception:

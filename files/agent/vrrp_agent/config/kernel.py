@@ -1,4 +1,4 @@
-"""Kernel-side instance keywords: `use_vmac`, `vmac_xmit_base` (keepalived 2.2.7).
+"""Kernel-side keywords: `use_vmac`, `vmac_xmit_base`, strict mode, accept mode, nftables.
 
 Rules:
 - Parsing only: each guard raises ConfigError naming FILE:LINE; the host
@@ -8,15 +8,23 @@ Rules:
   octets gets the VRID as the sixth, as keepalived does.
 - `vmac_xmit_base` needs `use_vmac`; unicast peers need `vmac_xmit_base`
   (keepalived's rule: a macvlan in private mode cannot reach unicast peers).
+- Strict mode (`strict_mode`, default `vrrp_strict`) does what keepalived
+  2.2.7 does, checked in tests/lab: no VIP is an error; authentication,
+  preempt_delay, vmac_xmit_base and v2 `accept` are dropped with a FILE:LINE
+  warning; `state` is made to match priority 255 (owner = MASTER) with a
+  warning; without accept/no_accept, accept = owner. Unicast peers are
+  accepted: keepalived 2.2.7 runs them in strict mode (its manual says otherwise).
+- Accept mode default (not strict): accept. `accept` and `no_accept` together
+  are an error.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent.config.model import VmacConfig
-from vrrp_agent.config.syntax import Statement, no_block
+from vrrp_agent.config.syntax import Statement, int_arg, no_args, no_block, one_arg
 
 IFNAMSIZ = 16
 _IFNAME = re.compile(r"^[^\s/:]{1,15}$")
@@ -75,3 +83,104 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
         raise s.error(f"use_vmac MAC {mac} is a multicast address")
     return VmacConfig(name=name, mac=":".join(octets), xmit_base=xmit_base is not None,
                       file=s.file, line=s.line)
+
+
+# ------------------------------------------------------------------ strict and accept mode
+_BOOL = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+_NFT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+Raw = Dict[str, Tuple[Any, Statement]]
+
+
+def parse_strict_mode(s: Statement) -> bool:
+    """`strict_mode [on|off|true|false|yes|no]`; no value = on."""
+    if not s.args:
+        no_args(s)
+        return True
+    value = one_arg(s).lower()
+    if value not in _BOOL:
+        raise s.error(f"strict_mode {s.args[0]!r} must be on/off, true/false or yes/no")
+    return _BOOL[value]
+
+
+def apply_strict(raw: Raw, name: str, stmt: Statement, vrrp_strict: bool,
+                 warnings: List[str]) -> bool:
+    """Strict mode's checks and resets on the raw keywords (module rules); True if strict."""
+    strict = raw["strict_mode"][0] if "strict_mode" in raw else vrrp_strict
+    if not strict:
+        return False
+
+    def reset(key: str, text: str) -> None:
+        s = raw.pop(key)[1]
+        warnings.append(f"{s.file}:{s.line}: {text} (strict mode, as keepalived)")
+
+    if not raw.get("vips", ((), stmt))[0]:
+        raise stmt.error(f"vrrp_instance {name}: strict mode needs at least one virtual_ipaddress")
+    if "auth" in raw:
+        reset("auth", "authentication is not supported in strict mode: ignored")
+    if "preempt_delay" in raw:
+        reset("preempt_delay", "preempt_delay is incompatible with strict mode: reset")
+    if "vmac_xmit_base" in raw:
+        reset("vmac_xmit_base", "vmac_xmit_base is incompatible with strict mode: reset")
+    state = raw["state"][0] if "state" in raw else "BACKUP"
+    priority = raw["priority"][0] if "priority" in raw else (255 if state == "MASTER" else 100)
+    if (state == "MASTER") != (priority == 255):
+        where = raw["state"][1] if "state" in raw else raw["priority"][1]
+        want = "MASTER" if priority == 255 else "BACKUP"
+        warnings.append(f"{where.file}:{where.line}: state MASTER must match being the address "
+                        f"owner (priority 255) in strict mode: state {want} used, as keepalived")
+        raw["state"] = (want, where)
+        raw["priority"] = (priority, raw.get("priority", (priority, where))[1])
+    return True
+
+
+def resolve_accept(raw: Raw, strict: bool, version: int, priority: int,
+                   warnings: List[str]) -> bool:
+    """Accept mode: explicit accept/no_accept, else accept (strict: only the owner)."""
+    if "accept" in raw and "no_accept" in raw:
+        raise raw["no_accept"][1].error("accept and no_accept contradict each other")
+    if "accept" in raw:
+        s = raw["accept"][1]
+        if strict and version == 2:
+            warnings.append(f"{s.file}:{s.line}: accept mode for VRRP version 2 does not comply "
+                            "with RFC 3768 in strict mode: reset to no_accept, as keepalived")
+            return False
+        return True
+    if "no_accept" in raw:
+        return False
+    return priority == 255 if strict else True
+
+
+def _nft_table(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    if s.args:
+        name = one_arg(s)
+        if not _NFT_NAME.match(name):
+            raise s.error(f"nftables table name {name!r}: letters, digits and _ only")
+        values["nft_table"] = name
+    else:
+        no_args(s)
+
+
+def _nft_priority(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    values["nft_priority"] = int_arg(s, -2**31, 2**31 - 1)
+
+
+def _flag_to(field: str) -> Any:
+    def handler(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+        no_args(s)
+        values[field] = True
+    return handler
+
+
+def _nft_ifindex(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    """nftables_ifindex only shapes keepalived's link-local sets: the agent builds none
+    (no_accept refuses link-local VIPs), so it changes nothing (docs/config.md)."""
+    no_args(s)
+
+
+KERNEL_GLOBALS = {
+    "vrrp_strict": _flag_to("vrrp_strict"),
+    "nftables": _nft_table,
+    "nftables_priority": _nft_priority,
+    "nftables_counters": _flag_to("nft_counters"),
+    "nftables_ifindex": _nft_ifindex,
+}

@@ -322,6 +322,11 @@ class InstanceConfig:
     """use_vmac: the macvlan carrying the VIPs (and the adverts unless xmit_base)."""
     promote_secondaries: bool = False
     """Set net.ipv4.conf.IF.promote_secondaries while running (restored at stop)."""
+    strict: bool = False
+    """strict_mode (or vrrp_strict): keepalived's RFC checks and resets, applied by the parser."""
+    accept: bool = True
+    """Accept mode (RFC 5798 §6.1): False = no_accept, packets to the VIPs are dropped
+    through nftables while MASTER (never for the address owner, priority 255)."""
     routes: Tuple[RouteSpec, ...] = ()
     """virtual_routes: added after the VIPs on MASTER, removed before them on leaving."""
     rules: Tuple[RuleSpec, ...] = ()
@@ -338,6 +343,11 @@ class InstanceConfig:
     def socket_interface(self) -> str:
         """Where adverts are sent and received: the vMAC unless vmac_xmit_base."""
         return self.vmac.name if self.vmac and not self.vmac.xmit_base else self.interface
+
+    @property
+    def filters(self) -> bool:
+        """no_accept in effect: the VIPs are filtered while MASTER (not for an owner)."""
+        return not self.accept and self.priority != 255
 
     @property
     def unicast(self) -> bool:
@@ -367,6 +377,14 @@ class GlobalDefs:
     """`vrrp_rt_priority`: SCHED_RR priority 1..99 for the agent's threads; 0 = leave as started."""
     nice: Optional[int] = None
     """`vrrp_priority`: nice value -20..19; None = leave as started."""
+    vrrp_strict: bool = False
+    """keepalived's strict RFC mode, the default of each instance's strict_mode."""
+    nft_table: str = "keepalived"
+    """`nftables [TABLENAME]`: the table no_accept filtering uses (ip and ip6 families)."""
+    nft_priority: int = -1
+    """`nftables_priority`: the base chains' hook priority."""
+    nft_counters: bool = False
+    """`nftables_counters`: a counter on each rule."""
 
 
 @dataclass(frozen=True)

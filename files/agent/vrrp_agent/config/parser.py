@@ -21,6 +21,7 @@ import ipaddress
 from typing import Any, Callable, Dict, List, Set, Tuple
 
 from vrrp_agent.config.instance import build_instance, parse_static_vips
+from vrrp_agent.config.kernel import KERNEL_GLOBALS
 from vrrp_agent.config.lexer import tokenize
 from vrrp_agent.config.model import (
     Config,
@@ -71,13 +72,13 @@ NOT_IMPLEMENTED_TOP = {
 }
 NOT_IMPLEMENTED_GLOBAL = {
     "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
-    "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "no_email_faults", "vrrp_strict",
+    "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "no_email_faults",
     "vrrp_notify_fifo", "vrrp_notify_fifo_script",
     "notify_fifo", "notify_fifo_script", "vrrp_notify_priority_changes", "enable_snmp_vrrp",
     "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
     "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
-    "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "nftables", "vrrp_ipsets",
+    "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "vrrp_ipsets",
     "max_auto_priority", "min_auto_priority_delay",
     "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "reload_check_config",
     "reload_time_file", "reload_repeat", "reload_file", "data_use_instance",
@@ -305,6 +306,7 @@ def _flag(s: Statement) -> bool:
 
 
 GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
+    **KERNEL_GLOBALS,  # vrrp_strict, nftables* (config/kernel.py)
     "router_id": _set("router_id", one_arg),
     "vrrp_version": _set("vrrp_version", lambda s: int_arg(s, 2, 3)),
     "vrrp_startup_delay": _set("startup_delay_s", lambda s: float_arg(s, 0, 3600)),
