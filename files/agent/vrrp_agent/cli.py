@@ -115,15 +115,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def gather_host_facts(state_dir: Optional[str]) -> HostFacts:
     """This host's interfaces and addresses, and the VIPs a previous run held."""
-    from vrrp_agent.adapters.netlink import Netlink, host_facts
+    from vrrp_agent.adapters.netlink import Netlink, host_facts, host_networks_on_worker
     from vrrp_agent.vips import read_held_vips
 
     netlink = Netlink()
     try:
         interfaces, addresses = host_facts(netlink)
+        networks = netlink.call(host_networks_on_worker, netlink)
     finally:
         netlink.close()
-    return HostFacts(interfaces, addresses, read_held_vips(state_dir))
+    return HostFacts(interfaces, addresses, read_held_vips(state_dir), networks)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

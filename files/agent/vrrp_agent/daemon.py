@@ -44,7 +44,7 @@ from vrrp_agent import fastpath, packet
 from vrrp_agent.adapters import systemd
 from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
-from vrrp_agent.errors import PacketError
+from vrrp_agent.errors import PacketError, SystemFailure
 from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
@@ -86,8 +86,10 @@ class Driver:
     async def bind(self, inst: Instance) -> bool:
         """Attach an instance to its interface sockets and start it (or FAULT)."""
         cfg, ad = inst.cfg, self.rt.adapters
+        ifname = cfg.socket_interface  # the vMAC with use_vmac (not vmac_xmit_base)
         try:
-            ifindex = ad.ifindex(cfg.interface)
+            ifindex = ad.ifindex(ifname)
+            base = ifindex if ifname == cfg.interface else ad.ifindex(cfg.interface)
         except OSError:
             if inst.router.state == INIT:
                 inst.log.warning("interface %s is not there yet: waiting for it", cfg.interface)
@@ -96,18 +98,18 @@ class Driver:
             return False
         src = cfg.unicast_src_ip or cfg.mcast_src_ip
         if src is None:
-            src = await self.on_netlink(self.netlink.primary_address, ifindex, cfg.family)
+            src = await self.on_netlink(self.netlink.primary_address, base, cfg.family)
         if src is None:
             if inst.router.state == INIT:
                 inst.log.warning("no IPv%d source address on %s yet: waiting", cfg.family, cfg.interface)
                 self.transitions.set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
             self.unbound.set()
             return False
-        self._open(cfg.interface, ifindex, cfg.family, src)
-        self.by_vrid[(cfg.interface, cfg.family)][cfg.vrid] = inst
+        self._open(ifname, ifindex, cfg.family, src)
+        self.by_vrid[(ifname, cfg.family)][cfg.vrid] = inst
         inst.ifindex = ifindex
         inst.set_source(socket.inet_pton(inst.af, src))
-        inst.link_up = ad.link_is_up(cfg.interface) or cfg.dont_track_primary
+        inst.link_up = ad.link_is_up(ifname) or cfg.dont_track_primary
         if not inst.link_up:
             inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
         faults = self.transitions.faults_of(inst)
@@ -139,7 +141,7 @@ class Driver:
                     inst.log.info("interface %s and its address are there now", inst.cfg.interface)
 
     def unbind(self, inst: Instance) -> None:
-        self.by_vrid.get((inst.cfg.interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
+        self.by_vrid.get((inst.cfg.socket_interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
 
     # ------------------------------------------------------------------ timers
     def arm(self, inst: Instance) -> None:
@@ -246,7 +248,7 @@ class Driver:
     def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any]]:
         """(io, packet, destination) for each destination of `inst`'s advert, for the
         worker to send after the VIPs (make-before-break); `_send` is the loop's path."""
-        io = self.io.get((inst.cfg.interface, inst.cfg.family))
+        io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
         if io is None:
             return []
         adver_int_cs = inst.cfg.advert_int_cs
@@ -255,7 +257,7 @@ class Driver:
 
     def _send(self, inst: Instance, priority: int) -> None:
         """The periodic path: send straight from the loop, no list built."""
-        io = self.io.get((inst.cfg.interface, inst.cfg.family))
+        io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
         if io is None:
             return
         adver_int_cs = inst.cfg.advert_int_cs
@@ -310,6 +312,7 @@ class Daemon:
         self.netlink = ad.netlink()
         self.announcer = ad.announcer()
         self.vips = VipKeeper(self.rt, self.netlink, self.announcer)
+        self.vmacs = ad.vmac_links()
         self.transitions = Transitions(self.rt, self.vips)
         self.tracking = TrackingDriver(self.rt, self.transitions)
         self.driver = Driver(self.rt, self.netlink, self.vips, self.transitions, self.tracking)
@@ -365,6 +368,13 @@ class Daemon:
         loop.add_reader(self.driver.links.fileno(), self.driver.on_link_events)
         await self._start_servers()
         self.alerts.start()
+        if not await self._create_vmacs():
+            await self._shutdown()
+            return 1
+        if not await self._setup_filter():
+            await self._shutdown()
+            return 1
+        await self._statics(True)
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
@@ -392,6 +402,73 @@ class Daemon:
             task.cancel()
         await self._shutdown()
         return 0
+
+    async def _create_vmacs(self) -> bool:
+        """use_vmac: the macvlans, before any VIP or socket (False: a system error, logged).
+
+        promote_secondaries: its sysctl, here too (restored with the vMACs at stop).
+        """
+        configs = [c for c in self.rt.config.instances if c.vmac or c.promote_secondaries]
+        if not configs:
+            return True
+
+        def on_worker() -> List[str]:
+            return list(self.vmacs.apply(self.netlink.ipr(), configs, self.rt.adapters.ifindex))
+
+        try:
+            for line in await self.driver.on_netlink(on_worker):
+                log.info("%s", line)
+        except (SystemFailure, OSError) as exc:
+            log.error("cannot set up the vMAC interfaces: %s", exc)
+            return False
+        return True
+
+    async def _setup_filter(self) -> bool:
+        """no_accept: keepalived's nftables tables, before any VIP (False: logged error)."""
+        families = {v.family for c in self.rt.config.instances if c.filters
+                    for v in c.vips + c.excluded_vips}
+        if not families:
+            return True
+        from vrrp_agent.adapters.nft import NftFilter
+
+        g = self.rt.config.globals
+        nft = NftFilter(g.nft_table, g.nft_priority, g.nft_counters)
+        try:
+            for line in await self.driver.on_netlink(nft.setup, families):
+                log.info("%s", line)
+        except SystemFailure as exc:
+            log.error("no_accept cannot be enforced, not starting: %s", exc)
+            return False
+        self.vips.filter = nft
+        return True
+
+    async def _teardown_filter(self) -> None:
+        if self.vips.filter is not None:
+            for error in await self.driver.on_netlink(self.vips.filter.teardown):
+                log.warning("%s", error)
+            self.vips.filter = None
+
+    async def _statics(self, add: bool) -> None:
+        """static_ipaddress / static_routes / static_rules: at start, and removed at stop."""
+        c = self.rt.config
+        if not (c.static_vips or c.static_routes or c.static_rules):
+            return
+        from vrrp_agent.adapters.routes import apply_statics
+
+        outcomes = await self.driver.on_netlink(apply_statics, self.netlink, c.static_vips,
+                                                c.static_routes, c.static_rules, add)
+        for what, result in outcomes:
+            if isinstance(result, str):
+                log.error("%s", result)
+            elif result:
+                log.info("%s %s", "added" if add else "removed", what)
+
+    async def _remove_vmacs(self) -> None:
+        if not any(c.vmac or c.promote_secondaries for c in self.rt.config.instances):
+            return
+        for what, error in await self.driver.on_netlink(
+                lambda: self.vmacs.remove_all(self.netlink.ipr())):
+            log.warning("use_vmac clean-up: %s: %s", what, error)
 
     async def _start_servers(self) -> None:
         from vrrp_agent import commands  # noqa: F401 - fills the command registry
@@ -425,6 +502,9 @@ class Daemon:
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
         await self.alerts.close()
+        await self._statics(False)
+        await self._teardown_filter()
+        await self._remove_vmacs()
         for server in self.servers:  # last: event streams see the STOP transitions
             await server.close()
         self.driver.close()

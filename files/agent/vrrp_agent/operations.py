@@ -25,11 +25,12 @@ what the control socket and SIGHUP reach. Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from vrrp_agent import __version__
 from vrrp_agent.config.model import Config, InstanceConfig
@@ -170,7 +171,7 @@ class Operations:
 
     async def reload(self) -> Dict[str, Any]:
         """Re-read the config; keep matched instances' state (interface + VRID + family)."""
-        from vrrp_agent.adapters.netlink import host_facts_on_worker
+        from vrrp_agent.adapters.netlink import host_facts_on_worker, host_networks_on_worker
         from vrrp_agent.validation import HostFacts, validate
 
         try:
@@ -178,7 +179,10 @@ class Operations:
             interfaces, addresses = await self.driver.on_netlink(facts, self.driver.netlink)
             # the same pipeline as check-config and run: a VIP that is one of this
             # host's own addresses (and not one we hold) is refused here too
-            host = HostFacts(interfaces, addresses, set(self.vips.held))
+            networks = set()  # known only with the real netlink (fakes: no gateway check)
+            if self.rt.adapters.host_facts is None:
+                networks = await self.driver.on_netlink(host_networks_on_worker, self.driver.netlink)
+            host = HostFacts(interfaces, addresses, set(self.vips.held), networks)
             new, problems = validate(self.rt.config.path, host, interfaces_required=False,
                                      config_id=self.rt.config.config_id)
             if problems:
@@ -190,7 +194,26 @@ class Operations:
         return await self._apply_config(new)
 
     def _refuse_restart_only(self, new: Config) -> None:
-        """The multicast groups are joined on sockets shared by every instance: a restart."""
+        """The multicast groups are joined on sockets shared by every instance: a restart.
+
+        So are vMAC interfaces (created at start, removed at stop).
+        """
+        def vmacs(config: Config) -> Dict[Any, Any]:
+            return {c.key: (c.vmac and (c.vmac.name, c.vmac.mac, c.vmac.xmit_base),
+                            c.promote_secondaries)
+                    for c in config.instances if c.vmac or c.promote_secondaries}
+
+        before_vmacs, after_vmacs = vmacs(self.rt.config), vmacs(new)
+        if _filtering(self.rt.config) != _filtering(new):
+            raise ConfigError("no_accept / strict mode / nftables settings changed: that takes a "
+                              "restart (systemctl restart vrrp-agent), not a reload", new.path)
+        if _statics(self.rt.config) != _statics(new):
+            raise ConfigError("static_ipaddress / static_routes / static_rules changed: that "
+                              "takes a restart (systemctl restart vrrp-agent), not a reload", new.path)
+        if before_vmacs != after_vmacs:
+            raise ConfigError("use_vmac / vmac_xmit_base / promote_secondaries changed: that "
+                              "takes a restart "
+                              "(systemctl restart vrrp-agent), not a reload", new.path)
         for field in ("mcast_group4", "mcast_group6"):
             before, after = getattr(self.rt.config.globals, field), getattr(new.globals, field)
             if before != after:
@@ -245,6 +268,11 @@ class Operations:
         """Same identity, new settings: VIP delta applied in place, state kept."""
         old_vips = {(v.address, v.prefixlen, v.dev) for v in inst.all_vips}
         was_master = inst.router.state == MASTER
+        old_routes = _unplaced(inst.cfg.routes + inst.cfg.rules)
+        new_routes = _unplaced(cfg.routes + cfg.rules)
+        if was_master and old_routes != new_routes:  # virtual_routes/rules: the delta
+            self.vips.change_routes(inst, [r for r in inst.cfg.rules + inst.cfg.routes
+                                           if _unplaced((r,)) - new_routes], False)
         removed = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in
                    {(n.address, n.prefixlen, n.dev) for n in cfg.vips + cfg.excluded_vips}]
         self.transitions.apply(inst, inst.reconfigure(cfg, new.globals, now))
@@ -255,4 +283,23 @@ class Operations:
             if added:
                 self.vips.change(inst, added, True)
                 self.vips.announce(inst, cfg.garp.master_repeat, added)
+            if old_routes != new_routes:
+                self.vips.change_routes(inst, [r for r in cfg.routes + cfg.rules
+                                               if _unplaced((r,)) - old_routes], True)
         self.driver.arm(inst)
+
+
+def _unplaced(specs: Any) -> Set[Any]:
+    """Routes/rules/addresses without their FILE:LINE, for comparing two configs."""
+    return {dataclasses.replace(spec, file="", line=0) for spec in specs}
+
+
+def _statics(config: Config) -> Set[Any]:
+    return _unplaced(config.static_vips + config.static_routes + config.static_rules)
+
+
+def _filtering(config: Config) -> Any:
+    """Which instances filter their VIPs (no_accept), and the nftables table settings."""
+    g = config.globals
+    return ({c.key for c in config.instances if c.filters},
+            (g.nft_table, g.nft_priority, g.nft_counters))

@@ -23,6 +23,7 @@ from vrrp_agent.adapters.link import LinkWatcher, hw_address, link_is_up
 from vrrp_agent.adapters.netlink import Netlink
 from vrrp_agent.adapters.scheduling import apply_scheduling
 from vrrp_agent.adapters.sockets import VrrpSockets
+from vrrp_agent.adapters.vmac import VmacLinks
 from vrrp_agent.config.model import Config
 from vrrp_agent.events import EventBus
 from vrrp_agent.instance import Instance
@@ -45,6 +46,8 @@ class Adapters:
     ifindex: Callable[[str], int] = socket.if_nametoindex
     """Raises OSError when the interface is not there."""
     apply_scheduling: Callable[..., Any] = apply_scheduling
+    vmac_links: Callable[[], Any] = VmacLinks
+    """() -> apply(ipr, instances, ifindex) -> [log line], remove_all(ipr) (worker side)."""
     host_facts: Optional[Callable[[Any], Any]] = None
     """(netlink) -> (interfaces, addresses), run on the netlink worker; None: the real one."""
     systemd_notify: Optional[Callable[[str], None]] = None

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import List, NamedTuple, Optional, Set, Tuple
 
 from vrrp_agent.config import Config, check_against_host, load_config
+from vrrp_agent.config.routes import gateway_errors
 from vrrp_agent.errors import ConfigError
 
 
@@ -31,6 +32,8 @@ class HostFacts(NamedTuple):
     """Every address on this host (normalised text)."""
     held: Set[str]
     """VIPs the agent holds (recorded in the state dir): not the host's own."""
+    networks: Set[str] = set()
+    """"ADDRESS/PREFIX" of every address (routes' gateway check); empty = not known."""
 
 
 def validate(path: str, facts: Optional[HostFacts], interfaces_required: bool,
@@ -47,9 +50,28 @@ def validate(path: str, facts: Optional[HostFacts], interfaces_required: bool,
 
 def host_errors(config: Config, facts: HostFacts, interfaces_required: bool) -> List[ConfigError]:
     from vrrp_agent.adapters.scripts import host_script_errors
+    from vrrp_agent.adapters.vmac import parent_errors
 
     errors = check_against_host(config, facts.interfaces, facts.addresses, facts.held)
     errors += host_script_errors(config)
+    errors += parent_errors(config)
+    errors += gateway_errors(config, facts.networks)
+    errors += _filter_errors(config)
     if not interfaces_required:
         errors = [e for e in errors if "does not exist" not in e.message]
     return errors
+
+
+def _filter_errors(config: Config) -> List[ConfigError]:
+    """no_accept needs libnftables on this host: refused here, never an open door."""
+    filtering = [inst for inst in config.instances if inst.filters]
+    if not filtering:
+        return []
+    from vrrp_agent.adapters.nft import missing_reason
+
+    reason = missing_reason()
+    if reason is None:
+        return []
+    return [ConfigError(f"vrrp_instance {inst.name} filters its VIPs (no_accept, or strict "
+                        f"mode without accept): {reason}", inst.file, inst.line)
+            for inst in filtering]

@@ -12,6 +12,12 @@ Rules:
   VIPs and their GARP back to back, the loop woken once with the results.
 - A VIP is recorded as held only after its add succeeded, and forgotten
   once its removal succeeded (or it was already gone).
+- virtual_routes / virtual_rules follow the VIPs (keepalived's order): added
+  after them (routes, then rules), removed before them (rules, then routes),
+  in the same worker job; their results are logged and counted like VIPs'.
+- no_accept (adapters/nft.py): with a filter, an instance that filters puts
+  its VIPs into the nftables drop set before adding them and takes them out
+  after removing them (keepalived's order), in the same worker job.
 - `vrrp_garp_interval` / `vrrp_gna_interval` (keepalived): each gratuitous
   ARP on an interface goes out at least the interval after the previous
   one there (each NA after the previous NA), across repeats, VIPs and
@@ -29,6 +35,7 @@ import logging
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from vrrp_agent.adapters import routes
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 from vrrp_agent.instance import Instance
@@ -52,13 +59,26 @@ class VipKeeper:
         self.announcer = announcer
         self.held: Set[str] = read_held_vips(rt.state_dir)
         self._batch: Optional[List[Step]] = None
+        self.filter: Any = None
+        """adapters.nft.NftFilter when some instance uses no_accept (set by the daemon)."""
         self.announce_free: Dict[Tuple[str, int], float] = {}
         """Per (interface, family): the loop time before which no GARP/NA may go out."""
 
     # -------------------------------------------------------------- loop side
     def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> None:
         """Queue adds (or removals) of `vips` of `inst`; results are recorded on the loop."""
+        nft = self.filter if self.filter is not None and inst.cfg.filters else None
+        if nft is not None and add:
+            self._filter(inst, nft, vips, True)
         self._submit(("vips", inst, [(vip, self._ifindex(inst, vip)) for vip in vips], add))
+        if nft is not None and not add:
+            self._filter(inst, nft, vips, False)
+
+    def _filter(self, inst: Instance, nft: Any, vips: Sequence[VipSpec], add: bool) -> None:
+        for family in (4, 6):
+            addresses = [v.address for v in vips if v.family == family]
+            if addresses:
+                self._submit(("filter", inst, [nft, family, addresses], add))
 
     @contextlib.contextmanager
     def batched(self) -> Iterator[None]:
@@ -106,6 +126,12 @@ class VipKeeper:
         for (kind, inst, _jobs, arg), result in zip(steps, results):
             if kind == "vips":
                 self._record(inst, bool(arg), result)
+            elif kind == "routes":
+                self._record_routes(inst, bool(arg), result)
+            elif kind == "filter":
+                for error in result:
+                    inst.counters["vip_errors"] += 1
+                    inst.log.error("%s", error)
             elif kind == "advert":
                 for error in result:
                     inst.counters["send_errors"] += 1
@@ -119,15 +145,29 @@ class VipKeeper:
         self._submit(("advert", inst, packets, None))
 
     def change_all(self, inst: Instance, add: bool) -> None:
+        routes = list(inst.cfg.routes) + list(inst.cfg.rules)
+        if routes and not add:
+            self.change_routes(inst, routes[::-1], False)
         self.change(inst, inst.all_vips, add)
+        if routes and add:
+            self.change_routes(inst, routes, True)
+
+    def change_routes(self, inst: Instance, specs: Sequence[Any], add: bool) -> None:
+        """Queue virtual_routes / virtual_rules adds (or removals), in the given order."""
+        self._submit(("routes", inst, list(specs), add))
+
+    def _record_routes(self, inst: Instance, add: bool, outcomes: List[Tuple[str, Any]]) -> None:
+        for what, result in outcomes:
+            if isinstance(result, str):
+                inst.counters["vip_errors"] += 1
+                inst.log.error("%s", result)
+            elif result:
+                inst.log.info("%s %s", "added" if add else "removed", what)
 
     def _ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
-        if vip.dev is None or vip.dev == inst.cfg.interface:
-            if inst.ifindex is not None:
-                return inst.ifindex
-            name = inst.cfg.interface
-        else:
-            name = vip.dev
+        name = vip.dev or inst.cfg.vip_interface  # use_vmac: the vMAC
+        if name == inst.cfg.socket_interface and inst.ifindex is not None:
+            return inst.ifindex
         try:
             return self.rt.adapters.ifindex(name)
         except OSError:
@@ -179,7 +219,7 @@ class VipKeeper:
                 self.rt.adapters.ifindex(inst.cfg.interface)
             except OSError:
                 continue
-            self.change(inst, inst.all_vips, False)
+            self.change_all(inst, False)
         await self.settled()
 
     # ----------------------------------------------------------- announcing
@@ -193,7 +233,7 @@ class VipKeeper:
         now = self.rt.loop.time()
         for _round in range(repeat):
             for vip in chosen:
-                key = (vip.dev or inst.cfg.interface, vip.family)
+                key = (vip.dev or inst.cfg.vip_interface, vip.family)
                 at = max(now, self.announce_free.get(key, now))
                 gap = garp.interval_s if vip.family == 4 else garp.gna_interval_s
                 self.announce_free[key] = at + gap
@@ -207,7 +247,7 @@ class VipKeeper:
             self._send(inst, 1, (vip,))
 
     def _send(self, inst: Instance, repeat: int, vips: Tuple[VipSpec, ...]) -> None:
-        self._submit(("announce", inst, [(vip.dev or inst.cfg.interface, vip) for vip in vips], repeat))
+        self._submit(("announce", inst, [(vip.dev or inst.cfg.vip_interface, vip) for vip in vips], repeat))
 
 
 # ------------------------------------------------------- netlink worker thread
@@ -218,6 +258,11 @@ def _run_steps(netlink: Any, announcer: Any, hw_address: Any,
     for kind, jobs, arg in steps:
         if kind == "vips":
             out.append(_vip_calls(netlink, jobs, arg))
+        elif kind == "routes":
+            out.append(routes.apply(netlink.ipr(), jobs, arg))
+        elif kind == "filter":
+            nft, family, addresses = jobs
+            out.append(nft.change(family, addresses, arg))
         elif kind == "advert":
             out.append(_advert_calls(jobs))
         else:

@@ -9,9 +9,11 @@ Rules:
   absent one (EADDRNOTAVAIL, ENODEV) is success.
 - Only `link_lookup`, `addr(add/del/dump)` and `get_attr()` are used: the
   calls that behave the same in both versions (0.7.2's msg.get("name") is broken).
-- IPv6 VIPs are added with IFA_F_NODAD: a failover address must work at
-  once, not after duplicate address detection (which would also fail while
-  the old master still holds it).
+- IPv6 VIPs are added with IFA_F_NODAD (unless `-nodad`, as keepalived): a
+  failover address must work at once, not after duplicate address detection
+  (which would also fail while the old master still holds it). An IPv6 /128
+  VIP is deprecated (preferred_lft 0) unless `preferred_lft` says otherwise,
+  as keepalived does: it is not picked as a source address.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 
 IFA_F_NODAD = 0x02
+IFA_F_NOPREFIXROUTE = 0x200
+LFT_FOREVER = 0xFFFFFFFF
 IFA_F_SECONDARY = 0x01
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 _IDEMPOTENT_ADD = {errno.EEXIST}
@@ -78,8 +82,13 @@ class Netlink:
             "address": vip.address,
             "prefixlen": vip.prefixlen,
         }
+        flags = IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0
+        preferred = vip.preferred_lft
         if vip.family == 6:
-            kwargs["flags"] = IFA_F_NODAD
+            if vip.nodad is not False:
+                flags |= IFA_F_NODAD
+            if preferred is None and vip.prefixlen == 128:
+                preferred = 0
         else:
             if vip.label:
                 kwargs["label"] = vip.label
@@ -87,6 +96,11 @@ class Netlink:
                 kwargs["broadcast"] = vip.brd
             elif vip.brd == "+":
                 kwargs["broadcast"] = _ipv4_broadcast(vip.address, vip.prefixlen)
+        if flags:
+            kwargs["flags"] = flags
+        if preferred is not None and preferred != LFT_FOREVER:
+            kwargs["preferred_lft"] = preferred
+            kwargs["valid_lft"] = LFT_FOREVER
         if vip.scope:
             kwargs["scope"] = SCOPES[vip.scope]
         return self._nl("add", kwargs, _IDEMPOTENT_ADD)
@@ -145,6 +159,11 @@ def host_facts_on_worker(netlink: Netlink) -> Tuple[Set[str], Set[str]]:
     names = {name for _index, name in socket.if_nameindex()}
     addrs = {_normalise(entry[1]) for entry in netlink.addresses()}
     return names, addrs
+
+
+def host_networks_on_worker(netlink: Netlink) -> Set[str]:
+    """"ADDRESS/PREFIX" of every address on the host (route gateway checks)."""
+    return {f"{_normalise(addr)}/{plen}" for _index, addr, plen, _flags in netlink.addresses()}
 
 
 def _normalise(addr: str) -> str:

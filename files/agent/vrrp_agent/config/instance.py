@@ -12,7 +12,15 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from vrrp_agent.config import foreign
 from vrrp_agent.config.alerts import bool_arg
+from vrrp_agent.config.kernel import (
+    apply_strict,
+    build_vmac,
+    parse_strict_mode,
+    parse_use_vmac,
+    resolve_accept,
+)
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, NotifyConfig, VipSpec
+from vrrp_agent.config.routes import parse_routes, parse_rules
 from vrrp_agent.config.syntax import (
     Statement,
     float_arg,
@@ -34,9 +42,8 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "notify_master_rx_lower_pri", "virtual_routes", "virtual_rules",
-    "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
-    "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
+    "notify_master_rx_lower_pri",
+    "use_vmac_addr", "use_ipvlan", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
@@ -44,9 +51,10 @@ NOT_IMPLEMENTED = {
     "sync_group_tracking_weight",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
-    "use_vmac", "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
-    "no_track", "preferred_lft", "track_group",
+    "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",
 }
+VIP_FLAGS = {"nodad", "-nodad", "noprefixroute", "no_track"}
+LFT_FOREVER = 0xFFFFFFFF
 SCOPES = {"global", "site", "link", "host", "nowhere"}
 
 
@@ -69,12 +77,17 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
         raise stmt.error(f"{words[0]!r} is not an IP address or ADDRESS/PREFIX") from None
     explicit = "/" in words[0]
     opts: Dict[str, str] = {}
+    flags = set()
     i = 1
     while i < len(words):
         opt = words[i]
         if opt in VIP_OPTIONS_NOT_IMPLEMENTED:
             raise stmt.error(f"virtual_ipaddress option '{opt}' is not implemented by the agent yet")
-        if opt not in ("dev", "label", "scope", "brd", "broadcast"):
+        if opt in VIP_FLAGS:
+            flags.add(opt)
+            i += 1
+            continue
+        if opt not in ("dev", "label", "scope", "brd", "broadcast", "preferred_lft"):
             raise stmt.error(f"unknown virtual_ipaddress option '{opt}'")
         if i + 1 >= len(words):
             raise stmt.error(f"virtual_ipaddress option '{opt}' needs a value")
@@ -89,10 +102,40 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
             raise stmt.error("brd applies to IPv4 addresses only")
         if brd not in ("+", "-"):
             parse_address(stmt, brd, 4)
+    if {"nodad", "-nodad"} <= flags:
+        raise stmt.error("nodad and -nodad contradict each other")
     prefixlen = iface.network.prefixlen if explicit else iface.max_prefixlen
     return VipSpec(address=str(iface.ip), prefixlen=prefixlen, family=iface.version,
                    dev=opts.get("dev"), label=opts.get("label"), scope=scope, brd=brd,
+                   nodad=False if "-nodad" in flags else None,
+                   noprefixroute="noprefixroute" in flags,
+                   preferred_lft=_lifetime(stmt, opts.get("preferred_lft")),
                    file=stmt.file, line=stmt.line)
+
+
+def _lifetime(stmt: Statement, text: Optional[str]) -> Optional[int]:
+    """`preferred_lft SECONDS|forever` (keepalived's VIP option)."""
+    if text is None:
+        return None
+    if text == "forever":
+        return LFT_FOREVER
+    if not text.isdigit() or int(text) >= LFT_FOREVER:
+        raise stmt.error(f"preferred_lft {text!r} must be a number of seconds or 'forever'")
+    return int(text)
+
+
+def parse_static_vips(stmt: Statement) -> Tuple[VipSpec, ...]:
+    """`static_ipaddress { ADDR[/LEN] dev IF ... }`: every entry names its interface."""
+    vips = []
+    for line in need_block(stmt):
+        vip = parse_vip(line, "")
+        if vip.dev is None:
+            raise line.error("static_ipaddress entries need 'dev IFNAME' "
+                             "(the agent has no default interface)")
+        if "no_track" in line.args:
+            raise line.error("no_track applies to virtual addresses, not static_ipaddress")
+        vips.append(vip)
+    return tuple(vips)
 
 
 Raw = Dict[str, Tuple[Any, Statement]]
@@ -196,6 +239,14 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "smtp_alert": _store("smtp_alert", bool_arg),
     "notify_priority_changes": _store("notify_priority_changes", bool_arg),
     "notify_deleted": _store("notify_deleted", lambda s: parse_notify(s) if s.args else None),
+    "use_vmac": _store("use_vmac", parse_use_vmac),
+    "vmac_xmit_base": _store("vmac_xmit_base", _flag),
+    "promote_secondaries": _store("promote_secondaries", _flag),
+    "strict_mode": _store("strict_mode", parse_strict_mode),
+    "accept": _store("accept", _flag),
+    "no_accept": _store("no_accept", _flag),
+    "virtual_routes": _store("routes", parse_routes),
+    "virtual_rules": _store("rules", parse_rules),
 }
 
 
@@ -232,6 +283,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
     if "vrid" not in raw:
         raise stmt.error(f"vrrp_instance {name} needs a virtual_router_id")
     interface = raw["interface"][0]
+    strict = apply_strict(raw, name, stmt, gdefs.vrrp_strict, warnings)
     state = _get(raw, "state", "BACKUP")
     priority = _get(raw, "priority", 255 if state == "MASTER" else 100)
     vips = tuple(parse_vip(s, interface) for s in _get(raw, "vips", ()))
@@ -256,6 +308,8 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
     for vip in vips:
         if vip.address == unicast_src or vip.address in peers:
             raise _vip_error(vip, f"virtual IP {vip.address} is also a unicast address of this instance")
+    vmac = build_vmac(raw.get("use_vmac"), raw.get("vmac_xmit_base"), interface=interface,
+                      vrid=raw["vrid"][0], family=family, unicast=bool(peers))
     garp = dataclasses.replace(gdefs.garp, **{k[2:]: v[0] for k, v in raw.items() if k.startswith("g.")})
     return InstanceConfig(
         name=name, interface=interface, vrid=raw["vrid"][0], priority=priority,
@@ -271,7 +325,10 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         smtp_alert=_get(raw, "smtp_alert"),
         notify_priority_changes=_get(raw, "notify_priority_changes"),
         notify_deleted="notify_deleted" in raw,
-        resources=_get(raw, "resources"),
+        resources=_get(raw, "resources"), vmac=vmac,
+        routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
+        promote_secondaries=_get(raw, "promote_secondaries", False), strict=strict,
+        accept=_accept(raw, strict, version, priority, vips + excluded, warnings),
         file=stmt.file, line=stmt.line,
     )
 
@@ -279,6 +336,17 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
 def _notify(raw: Raw) -> NotifyConfig:
     hooks = notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")})
     return dataclasses.replace(hooks, deleted=_get(raw, "notify_deleted"))
+
+
+def _accept(raw: Raw, strict: bool, version: int, priority: int, vips: Tuple[VipSpec, ...],
+            warnings: List[str]) -> bool:
+    accept = resolve_accept(raw, strict, version, priority, warnings)
+    if not accept and priority != 255:
+        for vip in vips:
+            if vip.family == 6 and ipaddress.ip_address(vip.address).is_link_local:
+                raise _vip_error(vip, f"no_accept cannot filter the link-local VIP {vip.address} "
+                                      "(the agent builds no per-interface sets); use accept")
+    return accept
 
 
 def _vip_error(vip: VipSpec, message: str) -> Exception:

@@ -55,6 +55,13 @@ class VipSpec:
     """global | site | link | host | nowhere (None = kernel default)."""
     brd: Optional[str] = None
     """Broadcast: an address, "+" or "-" (IPv4 only)."""
+    nodad: Optional[bool] = None
+    """IPv6 duplicate address detection off: None = the default (off, as keepalived);
+    False = `-nodad` (DAD done)."""
+    noprefixroute: bool = False
+    preferred_lft: Optional[int] = None
+    """Seconds (0xFFFFFFFF = forever); None = keepalived's default: 0 (deprecated)
+    for an IPv6 /128, forever otherwise."""
     file: str = ""
     line: int = 0
 
@@ -230,6 +237,64 @@ class SyncGroupConfig:
 
 
 @dataclass(frozen=True)
+class RouteSpec:
+    """One line of virtual_routes / static_routes (the `ip route` subset the agent applies)."""
+
+    dst: str
+    """Destination network with its prefix ("198.51.100.0/24", "0.0.0.0/0")."""
+    family: int
+    kind: str = "unicast"
+    """unicast | blackhole | unreachable | prohibit."""
+    via: Optional[str] = None
+    dev: Optional[str] = None
+    src: Optional[str] = None
+    """Preferred source (RTA_PREFSRC)."""
+    scope: Optional[str] = None
+    """None = global (as keepalived)."""
+    table: int = 254
+    metric: Optional[int] = None
+    proto: Optional[int] = None
+    """None = keepalived (18), as keepalived."""
+    onlink: bool = False
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One line of virtual_rules / static_rules (the `ip rule` subset the agent applies)."""
+
+    family: int
+    table: int
+    src: Optional[str] = None
+    """from NETWORK (None = all)."""
+    dst: Optional[str] = None
+    """to NETWORK (None = all)."""
+    priority: Optional[int] = None
+    fwmark: Optional[int] = None
+    fwmask: Optional[int] = None
+    iif: Optional[str] = None
+    oif: Optional[str] = None
+    tos: Optional[int] = None
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class VmacConfig:
+    """`use_vmac [NAME] [MAC]` + `vmac_xmit_base`: a macvlan with the VRRP virtual MAC."""
+
+    name: str
+    """Interface name (keepalived's default: vrrp.VRID)."""
+    mac: str
+    """00:00:5e:00:01:VRID (RFC 5798 §7.3) unless configured."""
+    xmit_base: bool = False
+    """Adverts on the parent interface instead of the macvlan."""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class InstanceConfig:
     """One `vrrp_instance NAME { ... }`."""
 
@@ -278,8 +343,36 @@ class InstanceConfig:
     """FIFO line MASTER_PRIORITY / BACKUP_PRIORITY on each effective priority change."""
     notify_deleted: bool = False
     """At a reload that removes the instance: DELETED (hooks, FIFO, mail) instead of keepalived's FAULT."""
+    vmac: Optional[VmacConfig] = None
+    """use_vmac: the macvlan carrying the VIPs (and the adverts unless xmit_base)."""
+    promote_secondaries: bool = False
+    """Set net.ipv4.conf.IF.promote_secondaries while running (restored at stop)."""
+    strict: bool = False
+    """strict_mode (or vrrp_strict): keepalived's RFC checks and resets, applied by the parser."""
+    accept: bool = True
+    """Accept mode (RFC 5798 §6.1): False = no_accept, packets to the VIPs are dropped
+    through nftables while MASTER (never for the address owner, priority 255)."""
+    routes: Tuple[RouteSpec, ...] = ()
+    """virtual_routes: added after the VIPs on MASTER, removed before them on leaving."""
+    rules: Tuple[RuleSpec, ...] = ()
+    """virtual_rules: as virtual_routes."""
     file: str = ""
     line: int = 0
+
+    @property
+    def vip_interface(self) -> str:
+        """Where VIPs without a `dev` go: the vMAC interface, or the instance interface."""
+        return self.vmac.name if self.vmac else self.interface
+
+    @property
+    def socket_interface(self) -> str:
+        """Where adverts are sent and received: the vMAC unless vmac_xmit_base."""
+        return self.vmac.name if self.vmac and not self.vmac.xmit_base else self.interface
+
+    @property
+    def filters(self) -> bool:
+        """no_accept in effect: the VIPs are filtered while MASTER (not for an owner)."""
+        return not self.accept and self.priority != 255
 
     @property
     def unicast(self) -> bool:
@@ -328,6 +421,14 @@ class GlobalDefs:
     vrrp_notify_fifo: Optional[FifoConfig] = None
     notify_priority_changes: bool = False
     """vrrp_notify_priority_changes: default of every instance's notify_priority_changes."""
+    vrrp_strict: bool = False
+    """keepalived's strict RFC mode, the default of each instance's strict_mode."""
+    nft_table: str = "keepalived"
+    """`nftables [TABLENAME]`: the table no_accept filtering uses (ip and ip6 families)."""
+    nft_priority: int = -1
+    """`nftables_priority`: the base chains' hook priority."""
+    nft_counters: bool = False
+    """`nftables_counters`: a counter on each rule."""
 
 
 @dataclass(frozen=True)
@@ -347,3 +448,7 @@ class Config:
     track_files: Tuple[TrackFileConfig, ...] = ()
     track_processes: Tuple[TrackProcessConfig, ...] = ()
     sync_groups: Tuple[SyncGroupConfig, ...] = ()
+    static_vips: Tuple[VipSpec, ...] = ()
+    """static_ipaddress: present while the agent runs (added at start, removed at stop)."""
+    static_routes: Tuple[RouteSpec, ...] = ()
+    static_rules: Tuple[RuleSpec, ...] = ()

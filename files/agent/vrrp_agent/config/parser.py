@@ -23,7 +23,8 @@ import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from vrrp_agent.config import alerts, foreign
-from vrrp_agent.config.instance import build_instance
+from vrrp_agent.config.instance import build_instance, parse_static_vips
+from vrrp_agent.config.kernel import KERNEL_GLOBALS
 from vrrp_agent.config.lexer import lex
 from vrrp_agent.config.model import (
     Config,
@@ -33,6 +34,7 @@ from vrrp_agent.config.model import (
     SyncGroupConfig,
     TrackRef,
 )
+from vrrp_agent.config.routes import parse_routes, parse_rules
 from vrrp_agent.config.syntax import (
     Statement,
     float_arg,
@@ -61,14 +63,19 @@ OBJECT_PARSERS: Dict[str, Callable[[Statement], Any]] = {
 KIND_OF = {"vrrp_script": "script", "vrrp_track_file": "file", "track_file": "file",
            "vrrp_track_process": "process", "vrrp_sync_group": "sync_group"}
 
+STATIC_BLOCKS = {  # kernel state present while the agent runs (config/routes.py)
+    "static_ipaddress": parse_static_vips,
+    "static_routes": lambda s: parse_routes(s, virtual=False),
+    "static_rules": lambda s: parse_rules(s, virtual=False),
+}
 NOT_IMPLEMENTED_TOP = {
-    "static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces", "garp_group",
+    "linkbeat_interfaces", "garp_group",
     "interface_up_down_delays", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "vrrp_strict", "fifo_write_vrrp_states_on_reload", "vrrp_check_unicast_src",
+    "fifo_write_vrrp_states_on_reload", "vrrp_check_unicast_src",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
-    "vrrp_delay_after_boot", "vrrp_iptables", "nftables", "vrrp_ipsets", "max_auto_priority",
+    "vrrp_delay_after_boot", "vrrp_iptables", "vrrp_ipsets", "max_auto_priority",
     "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
     "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
@@ -97,6 +104,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
     seen_globals = False
     instance_stmts: List[Statement] = []
     objects: Dict[str, Dict[str, Any]] = {k: {} for k in ("script", "file", "process", "sync_group")}
+    statics: Dict[str, Any] = {}
     for stmt in stmts:
         if stmt.keyword == "global_defs":
             if seen_globals:
@@ -115,6 +123,10 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
             table[obj.name] = obj
         elif foreign.check(stmt, foreign.TOP_LEVEL, foreign.NOOP_TOP_LEVEL, warnings):
             continue
+        elif stmt.keyword in STATIC_BLOCKS:
+            if stmt.keyword in statics:
+                raise stmt.error(f"{stmt.keyword} appears twice")
+            statics[stmt.keyword] = STATIC_BLOCKS[stmt.keyword](stmt)
         elif stmt.keyword in NOT_IMPLEMENTED_TOP:
             raise stmt.error(f"'{stmt.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
@@ -129,6 +141,9 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
                   files=tuple(files),
                   warnings=tuple(warnings), scripts=tuple(objects["script"].values()),
                   track_files=tuple(objects["file"].values()),
+                  static_vips=statics.get("static_ipaddress", ()),
+                  static_routes=statics.get("static_routes", ()),
+                  static_rules=statics.get("static_rules", ()),
                   track_processes=tuple(objects["process"].values()),
                   sync_groups=tuple(groups.values()))
 
@@ -295,6 +310,7 @@ def _flag(s: Statement) -> bool:
 
 
 GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
+    **KERNEL_GLOBALS,  # vrrp_strict, nftables* (config/kernel.py)
     "router_id": _set("router_id", one_arg),
     "vrrp_version": _set("vrrp_version", lambda s: int_arg(s, 2, 3)),
     "vrrp_startup_delay": _set("startup_delay_s", lambda s: float_arg(s, 0, 3600)),

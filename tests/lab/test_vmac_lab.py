@@ -1,0 +1,140 @@
+"""use_vmac / vmac_xmit_base beside real keepalived 2.2.7 (RFC 5798 §7.3 virtual MAC).
+
+keepalived is master on node 1 and the agent backup on node 2, both reading the
+same instance text: their vMAC links and the sysctls they set must be the same;
+the adverts and gratuitous ARPs of each master leave from the virtual MAC (the
+parent's MAC with vmac_xmit_base, adverts only); after a stop the vMAC is gone
+and the agent has put every sysctl back (keepalived leaves the parent's two). A vMAC on an
+interface that cannot carry a macvlan is refused with FILE:LINE before anything
+changes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+from agentlab import AGENT_DIR, Agent, agent_instance
+from netlab import Host, Keepalived, Lab, keepalived_instance, wait_until
+
+pytestmark = pytest.mark.usefixtures("keepalived_bin")
+
+VIP = "198.51.100.100"
+VMAC = "00:00:5e:00:01:33"  # VRID 51
+V4_KEYS = ("arp_ignore", "arp_filter", "arp_announce", "accept_local", "rp_filter",
+           "promote_secondaries")
+
+
+def sysctls(node: Host, *ifnames: str) -> dict:
+    script = "; ".join(f"echo {i}.{k}=$(cat /proc/sys/net/ipv4/conf/{i}/{k} 2>/dev/null)"
+                       for i in ("all", "default", *ifnames) for k in V4_KEYS)
+    out = node.run(["sh", "-c", script]).stdout
+    return dict(line.split("=", 1) for line in out.split())
+
+
+def vmac_link(node: Host, name: str = "vrrp.51") -> dict:
+    """The vMAC as the kernel shows it ({} when absent)."""
+    cp = node.ip("-d", "-j", "link", "show", "dev", name, check=False)
+    if cp.returncode != 0:
+        return {}
+    link = json.loads(cp.stdout)[0]
+    info = link.get("linkinfo", {})
+    v6 = node.run(["cat", f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6"]).stdout.strip()
+    return {"kind": info.get("info_kind"), "mode": info.get("info_data", {}).get("mode"),
+            "address": link["address"], "parent": link.get("link"), "up": "UP" in link["flags"],
+            "disable_ipv6": v6}
+
+
+def on_vmac(node: Host, name: str = "vrrp.51") -> bool:
+    cp = node.ip("-j", "addr", "show", "dev", name, check=False)
+    return cp.returncode == 0 and f'"{VIP}"' in cp.stdout
+
+
+def advert_source_mac(lab: Lab) -> str:
+    """The Ethernet source of one VRRP advert as the client sees it."""
+    assert lab.client is not None
+    out = lab.client.run(["timeout", "5", "tcpdump", "-e", "-n", "-c", "1", "-i", "eth0",
+                          "ip proto 112"], check=False).stdout
+    match = re.search(r"([0-9a-f]{2}(?::[0-9a-f]{2}){5}) >", out)
+    assert match, out
+    return match.group(1)
+
+
+@pytest.mark.parametrize("xmit_base", [False, True], ids=["vmac", "xmit_base"])
+def test_use_vmac_matches_keepalived(lab: Lab, xmit_base: bool):
+    n1, n2 = lab.node(1), lab.node(2)
+    extra = "    use_vmac\n" + ("    vmac_xmit_base\n" if xmit_base else "")
+    before = {n: sysctls(n, "eth0") for n in (n1, n2)}
+    with lab.watch_garp(VIP) as watch:
+        keepalived = Keepalived(n1, keepalived_instance(state="MASTER", priority=150, extra=extra))
+        wait_until(lambda: on_vmac(n1), 15, message="keepalived master holds the VIP on its vMAC")
+        agent = Agent(n2, agent_instance(priority=100, extra=extra))
+        wait_until(lambda: agent.state() == "BACKUP", 15, message="agent backup")
+
+        # the same link and the same sysctls on both nodes
+        assert vmac_link(n1) == vmac_link(n2) == {
+            "kind": "macvlan", "mode": "private", "address": VMAC, "parent": "eth0",
+            "up": True, "disable_ipv6": "1"}
+        assert sysctls(n2, "eth0", "vrrp.51") == sysctls(n1, "eth0", "vrrp.51")
+        assert not on_vmac(n2) and not n2.has_address(VIP)
+        want_src = n1.macs["eth0"] if xmit_base else VMAC
+        assert advert_source_mac(lab) == want_src
+        keepalived_garps = {r["eth_src"] for r in watch.records()}
+
+        keepalived.stop()
+        wait_until(lambda: on_vmac(n2), 15, message="the agent takes the VIP on its vMAC")
+        wait_until(lambda: lab.arp_owners(VIP) == {VMAC}, 10, message="the vMAC answers ARP")
+        assert advert_source_mac(lab) == (n2.macs["eth0"] if xmit_base else VMAC)
+        wait_until(lambda: len(watch.records()) > 5, 10, message="the agent's GARPs")
+        agent_garps = {r["eth_src"] for r in watch.records()}
+        assert keepalived_garps == agent_garps == {VMAC}
+        assert {r["mac"] for r in watch.records()} == {VMAC}  # ARP sender hardware address
+
+        assert agent.stop() == 0
+    assert vmac_link(n1) == vmac_link(n2) == {}
+    assert sysctls(n2, "eth0") == before[n2]  # the agent puts every sysctl back
+    # keepalived 2.2.7 leaves arp_ignore/arp_filter set on the parent (a documented difference)
+    left = {k: v for k, v in sysctls(n1, "eth0").items() if before[n1][k] != v}
+    assert left == {"eth0.arp_ignore": "1", "eth0.arp_filter": "1"}
+
+
+def test_use_vmac_with_rp_filter_restores_it(make_lab):
+    """all.rp_filter=1: spread to the interfaces, all=0, and everything back after stop."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    n1.sysctl({"net.ipv4.conf.all.rp_filter": 1})
+    before = sysctls(n1, "eth0", "lo")
+    agent = Agent(n1, agent_instance(state="MASTER", priority=150, extra="    use_vmac\n"))
+    wait_until(lambda: on_vmac(n1), 15, message="VIP on the vMAC")
+    during = sysctls(n1, "eth0", "lo", "vrrp.51")
+    assert during["all.rp_filter"] == "0"
+    assert during["eth0.rp_filter"] == during["lo.rp_filter"] == during["default.rp_filter"] == "1"
+    assert during["vrrp.51.rp_filter"] == "0"
+    assert agent.stop() == 0
+    assert sysctls(n1, "eth0", "lo") == before
+
+
+@pytest.mark.parametrize("interface", ["lo", "br0"])
+def test_use_vmac_on_an_interface_without_macvlan_is_refused(make_lab, interface: str):
+    """Bad input: FILE:LINE from check-config, and `run` changes nothing."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    if interface == "br0":  # eth0 becomes a bridge port: its receive hook is taken
+        n1.ip_batch(["link add br0 type bridge", "link set eth0 master br0", "link set br0 up"])
+    conf = agent_instance(state="MASTER", interface=interface, extra="    use_vmac\n")
+    if interface == "br0":
+        conf = conf.replace("interface br0", "interface eth0")
+    path = lab.logdir / "bad.conf"
+    path.write_text(conf)
+    agent = ["env", f"PYTHONPATH={AGENT_DIR}", sys.executable, "-m", "vrrp_agent"]
+    cp = n1.run([*agent, "check-config", "-f", str(path)], check=False)
+    assert cp.returncode == 1
+    line = conf.splitlines().index("    use_vmac") + 1
+    want = "is not an Ethernet interface" if interface == "lo" else "is a bridge port"
+    assert f"{path}:{line}: use_vmac:" in cp.stderr and want in cp.stderr, cp.stderr
+    run = n1.run([*agent, "run", "-f", str(path), "--state-dir", str(lab.logdir / "st")],
+                 check=False, timeout=20)
+    assert run.returncode != 0 and "use_vmac" in run.stderr
+    assert vmac_link(n1) == {}
