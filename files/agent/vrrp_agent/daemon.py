@@ -93,12 +93,15 @@ class Driver:
                 self.transitions.set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
             return False
         self._open(cfg.interface, ifindex, cfg.family, src)
+        self._configure_io(self.io[(cfg.interface, cfg.family)], inst)
         self.by_vrid[(cfg.interface, cfg.family)][cfg.vrid] = inst
         inst.ifindex = ifindex
         inst.set_source(socket.inet_pton(inst.af, src))
         inst.link_up = ad.link_is_up(cfg.interface) or cfg.dont_track_primary
         if not inst.link_up:
             inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
+        if cfg.unicast_fault_no_peer and not cfg.unicast:  # keepalived: FAULT, not multicast
+            self.transitions.set_fault(inst, "unicast", "unicast_fault_no_peer: no unicast peer")
         faults = self.transitions.faults_of(inst)
         if inst.link_up and not (faults.keys() - {"link"}) and inst.router.state == INIT:
             self.transitions.apply(inst, inst.router.start(self.rt.loop.time()))
@@ -118,12 +121,35 @@ class Driver:
         self.by_vrid[key] = {}
         self.rt.loop.add_reader(io.rx.fileno(), self.on_readable, io)
 
+    @staticmethod
+    def _configure_io(io: Any, inst: Instance) -> None:
+        """This instance's settings on the shared sockets (group, unicast TTL, buffer)."""
+        cfg = inst.cfg
+        if inst.group is not None and inst.group != io.group:
+            io.join(inst.group)
+        for dst, _packed in (inst.destinations if inst.group is None else ()):
+            io.set_ttl(dst, cfg.unicast_ttl)
+        if cfg.kernel_rx_buf_size:
+            io.set_rcvbuf(cfg.kernel_rx_buf_size)
+
+    async def check_source_addresses(self) -> None:
+        """track_src_ip: FAULT while the configured source address is not on the host."""
+        tracking = [i for i in self.rt.instances if i.cfg.track_src_ip and i.ifindex is not None]
+        if not tracking:
+            return
+        present = {a for _i, a, _p, _f in await self.on_netlink(self.netlink.addresses, None)}
+        for inst in tracking:
+            src = inst.cfg.unicast_src_ip or inst.cfg.mcast_src_ip
+            self.transitions.set_fault(
+                inst, "src_ip", None if src in present else f"source address {src} is gone")
+
     async def retry_unbound(self) -> None:
         while True:
             await asyncio.sleep(RETRY_S)
             for inst in self.rt.instances:
                 if inst.ifindex is None and await self.bind(inst):
                     inst.log.info("interface %s and its address are there now", inst.cfg.interface)
+            await self.check_source_addresses()
 
     def unbind(self, inst: Instance) -> None:
         self.by_vrid.get((inst.cfg.interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
@@ -185,7 +211,7 @@ class Driver:
             return
         if src == io.src_packed:
             return  # our own advert looped back
-        self.transitions.apply(inst, inst.receive(adv, src, ttl, self.rt.loop.time()))
+        self.transitions.apply(inst, inst.receive(adv, src, ttl, self.rt.loop.time(), dst))
         self.arm(inst)
 
     # ----------------------------------------------------------------- actions

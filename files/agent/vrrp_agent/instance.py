@@ -47,6 +47,7 @@ def router_params(cfg: InstanceConfig) -> RouterParams:
         garp_lower_prio_delay_s=lower_delay,
         garp_lower_prio_repeat=lower_repeat,
         sync_member=cfg.sync_group is not None,
+        down_timer_adverts=cfg.down_timer_adverts,
     )
 
 
@@ -104,14 +105,19 @@ class Instance:
             auth_data=self.auth_data if cfg.version == 2 else b"",
             checksum_form="plain" if cfg.v3_checksum_as_v2 else "pseudo",
         )
-        if cfg.unicast:
-            peers = cfg.unicast_peers
-        else:
-            peers = (gdefs.mcast_group4 if cfg.family == 4 else gdefs.mcast_group6,)
+        self.group = None if cfg.unicast else cfg.mcast_dst_ip or (
+            gdefs.mcast_group4 if cfg.family == 4 else gdefs.mcast_group6)
+        """The multicast group adverts go to and come from; None = unicast."""
+        peers = cfg.unicast_peers if self.group is None else (self.group,)
         self.destinations: Tuple[Tuple[str, bytes], ...] = tuple(
             (p, socket.inet_pton(self.af, p)) for p in peers
         )
+        self.group_packed = None if self.group is None else self.destinations[0][1]
         self.check_ttl = not cfg.unicast
+        # unicast source check (check_unicast_src, min_ttl/max_ttl): peer -> TTL range
+        self.peer_ttl: Optional[Dict[bytes, Tuple[int, int]]] = None
+        if cfg.check_unicast_src:
+            self.peer_ttl = {d[1]: b for d, b in zip(self.destinations, cfg.unicast_peer_ttl)}
 
     @property
     def all_vips(self) -> Tuple[VipSpec, ...]:
@@ -121,7 +127,8 @@ class Instance:
         self.router.primary_ip = src_packed
         self.encoder.set_src(src_packed)
 
-    def receive(self, adv: packet.Advertisement, src: bytes, ttl: int, now: float) -> List[Action]:
+    def receive(self, adv: packet.Advertisement, src: bytes, ttl: int, now: float,
+                dst: bytes = b"") -> List[Action]:
         """Instance checks, then the state machine. Drops are counted, never raised."""
         cfg = self.cfg
         try:
@@ -133,13 +140,19 @@ class Instance:
                 adver_int_cs=cfg.advert_int_cs,
                 auth_type=self.auth_type,
                 auth_data=self.auth_data,
+                src=src,
+                dst=dst,
+                group=self.group_packed,
+                peer_ttl=self.peer_ttl,
             )
         except PacketError as exc:
             self.discards[exc.reason] += 1
             self.log.debug("discarded advert from %s: %s", _text(src), exc)
             return []
-        if adv.addresses != self.vip_block:
-            # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal
+        if adv.addresses != self.vip_block and not (
+                cfg.skip_check_adv_addr and src == self.router.master_ip):
+            # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal;
+            # skip_check_adv_addr: not compared again for the master already known
             self.counters["address_list_mismatch"] += 1
         return self.router.on_advert(adv, src, now)
 

@@ -239,8 +239,27 @@ class InstanceConfig:
     """virtual_ipaddress_excluded: moved with the instance, not carried in adverts."""
     unicast_src_ip: Optional[str] = None
     unicast_peers: Tuple[str, ...] = ()
-    """Non-empty = unicast mode (no TTL check, adverts sent to each peer)."""
+    """Non-empty = unicast mode (TTL checked only against unicast_peer_ttl, adverts sent to
+    each peer)."""
     mcast_src_ip: Optional[str] = None
+    unicast_ttl: Optional[int] = None
+    """`unicast_ttl`: TTL / hop limit of unicast adverts; None = 255."""
+    unicast_peer_ttl: Tuple[Tuple[int, int], ...] = ()
+    """(min_ttl, max_ttl) of each unicast peer, in `unicast_peers` order (default 0, 255)."""
+    check_unicast_src: bool = False
+    """Unicast: drop adverts whose source is not a peer, or whose TTL is out of its range."""
+    unicast_fault_no_peer: bool = False
+    """`unicast_fault_no_peer` with no peer: FAULT instead of falling back to multicast."""
+    mcast_dst_ip: Optional[str] = None
+    """`mcast_dst_ip`: this instance's multicast group; None = vrrp_mcast_group4/6."""
+    track_src_ip: bool = False
+    """FAULT while the configured unicast_src_ip / mcast_src_ip is not on the host."""
+    skip_check_adv_addr: bool = False
+    """Do not compare the VIP list of adverts from the master already known."""
+    down_timer_adverts: int = 3
+    """Master_Down_Interval = down_timer_adverts x Master_Adver_Interval + Skew_Time."""
+    kernel_rx_buf_size: Optional[int] = None
+    """SO_RCVBUF of the receive socket (None = the agent's 1 MiB)."""
     garp: GarpSettings = field(default_factory=GarpSettings)
     v3_checksum_as_v2: bool = False
     """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""
@@ -284,6 +303,10 @@ class GlobalDefs:
     """`vrrp_rt_priority`: SCHED_RR priority 1..99 for the agent's threads; 0 = leave as started."""
     nice: Optional[int] = None
     """`vrrp_priority`: nice value -20..19; None = leave as started."""
+    check_unicast_src: bool = False
+    """`vrrp_check_unicast_src`: every unicast instance drops adverts from non-peers."""
+    skip_check_adv_addr: bool = False
+    """`vrrp_skip_check_adv_addr`: the default of the instances' skip_check_adv_addr."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from vrrp_agent.config.tracking import (
     parse_user,
     parse_vrrp_script,
 )
+from vrrp_agent.config.wire import check_unicast_ttls
 from vrrp_agent.errors import ConfigError
 
 OBJECT_PARSERS: Dict[str, Callable[[Statement], Any]] = {
@@ -69,7 +70,7 @@ NOT_IMPLEMENTED_GLOBAL = {
     "vrrp_notify_fifo", "vrrp_notify_fifo_script",
     "notify_fifo", "notify_fifo_script", "vrrp_notify_priority_changes", "enable_snmp_vrrp",
     "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
-    "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
+    "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
     "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "nftables", "vrrp_ipsets",
     "max_auto_priority", "min_auto_priority_delay",
@@ -122,6 +123,7 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
             raise stmt.error(f"unknown keyword '{stmt.keyword}' at top level")
     instances = [build_instance(stmt, gdefs, warnings) for stmt in instance_stmts]
     _check_unique(instances)
+    check_unicast_ttls(instances)
     groups = objects["sync_group"]
     instances = _apply_sync_groups(instances, groups, warnings)
     instances = [_resolve_tracks(inst, objects, warnings) for inst in instances]
@@ -257,11 +259,6 @@ def _min_garp(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> Non
     garp.update(master_repeat=1, master_delay_s=0.0)
 
 
-def _accepted_noop(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
-    """vrrp_skip_check_adv_addr: the agent never rejects on a VIP-list mismatch anyway."""
-    no_args(s)
-
-
 def _down_timer(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
     if int_arg(s, 1, 255) != 3:
         raise s.error("vrrp_down_timer_adverts other than 3 is not implemented (the RFC value is 3)")
@@ -306,7 +303,8 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_garp_interval": _garp("interval_s", lambda s: float_arg(s, 0, 1)),
     "vrrp_gna_interval": _garp("gna_interval_s", lambda s: float_arg(s, 0, 1)),
     "vrrp_min_garp": _min_garp,
-    "vrrp_skip_check_adv_addr": _accepted_noop,
+    "vrrp_skip_check_adv_addr": _set("skip_check_adv_addr", _flag),
+    "vrrp_check_unicast_src": _set("check_unicast_src", _flag),
     "vrrp_down_timer_adverts": _down_timer,
     "enable_script_security": _set("enable_script_security", _flag),
     "script_user": _script_user,
