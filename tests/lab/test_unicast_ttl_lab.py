@@ -114,3 +114,38 @@ def test_forged_unicast_adverts_from_strangers_or_with_wrong_ttl_are_dropped(lab
         lab.client.run([sys.executable, str(HERE / "inject.py"), str(good), "1", n2.ip4])
         time.sleep(0.1)
     assert agent.state() == "BACKUP"
+
+
+def test_mcast_dst_ip_group_is_shared_with_keepalived(lab: Lab, keepalived_bin: str):
+    """Both daemons on multicast group 224.0.0.19: one election, adverts to that group."""
+    n1, n2 = lab.node(1), lab.node(2)
+    capture = lab.capture(n1, bpf_filter="ip proto 112")
+    extra = "    mcast_dst_ip 224.0.0.19\n"
+    Keepalived(n1, keepalived_instance(priority=100, version=3, advert_int=0.2, extra=extra))
+    agent = Agent(n2, agent_instance(priority=150, version=3, advert_int=0.2, extra=extra))
+    wait_until(owned_only_by(lab, VIP, 2), SLOW)
+    time.sleep(1.0)
+    assert lab.owner_nodes(VIP, timeout=0.15) == {2}
+    assert sum(_discards(agent).values()) == 0
+    capture.terminate()
+    capture.wait(5)
+    from scapy.all import IP, rdpcap
+
+    dsts = {p[IP].dst for p in rdpcap(str(capture.pcap_path))  # type: ignore[attr-defined]
+            if IP in p and p[IP].proto == 112}
+    assert dsts == {"224.0.0.19"}
+    agent.stop()
+    wait_until(owned_only_by(lab, VIP, 1), SLOW)  # priority 0 went to the group too
+
+
+def test_track_src_ip_faults_while_the_unicast_source_is_removed(lab: Lab):
+    n1, n2 = lab.node(1), lab.node(2)
+    agent = Agent(n2, agent_instance(priority=150, version=3, advert_int=0.2, extra=(
+        _unicast(n2.ip4, n1.ip4) + "    track_src_ip\n")))
+    wait_until(lambda: agent.state() == "MASTER", SLOW)
+    prefix = next(a for a in n2.addresses() if a.startswith(n2.ip4 + "/"))
+    n2.ip("addr", "del", prefix, "dev", "eth0")
+    wait_until(lambda: agent.state() == "FAULT", SLOW, message="FAULT without the source")
+    wait_until(lambda: not n2.has_address(VIP), SLOW, message="VIP released in FAULT")
+    n2.ip("addr", "add", prefix, "dev", "eth0")
+    wait_until(lambda: agent.state() == "MASTER", SLOW, message="back with the source")
