@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent import packet
 from vrrp_agent.adapters import systemd
+from vrrp_agent.adapters.scheduling import AutoPriority
 from vrrp_agent.config.model import Config
 from vrrp_agent.errors import PacketError
 from vrrp_agent.events import EventBus
@@ -69,6 +70,7 @@ class Driver:
         self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
         self.discards["vrid"] = 0
+        self.auto_priority: Optional[AutoPriority] = None
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -164,6 +166,15 @@ class Driver:
             inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
             inst.timer_at = deadline
 
+    def _late(self, late_s: float) -> None:
+        """max_auto_priority: a timer fired late; step the real-time priority up."""
+        assert self.auto_priority is not None
+        level = self.auto_priority.on_late(late_s)
+        if level is not None:
+            log.warning("a timer fired %.3f s late: real-time priority %d (max_auto_priority %d)",
+                        late_s, level, self.auto_priority.maximum)
+            self.rt.adapters.apply_scheduling(level, self.rt.config.globals.nice)
+
     def cancel_timer(self, inst: Instance) -> None:
         if inst.timer is not None:
             inst.timer.cancel()
@@ -171,7 +182,10 @@ class Driver:
         inst.timer_at = None
 
     def _fire(self, inst: Instance) -> None:
-        now = max(self.rt.loop.time(), inst.timer_at or 0.0)
+        clock = self.rt.loop.time()
+        now = max(clock, inst.timer_at or 0.0)
+        if self.auto_priority is not None and inst.timer_at is not None:
+            self._late(clock - inst.timer_at)
         inst.timer = None
         inst.timer_at = None
         self.transitions.apply(inst, inst.router.on_timer(now))
@@ -368,6 +382,9 @@ class Daemon:
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
+        if g.max_auto_priority:
+            self.driver.auto_priority = AutoPriority(g.max_auto_priority,
+                                                     g.min_auto_priority_delay_s, g.rt_priority)
         overrides = self.operations.load_overrides()
         if g.startup_delay_s > 0:
             log.info("vrrp_startup_delay: waiting %.1f s before starting instances", g.startup_delay_s)

@@ -120,6 +120,10 @@ class TrackProcessConfig:
     weight_reverse: bool = False
     quorum: int = 1
     quorum_max: Optional[int] = None
+    fork_delay_s: float = 0.0
+    """A gain of quorum counts once it has lasted this long (fork_delay / delay)."""
+    terminate_delay_s: float = 0.0
+    """A loss of quorum counts once it has lasted this long (terminate_delay / delay)."""
     file: str = ""
     line: int = 0
 
@@ -303,6 +307,10 @@ class GlobalDefs:
     """`vrrp_rt_priority`: SCHED_RR priority 1..99 for the agent's threads; 0 = leave as started."""
     nice: Optional[int] = None
     """`vrrp_priority`: nice value -20..19; None = leave as started."""
+    max_auto_priority: int = 0
+    """`max_auto_priority`: cap of the SCHED_RR steps taken after late timers; 0 = off."""
+    min_auto_priority_delay_s: float = 1.0
+    """`min_auto_priority_delay` (given in microseconds): how late a timer must be to step up."""
     check_unicast_src: bool = False
     """`vrrp_check_unicast_src`: every unicast instance drops adverts from non-peers."""
     skip_check_adv_addr: bool = False

@@ -73,7 +73,6 @@ NOT_IMPLEMENTED_GLOBAL = {
     "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
     "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "nftables", "vrrp_ipsets",
-    "max_auto_priority", "min_auto_priority_delay",
     "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "reload_check_config",
     "reload_time_file", "reload_repeat", "reload_file", "data_use_instance",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
@@ -305,6 +304,10 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_min_garp": _min_garp,
     "vrrp_skip_check_adv_addr": _set("skip_check_adv_addr", _flag),
     "vrrp_check_unicast_src": _set("check_unicast_src", _flag),
+    "max_auto_priority": _set("max_auto_priority", lambda s: max(0, int_arg(s, -1, 99))
+                              if s.args else 99),
+    "min_auto_priority_delay": _set("min_auto_priority_delay_s",
+                                    lambda s: int_arg(s, 1, 10_000_000) / 1e6),
     "vrrp_down_timer_adverts": _down_timer,
     "enable_script_security": _set("enable_script_security", _flag),
     "script_user": _script_user,
