@@ -149,3 +149,22 @@ def test_track_src_ip_faults_while_the_unicast_source_is_removed(lab: Lab):
     wait_until(lambda: not n2.has_address(VIP), SLOW, message="VIP released in FAULT")
     n2.ip("addr", "add", prefix, "dev", "eth0")
     wait_until(lambda: agent.state() == "MASTER", SLOW, message="back with the source")
+
+
+@pytest.mark.parametrize("agent_mode", ["config", "auto"])
+def test_old_unicast_checksum_with_keepalived(lab: Lab, keepalived_bin: str, agent_mode: str):
+    """keepalived 2.2.7 with `old_unicast_checksum` checks only the pre-1.3.6 v3 unicast form
+    (224.0.0.18 in the pseudo-header). The agent sends it when configured so, or ("auto",
+    keepalived's default) once it hears it from the peer; then keepalived stays backup."""
+    n1, n2 = lab.node(1), lab.node(2)
+    old = "    old_unicast_checksum\n"
+    Keepalived(n1, keepalived_instance(priority=100, version=3, advert_int=0.2,
+                                       extra=_unicast(n1.ip4, n2.ip4) + old))
+    agent = Agent(n2, agent_instance(priority=150, version=3, advert_int=0.2, extra=(
+        _unicast(n2.ip4, n1.ip4) + (old if agent_mode == "config" else ""))))
+    wait_until(owned_only_by(lab, VIP, 2), SLOW)
+    time.sleep(1.0)
+    assert lab.owner_nodes(VIP, timeout=0.15) == {2}
+    assert agent.state() == "MASTER"
+    if agent_mode == "auto":
+        assert "old unicast VRRPv3 checksum" in agent.log_text()

@@ -233,3 +233,36 @@ def test_skip_check_adv_addr_compares_the_vip_list_once_per_master(tmp_path):
             await agent.stop()
 
     run(scenario)
+
+
+# ------------------------------------------------------------------ old_unicast_checksum
+def test_old_unicast_checksum_sends_the_pre_1_3_6_form_and_decodes_as_it():
+    enc = packet.AdvertEncoder(version=3, vrid=51, family=4, addresses=b"", count=0,
+                               src=socket.inet_aton(A1), checksum_form="pseudo_mcast")
+    data = enc.packet(100, 100, socket.inet_aton(A2))
+    adv = packet.decode(data, 4, socket.inet_aton(A1), socket.inet_aton(A2))
+    assert adv.checksum_form == "pseudo_mcast"  # RFC 5798 §5.2.8 with 224.0.0.18 as dst
+    enc.set_checksum_form("pseudo")
+    assert packet.decode(enc.packet(100, 100, socket.inet_aton(A2)), 4, socket.inet_aton(A1),
+                         socket.inet_aton(A2)).checksum_form == "pseudo"
+
+
+@pytest.mark.parametrize("mode, accepted, answers_old", [
+    ("", True, True), ("    old_unicast_checksum\n", True, True),
+    ("    old_unicast_checksum never\n", False, False)])
+def test_old_unicast_checksum_modes(tmp_path, mode, accepted, answers_old):
+    import logging
+
+    from vrrp_agent.instance import Instance
+
+    cfg = one(unicast(A2, f"        {A1}\n", extra=mode))
+    inst = Instance(cfg, parse_text(unicast(A2, f"        {A1}\n")).globals, logging.getLogger("t"))
+    inst.set_source(socket.inet_aton(A2))
+    old = packet.AdvertEncoder(version=3, vrid=51, family=4, addresses=inst.vip_block, count=1,
+                               src=socket.inet_aton(A1), checksum_form="pseudo_mcast")
+    adv = packet.decode(old.packet(150, 10, socket.inet_aton(A2)), 4, socket.inet_aton(A1),
+                        socket.inet_aton(A2))
+    inst.router.start(0.0)
+    inst.receive(adv, socket.inet_aton(A1), 255, 0.1, socket.inet_aton(A2))
+    assert (inst.discards["checksum"] == 0) == accepted
+    assert (inst.encoder.checksum_form == "pseudo_mcast") == answers_old

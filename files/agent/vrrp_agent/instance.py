@@ -105,6 +105,11 @@ class Instance:
             auth_data=self.auth_data if cfg.version == 2 else b"",
             checksum_form="plain" if cfg.v3_checksum_as_v2 else "pseudo",
         )
+        # old_unicast_checksum (keepalived < 1.3.6 peers, v3/IPv4 unicast only)
+        self.old_checksum = cfg.old_unicast_checksum if (
+            cfg.unicast and cfg.family == 4 and cfg.version == 3) else "never"
+        if self.old_checksum == "config":
+            self.encoder.set_checksum_form("pseudo_mcast")
         self.group = None if cfg.unicast else cfg.mcast_dst_ip or (
             gdefs.mcast_group4 if cfg.family == 4 else gdefs.mcast_group6)
         """The multicast group adverts go to and come from; None = unicast."""
@@ -149,12 +154,25 @@ class Instance:
             self.discards[exc.reason] += 1
             self.log.debug("discarded advert from %s: %s", _text(src), exc)
             return []
+        if adv.checksum_form == "pseudo_mcast" and not self._old_checksum_ok():
+            self.discards["checksum"] += 1
+            return []
         if adv.addresses != self.vip_block and not (
                 cfg.skip_check_adv_addr and src == self.router.master_ip):
             # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal;
             # skip_check_adv_addr: not compared again for the master already known
             self.counters["address_list_mismatch"] += 1
         return self.router.on_advert(adv, src, now)
+
+    def _old_checksum_ok(self) -> bool:
+        """An advert in the pre-1.3.6 unicast checksum form: "never" refuses it; "auto"
+        answers in that form from now on, as keepalived does."""
+        if self.old_checksum == "never":
+            return False
+        if self.encoder.checksum_form != "pseudo_mcast":
+            self.log.info("a peer uses the old unicast VRRPv3 checksum: sending it too")
+            self.encoder.set_checksum_form("pseudo_mcast")
+        return True
 
 
 def _text(packed: bytes) -> str:

@@ -266,7 +266,7 @@ class AdvertEncoder:
             raise ValueError(f"VRRPv{version} over address family {family}")
         if len(addresses) != count * alen or not 0 <= count <= 255:
             raise ValueError(f"{len(addresses)} address bytes for count {count}")
-        if checksum_form not in ("pseudo", "plain"):
+        if checksum_form not in ("pseudo", "plain", "pseudo_mcast"):
             raise ValueError(f"checksum_form {checksum_form!r}")
         if len(auth_data) > AUTH_DATA_LEN:
             raise ValueError(f"auth data longer than {AUTH_DATA_LEN} bytes")
@@ -298,6 +298,12 @@ class AdvertEncoder:
     def set_src(self, src: bytes) -> None:
         self.src = src
 
+    def set_checksum_form(self, form: str) -> None:
+        """v3/IPv4: "pseudo", "plain" or "pseudo_mcast" (keepalived < 1.3.6 unicast form)."""
+        if (self.version, self.family) == (3, 4) and form != self.checksum_form:
+            self.checksum_form = form
+            self._cache.clear()
+
     def packet(self, priority: int, adver_int_cs: int, dst: bytes) -> bytes:
         """The advert bytes; the same object while the inputs stay the same."""
         key = (priority, adver_int_cs, dst)
@@ -328,6 +334,7 @@ class AdvertEncoder:
                 raise ValueError(f"destination {dst.hex()} is not an IPv{self.family} address")
             elif self.family == 6:
                 pseudo = _PSEUDO6.pack(self._src, dst, len(body), IPPROTO_VRRP)
-            else:
-                pseudo = _PSEUDO4.pack(self._src, dst, IPPROTO_VRRP, len(body))
+            else:  # pseudo_mcast: 224.0.0.18 whatever the destination (module rule 3)
+                group = MCAST4_PACKED if self.checksum_form == "pseudo_mcast" else dst
+                pseudo = _PSEUDO4.pack(self._src, group, IPPROTO_VRRP, len(body))
         return body[:6] + _CKSUM.pack(checksum(pseudo + body)) + body[HEADER_LEN:]

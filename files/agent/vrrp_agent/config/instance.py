@@ -36,11 +36,9 @@ NOT_IMPLEMENTED = {
     "track_bfd", "notify_deleted",
     "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
     "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
-    "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
+    "smtp_alert", "strict_mode", "promote_secondaries",
     "lower_prio_no_advert", "higher_prio_send_advert",
-    "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum",
-    "garp_extra_if", "auth_hmac", "linkbeat_use_polling",
-    "lvs_sync_daemon_interface", "sync_group_tracking_weight",
+    "garp_extra_if", "lvs_sync_daemon_interface",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
@@ -205,6 +203,8 @@ def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> I
         handler = HANDLERS.get(s.keyword)
         if handler is not None:
             handler(s, raw)
+        elif s.keyword in wire.REFUSED:
+            raise s.error(f"'{s.keyword}' {wire.REFUSED[s.keyword]}")
         elif s.keyword in NOT_IMPLEMENTED:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:

@@ -264,6 +264,9 @@ class InstanceConfig:
     """Master_Down_Interval = down_timer_adverts x Master_Adver_Interval + Skew_Time."""
     kernel_rx_buf_size: Optional[int] = None
     """SO_RCVBUF of the receive socket (None = the agent's 1 MiB)."""
+    old_unicast_checksum: str = "auto"
+    """v3/IPv4 unicast, the keepalived < 1.3.6 checksum (224.0.0.18 in the pseudo-header):
+    "auto" (send it once a peer does), "config" (always send it), "never" (refuse it)."""
     garp: GarpSettings = field(default_factory=GarpSettings)
     v3_checksum_as_v2: bool = False
     """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""

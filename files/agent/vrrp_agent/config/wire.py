@@ -62,6 +62,16 @@ def _rx_buf(s: Statement) -> int:
     return int_arg(s, 0, 2**31 - 1)
 
 
+def _old_checksum(s: Statement) -> str:
+    """`old_unicast_checksum [never]`: "config" (send and expect the pre-1.3.6 form) or "never"."""
+    if not s.args:
+        no_block(s)
+        return "config"
+    if one_arg(s) != "never":
+        raise s.error(f"old_unicast_checksum {one_arg(s)!r}: the only option is 'never'")
+    return "never"
+
+
 def _store(field: str, convert: Callable[[Statement], Any]) -> Callable[[Statement, Raw], None]:
     def handler(s: Statement, raw: Raw) -> None:
         key = "w." + field
@@ -81,7 +91,23 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "native_ipv6": _store("native_ipv6", _flag),
     "down_timer_adverts": _store("down_timer_adverts", lambda s: int_arg(s, 1, 100)),
     "kernel_rx_buf_size": _store("kernel_rx_buf_size", _rx_buf),
+    "old_unicast_checksum": _store("old_unicast_checksum", _old_checksum),
 }
+
+_LATER = "is not a keepalived 2.2.7 keyword (added in keepalived {}); the agent follows 2.2.7"
+REFUSED = {
+    "timer_expired_backup": _LATER.format("2.2.8"),
+    "no_virtual_ipaddress": _LATER.format("2.2.8") + ": give at least one virtual_ipaddress",
+    "owner_ignore_adverts": _LATER.format("2.3.3"),
+    "auth_hmac": _LATER.format("2.4.0") + "; for authenticated adverts use auth_type PASS",
+    "linkbeat_use_polling": (
+        "is deprecated in keepalived 2.2.7 and polls MII/ethtool for drivers whose link state "
+        "netlink does not report; the agent follows netlink link events only: remove the line, "
+        "or keep keepalived (vrrp_engine: keepalived) for such a NIC"),
+    "sync_group_tracking_weight": (
+        "belongs in a vrrp_sync_group block (keepalived 2.2.7 has no vrrp_instance form)"),
+}
+"""Instance keywords refused with their reason (config/instance.py asks here first)."""
 
 
 def native_family(raw: Raw, family: Optional[int]) -> Optional[int]:
@@ -196,6 +222,7 @@ def wire_fields(raw: Raw, family: int, peer_stmts: Tuple[Statement, ...], src_co
         skip_check_adv_addr=bool(_get(raw, "skip_check_adv_addr", gdefs.skip_check_adv_addr)),
         down_timer_adverts=int(_get(raw, "down_timer_adverts", 3)),
         kernel_rx_buf_size=_get(raw, "kernel_rx_buf_size") or None,
+        old_unicast_checksum=_get(raw, "old_unicast_checksum", "auto"),
     )
 
 
