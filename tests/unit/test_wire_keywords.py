@@ -266,3 +266,13 @@ def test_old_unicast_checksum_modes(tmp_path, mode, accepted, answers_old):
     inst.receive(adv, socket.inet_aton(A1), 255, 0.1, socket.inet_aton(A2))
     assert (inst.discards["checksum"] == 0) == accepted
     assert (inst.encoder.checksum_form == "pseudo_mcast") == answers_old
+
+
+@pytest.mark.parametrize("keyword", sorted(__import__("vrrp_agent.config.wire",
+                                                      fromlist=["REFUSED"]).REFUSED))
+def test_refused_instance_keywords_say_why(keyword):
+    from vrrp_agent.config.wire import REFUSED
+
+    with pytest.raises(ConfigError) as err:
+        parse_text(instance(extra=f"    {keyword}\n"))
+    assert str(err.value) == f"<string>:10: '{keyword}' {REFUSED[keyword]}"
