@@ -60,7 +60,7 @@ GARP_KEYS = {  # instance garp key -> (keyword, type, low, high): the agent's an
 INSTANCE_KEYS = {
     "name", "interface", "vrid", "vips", "vips_excluded", "version", "advert_int", "auth_pass",
     "priority", "master", "preempt", "nopreempt", "preempt_delay", "unicast", "mcast_src_ip",
-    "garp", "notify", "resources",
+    "garp", "notify", "resources", "unicast_ttl", "unicast_peer_ttl",
 } | set(TRACK_KINDS)
 SCRIPT_KEYS = {"name", "script", "src", "dest", "interval", "timeout", "weight", "rise", "fall",
                "user", "init_fail"}
@@ -285,7 +285,34 @@ def _check_instance(host, inst, defs, errors):
         for key in sorted(set(notify) - set(NOTIFY_KEYS)):
             errors.append("%s.notify.%s is not an event (known: %s)" % (where, key, ", ".join(NOTIFY_KEYS)))
     _check_tracks(where, inst, defs, errors)
+    _check_unicast_ttl(where, inst, errors)
     return family
+
+
+def _check_unicast_ttl(where, inst, errors):
+    """unicast_ttl (1..255) and unicast_peer_ttl {min, max} (0..255): keepalived's unicast_ttl and
+    per-peer min_ttl/max_ttl. A TTL only decreases on its way, so below min nothing arrives."""
+    ttl = inst.get("unicast_ttl")
+    if ttl is not None and (not _is_int(ttl) or not 1 <= ttl <= 255):
+        errors.append("%s.unicast_ttl must be an integer 1..255, got %r" % (where, ttl))
+        ttl = None
+    bounds = inst.get("unicast_peer_ttl")
+    if bounds is None:
+        return
+    if not isinstance(bounds, dict) or not bounds or set(bounds) - {"min", "max"}:
+        errors.append("%s.unicast_peer_ttl must be a dict with min and/or max (0..255), got %r"
+                      % (where, bounds))
+        return
+    low, high = bounds.get("min", 0), bounds.get("max", 255)
+    for key, value in (("min", low), ("max", high)):
+        if not _is_int(value) or not 0 <= value <= 255:
+            errors.append("%s.unicast_peer_ttl.%s must be an integer 0..255, got %r" % (where, key, value))
+            return
+    if low > high:
+        errors.append("%s.unicast_peer_ttl: min %d > max %d would drop every advert" % (where, low, high))
+    elif low > (ttl or 255):
+        errors.append("%s.unicast_peer_ttl.min %d is above unicast_ttl %d: the members would drop "
+                      "each other's adverts" % (where, low, ttl or 255))
 
 
 def _check_tracks(where, item, defs, errors):
@@ -475,6 +502,9 @@ def _render(host, item, family, priority, state, preempt, delay, members, hostva
         "notify": {k: v for k, v in (item.get("notify") or {}).items() if k in NOTIFY_KEYS},
         "resources": list(item.get("resources") or []),
         "unicast_src_ip": None, "unicast_peers": [],
+        "unicast_ttl": item.get("unicast_ttl"),
+        "unicast_peer_opts": "".join(" %s_ttl %d" % (k, v) for k, v in sorted(
+            (item.get("unicast_peer_ttl") or {}).items(), reverse=True)),
     }
     for kind in TRACK_KINDS:
         rendered[kind] = [str(e) for e in item.get(kind) or []]
@@ -486,9 +516,19 @@ def _render(host, item, family, priority, state, preempt, delay, members, hostva
     return rendered
 
 
+def _check_unicast_only(host, item, hostvars, errors):
+    if item.get("unicast", hostvars[host].get("vrrp_unicast", False)):
+        return
+    for key in ("unicast_ttl", "unicast_peer_ttl"):
+        if item.get(key) is not None:
+            errors.append("%s: vrrp_instances[%s].%s needs unicast (unicast: true or vrrp_unicast)"
+                          % (host, item["name"], key))
+
+
 def _check_unicast(host, item, family, hostvars, errors):
     """A member's own unicast address (its peers check theirs)."""
     if not item.get("unicast", hostvars[host].get("vrrp_unicast", False)) or family is None:
+        _check_unicast_only(host, item, hostvars, errors)
         return
     address, field = _interface_address(hostvars[host], item["interface"], family)
     label = "%s (%s)" % (address, field)

@@ -1,5 +1,8 @@
 """Replay a pool of raw IPv4 datagrams (pickled list of bytes) COUNT times in total.
 
+Usage: inject.py POOL COUNT [DESTINATION] (default 224.0.0.18; the route the
+datagrams take, their IP header says where they claim to go).
+
 Runs inside the client namespace; the datagrams carry their own IP header
 (IP_HDRINCL). Prints the number sent. Bounded by COUNT; stdlib only.
 """
@@ -18,7 +21,7 @@ def main() -> int:
     sock.setsockopt(socket.SOL_SOCKET, 25, b"eth0")  # SO_BINDTODEVICE: the lab segment
     sent = 0
     n = len(pool)
-    address = ("224.0.0.18", 0)
+    address = (sys.argv[3] if len(sys.argv) > 3 else "224.0.0.18", 0)
     while sent < count:
         try:
             sock.sendto(pool[sent % n], address)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from agentlab import AGENT_DIR, Agent, agent_instance
@@ -89,3 +90,26 @@ def test_non_root_keeps_the_priority_it_was_started_with_and_warns_beyond():
     higher = _apply_as_nobody(20, 30)
     assert "vrrp_rt_priority 30: not permitted" in higher.stdout
     assert higher.stdout.splitlines()[1] == "False 20", "left as started"
+
+
+def test_max_auto_priority_steps_up_after_the_agent_was_not_scheduled(lab: Lab):
+    """keepalived's max_auto_priority: a timer that fires over 1 s late (here the agent was
+    stopped for 2 s) makes every thread SCHED_RR 1, the next late one 2, never above the cap."""
+    knobs = "global_defs {\n    max_auto_priority 2\n}\n"
+    agent = Agent(lab.node(1), knobs + agent_instance(priority=150, version=3, advert_int=0.1))
+    wait_until(owned_only_by(lab, VIP4, 1), 10)
+    pid = agent.proc.pid
+    assert {s[0] for s in scheduling(pid)} == {os.SCHED_OTHER}
+    for level in (1, 2, 2):
+        late = agent.log_text().count("s late: real-time priority")
+        agent.freeze()
+        try:
+            time.sleep(2.0)
+        finally:
+            agent.thaw()
+        if level == 2 and late == 2:  # at the cap: nothing more is logged or changed
+            time.sleep(1.0)
+            assert agent.log_text().count("s late: real-time priority") == 2
+        wait_until(lambda lv=level: scheduling(pid) == {(RR_RESET, lv, 0)}, 10,
+                   message=f"every thread SCHED_RR {level}")
+    assert "(max_auto_priority 2)" in agent.log_text()

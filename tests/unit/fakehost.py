@@ -123,7 +123,8 @@ class FakeLan:
                 continue
             for sock in host.sockets:
                 if sock.ifname == sender.ifname and sock.family == sender.family and not sock.closed:
-                    sock.inject(payload, sender.src_packed, socket.inet_pton(sock.af, dst), 255)
+                    sock.inject(payload, sender.src_packed, socket.inet_pton(sock.af, dst),
+                                sender.ttl.get(dst, 255))
 
 
 class FakeSockets:
@@ -141,7 +142,23 @@ class FakeSockets:
         self.src = src
         self.src_packed = socket.inet_pton(self.af, src)
         self.closed = False
+        self.ttl: Dict[str, int] = {}
+        """Unicast TTL per destination (set_ttl), as the real send would put it on the wire."""
+        self.groups = {group}
+        self.rcvbuf = 0
         host.sockets.append(self)
+
+    def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
+        if ttl is None:
+            self.ttl.pop(dst, None)
+        else:
+            self.ttl[dst] = ttl
+
+    def join(self, group: str) -> None:
+        self.groups.add(group)
+
+    def set_rcvbuf(self, size: int) -> None:
+        self.rcvbuf = max(self.rcvbuf, size)
 
     def inject(self, payload: bytes, src: bytes, dst: bytes, ttl: int) -> None:
         """A datagram arrives (as the kernel would hand it to a raw socket)."""

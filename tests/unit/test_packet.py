@@ -329,7 +329,7 @@ def test_encoder_refuses_inconsistent_settings():
     with pytest.raises(ValueError):
         packet.AdvertEncoder(version=3, vrid=1, family=4, addresses=b"\0" * 4, count=2)
     with pytest.raises(ValueError):
-        encoder(checksum_form="pseudo_mcast")
+        encoder(checksum_form="pseudo_dst")
 
 
 def test_discard_reasons_cover_every_reason_raised():

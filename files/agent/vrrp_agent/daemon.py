@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent import fastpath, packet
 from vrrp_agent.adapters import systemd
+from vrrp_agent.adapters.scheduling import AutoPriority
 from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
 from vrrp_agent.errors import PacketError, SystemFailure
@@ -78,6 +79,7 @@ class Driver:
         self.discards["vrid"] = 0
         self.unbound = asyncio.Event()
         """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
+        self.auto_priority: Optional[AutoPriority] = None
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -106,12 +108,15 @@ class Driver:
             self.unbound.set()
             return False
         self._open(ifname, ifindex, cfg.family, src)
+        self._configure_io(self.io[(ifname, cfg.family)], inst)
         self.by_vrid[(ifname, cfg.family)][cfg.vrid] = inst
         inst.ifindex = ifindex
         inst.set_source(socket.inet_pton(inst.af, src))
         inst.link_up = ad.link_is_up(ifname) or cfg.dont_track_primary
         if not inst.link_up:
             inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
+        if cfg.unicast_fault_no_peer and not cfg.unicast:  # keepalived: FAULT, not multicast
+            self.transitions.set_fault(inst, "unicast", "unicast_fault_no_peer: no unicast peer")
         faults = self.transitions.faults_of(inst)
         if inst.link_up and not (faults.keys() - {"link"}) and inst.router.state == INIT:
             self.transitions.apply(inst, inst.router.start(self.rt.loop.time()))
@@ -131,6 +136,28 @@ class Driver:
         self.by_vrid[key] = {}
         self.rt.loop.add_reader(io.rx.fileno(), self.on_readable, io)
 
+    @staticmethod
+    def _configure_io(io: Any, inst: Instance) -> None:
+        """This instance's settings on the shared sockets (group, unicast TTL, buffer)."""
+        cfg = inst.cfg
+        if inst.group is not None and inst.group != io.group:
+            io.join(inst.group)
+        for dst, _packed in (inst.destinations if inst.group is None else ()):
+            io.set_ttl(dst, cfg.unicast_ttl)
+        if cfg.kernel_rx_buf_size:
+            io.set_rcvbuf(cfg.kernel_rx_buf_size)
+
+    async def check_source_addresses(self) -> None:
+        """track_src_ip: FAULT while the configured source address is not on the host."""
+        tracking = [i for i in self.rt.instances if i.cfg.track_src_ip and i.ifindex is not None]
+        if not tracking:
+            return
+        present = {a for _i, a, _p, _f in await self.on_netlink(self.netlink.addresses, None)}
+        for inst in tracking:
+            src = inst.cfg.unicast_src_ip or inst.cfg.mcast_src_ip
+            self.transitions.set_fault(
+                inst, "src_ip", None if src in present else f"source address {src} is gone")
+
     async def retry_unbound(self) -> None:
         while True:
             await self.unbound.wait()
@@ -139,6 +166,7 @@ class Driver:
             for inst in self.rt.instances:
                 if inst.ifindex is None and await self.bind(inst):
                     inst.log.info("interface %s and its address are there now", inst.cfg.interface)
+            await self.check_source_addresses()
 
     def unbind(self, inst: Instance) -> None:
         self.by_vrid.get((inst.cfg.socket_interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
@@ -154,6 +182,15 @@ class Driver:
             inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
             inst.timer_at = deadline
 
+    def _late(self, late_s: float) -> None:
+        """max_auto_priority: a timer fired late; step the real-time priority up."""
+        assert self.auto_priority is not None
+        level = self.auto_priority.on_late(late_s)
+        if level is not None:
+            log.warning("a timer fired %.3f s late: real-time priority %d (max_auto_priority %d)",
+                        late_s, level, self.auto_priority.maximum)
+            self.rt.adapters.apply_scheduling(level, self.rt.config.globals.nice)
+
     def cancel_timer(self, inst: Instance) -> None:
         if inst.timer is not None:
             inst.timer.cancel()
@@ -161,7 +198,10 @@ class Driver:
         inst.timer_at = None
 
     def _fire(self, inst: Instance) -> None:
-        now = max(self.rt.loop.time(), inst.timer_at or 0.0)
+        clock = self.rt.loop.time()
+        now = max(clock, inst.timer_at or 0.0)
+        if self.auto_priority is not None and inst.timer_at is not None:
+            self._late(clock - inst.timer_at)
         inst.timer = None
         inst.timer_at = None
         self.transitions.apply(inst, inst.router.on_timer(now))
@@ -378,6 +418,9 @@ class Daemon:
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
+        if g.max_auto_priority:
+            self.driver.auto_priority = AutoPriority(g.max_auto_priority,
+                                                     g.min_auto_priority_delay_s, g.rt_priority)
         overrides = self.operations.load_overrides()
         if g.startup_delay_s > 0:
             log.info("vrrp_startup_delay: waiting %.1f s before starting instances", g.startup_delay_s)

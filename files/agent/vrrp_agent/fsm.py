@@ -118,6 +118,8 @@ class RouterParams(NamedTuple):
     garp_lower_prio_repeat: int = 5
     sync_member: bool = False
     """In a vrrp_sync_group: become master only when the driver says every member wants to."""
+    down_timer_adverts: int = 3
+    """Master_Down_Interval = down_timer_adverts x Master_Adver_Interval + Skew_Time."""
 
 
 TAKEOVER_PRIORITY = 254

@@ -31,7 +31,7 @@ from vrrp_agent.adapters.scripts import RunResult, resolve_user, run_command
 from vrrp_agent.config.model import ScriptConfig, TrackFileConfig
 from vrrp_agent.instance import Instance
 from vrrp_agent.runtime import Runtime
-from vrrp_agent.track import Facts, ScriptHealth, evaluate
+from vrrp_agent.track import Facts, ProcessDelay, ScriptHealth, evaluate
 from vrrp_agent.transitions import Transitions
 
 log = logging.getLogger("vrrp_agent")
@@ -69,6 +69,8 @@ class TrackingDriver:
         self.rt = rt
         self.transitions = transitions
         self.facts = Facts()
+        self.process_delays: Dict[str, ProcessDelay] = {}
+        """vrrp_track_process name -> its fork/terminate delay state."""
         self.script_tasks: Dict[str, asyncio.Task[None]] = {}
         self.script_cfgs: Dict[str, ScriptConfig] = {}
         self.poll_task: Optional[asyncio.Task[None]] = None
@@ -191,7 +193,9 @@ class TrackingDriver:
         tracked = {r.name for i in self.rt.instances for r in i.cfg.tracks if r.kind == "process"}
         procs = [p for p in self.rt.config.track_processes if p.name in tracked]
         if procs:
+            now = self.rt.loop.time()
             for name, n in procscan.count(procs).items():
+                n = self._process_delay(name).update(n, now)
                 if self.facts.processes.get(name) != n:
                     self.facts.processes[name] = n
                     changed["process"].add(name)
@@ -200,6 +204,15 @@ class TrackingDriver:
         for kind, names in changed.items():
             if names:
                 self.reevaluate(self._tracking(kind, names))
+
+    def _process_delay(self, name: str) -> ProcessDelay:
+        """The fork/terminate delay state of one process tracker (new when its config changes)."""
+        cfg = next(p for p in self.rt.config.track_processes if p.name == name)
+        key = (cfg.fork_delay_s, cfg.terminate_delay_s, cfg.quorum, cfg.quorum_max)
+        delay = self.process_delays.get(name)
+        if delay is None or (delay.delays + delay.quorum) != key:
+            delay = self.process_delays[name] = ProcessDelay(*key)
+        return delay
 
     def refresh_interfaces(self) -> None:
         names = {r.name for i in self.rt.instances for r in i.cfg.tracks if r.kind == "interface"}

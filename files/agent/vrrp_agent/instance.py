@@ -50,6 +50,7 @@ def router_params(cfg: InstanceConfig) -> RouterParams:
         garp_lower_prio_delay_s=lower_delay,
         garp_lower_prio_repeat=lower_repeat,
         sync_member=cfg.sync_group is not None,
+        down_timer_adverts=cfg.down_timer_adverts,
     )
 
 
@@ -111,14 +112,24 @@ class Instance:
             auth_data=self.auth_data if cfg.version == 2 else b"",
             checksum_form="plain" if cfg.v3_checksum_as_v2 else "pseudo",
         )
-        if cfg.unicast:
-            peers = cfg.unicast_peers
-        else:
-            peers = (gdefs.mcast_group4 if cfg.family == 4 else gdefs.mcast_group6,)
+        # old_unicast_checksum (keepalived < 1.3.6 peers, v3/IPv4 unicast only)
+        self.old_checksum = cfg.old_unicast_checksum if (
+            cfg.unicast and cfg.family == 4 and cfg.version == 3) else "never"
+        if self.old_checksum == "config":
+            self.encoder.set_checksum_form("pseudo_mcast")
+        self.group = None if cfg.unicast else cfg.mcast_dst_ip or (
+            gdefs.mcast_group4 if cfg.family == 4 else gdefs.mcast_group6)
+        """The multicast group adverts go to and come from; None = unicast."""
+        peers = cfg.unicast_peers if self.group is None else (self.group,)
         self.destinations: Tuple[Tuple[str, bytes], ...] = tuple(
             (p, socket.inet_pton(self.af, p)) for p in peers
         )
+        self.group_packed = None if self.group is None else self.destinations[0][1]
         self.check_ttl = not cfg.unicast
+        # unicast source check (check_unicast_src, min_ttl/max_ttl): peer -> TTL range
+        self.peer_ttl: Optional[Dict[bytes, Tuple[int, int]]] = None
+        if cfg.check_unicast_src:
+            self.peer_ttl = {d[1]: b for d, b in zip(self.destinations, cfg.unicast_peer_ttl)}
 
     @property
     def all_vips(self) -> Tuple[VipSpec, ...]:
@@ -145,14 +156,23 @@ class Instance:
                 adver_int_cs=cfg.advert_int_cs,
                 auth_type=self.auth_type,
                 auth_data=self.auth_data,
+                src=src,
+                dst=dst,
+                group=self.group_packed,
+                peer_ttl=self.peer_ttl,
             )
         except PacketError as exc:
             self.discards[exc.reason] += 1
             self.log.debug("discarded advert from %s: %s", _text(src), exc)
             return []
-        mismatch = adv.addresses != self.vip_block
+        if adv.checksum_form == "pseudo_mcast" and not self._old_checksum_ok():
+            self.discards["checksum"] += 1
+            return []
+        mismatch = adv.addresses != self.vip_block and not (
+            cfg.skip_check_adv_addr and src == self.router.master_ip)
         if mismatch:
-            # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal
+            # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal;
+            # skip_check_adv_addr: not compared again for the master already known
             self.counters["address_list_mismatch"] += 1
         if wire:
             self.accepted = Accepted(wire, ttl, src, dst, adv, mismatch)
@@ -165,6 +185,16 @@ class Instance:
         if last.address_mismatch:
             self.counters["address_list_mismatch"] += 1
         return self.router.on_advert(last.adv, last.src, now)
+
+    def _old_checksum_ok(self) -> bool:
+        """An advert in the pre-1.3.6 unicast checksum form: "never" refuses it; "auto"
+        answers in that form from now on, as keepalived does."""
+        if self.old_checksum == "never":
+            return False
+        if self.encoder.checksum_form != "pseudo_mcast":
+            self.log.info("a peer uses the old unicast VRRPv3 checksum: sending it too")
+            self.encoder.set_checksum_form("pseudo_mcast")
+        return True
 
 
 def _text(packed: bytes) -> str:

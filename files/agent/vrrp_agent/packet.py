@@ -31,7 +31,7 @@ from __future__ import annotations
 import hmac
 import socket
 import struct
-from typing import Dict, NamedTuple, Sequence, Tuple
+from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from vrrp_agent.constants import (
     AUTH_DATA_LEN,
@@ -46,6 +46,7 @@ from vrrp_agent.errors import PacketError
 DISCARD_REASONS: Tuple[str, ...] = (
     "ip_header", "too_short", "version", "type", "length", "checksum",
     "ttl", "version_mismatch", "auth_type", "auth", "interval", "address_family",
+    "destination", "unicast_src",
 )
 
 # RFC 5798 §5.1 (VRRPv3), the fixed 8 bytes before the addresses:
@@ -205,14 +206,33 @@ def decode(payload: bytes, family: int, src: bytes, dst: bytes) -> Advertisement
 
 
 def check_for_instance(adv: Advertisement, *, ttl: int, check_ttl: bool, version: int,
-                       adver_int_cs: int, auth_type: int, auth_data: bytes) -> None:
-    """The instance's checks, in keepalived's order (RFC 5798 §7.1, RFC 3768 §7.1)."""
+                       adver_int_cs: int, auth_type: int, auth_data: bytes,
+                       src: bytes = b"", dst: bytes = b"", group: Optional[bytes] = None,
+                       peer_ttl: Optional[Mapping[bytes, Tuple[int, int]]] = None) -> None:
+    """The instance's checks, in keepalived's order (RFC 5798 §7.1, RFC 3768 §7.1).
+
+    `dst` (b"" = unknown) must be `group` for a multicast instance and a unicast
+    address when `group` is None. `peer_ttl` (unicast source check on): the
+    source must be a key, and a known TTL (-1 = unknown) within its (min, max).
+    """
     if check_ttl and ttl != TTL_VRRP:
         raise PacketError("ttl", f"TTL/hop limit {ttl} != {TTL_VRRP}")
     if adv.version != version:
         raise PacketError("version_mismatch", f"VRRPv{adv.version}, configured v{version}")
-    if version != 2:
-        return  # v3: no auth; a different interval is learned, not refused (RFC 5798 §6.4.2)
+    if version == 2:  # v3: no auth; a different interval is learned (RFC 5798 §6.4.2)
+        _check_v2(adv, adver_int_cs, auth_type, auth_data)
+    if dst and (dst != group if group is not None else _is_multicast(dst)):
+        raise PacketError("destination", f"sent to {dst.hex()}, expected "
+                                         f"{group.hex() if group else 'a unicast address'}")
+    if peer_ttl is not None:
+        bounds = peer_ttl.get(src)
+        if bounds is None:
+            raise PacketError("unicast_src", f"source {src.hex()} is not a unicast peer")
+        if ttl >= 0 and not bounds[0] <= ttl <= bounds[1]:
+            raise PacketError("ttl", f"TTL/hop limit {ttl} not in {bounds[0]}..{bounds[1]}")
+
+
+def _check_v2(adv: Advertisement, adver_int_cs: int, auth_type: int, auth_data: bytes) -> None:
     if adv.auth_type != auth_type:
         raise PacketError("auth_type", f"auth type {adv.auth_type}, configured {auth_type}")
     if auth_type == AUTH_PASS and not hmac.compare_digest(adv.auth_data, auth_data):
@@ -220,6 +240,11 @@ def check_for_instance(adv: Advertisement, *, ttl: int, check_ttl: bool, version
     if adv.adver_int_cs != adver_int_cs:  # RFC 3768 §7.1: MUST discard
         raise PacketError("interval", f"adver int {adv.adver_int_cs // 100} s, "
                                       f"configured {adver_int_cs // 100} s")
+
+
+def _is_multicast(addr: bytes) -> bool:
+    """224.0.0.0/4 or ff00::/8."""
+    return (addr[0] & 0xF0) == 0xE0 if len(addr) == 4 else addr[0] == 0xFF
 
 
 def pack_addresses(addresses: Sequence[str], family: int) -> bytes:
@@ -241,7 +266,7 @@ class AdvertEncoder:
             raise ValueError(f"VRRPv{version} over address family {family}")
         if len(addresses) != count * alen or not 0 <= count <= 255:
             raise ValueError(f"{len(addresses)} address bytes for count {count}")
-        if checksum_form not in ("pseudo", "plain"):
+        if checksum_form not in ("pseudo", "plain", "pseudo_mcast"):
             raise ValueError(f"checksum_form {checksum_form!r}")
         if len(auth_data) > AUTH_DATA_LEN:
             raise ValueError(f"auth data longer than {AUTH_DATA_LEN} bytes")
@@ -273,6 +298,12 @@ class AdvertEncoder:
     def set_src(self, src: bytes) -> None:
         self.src = src
 
+    def set_checksum_form(self, form: str) -> None:
+        """v3/IPv4: "pseudo", "plain" or "pseudo_mcast" (keepalived < 1.3.6 unicast form)."""
+        if (self.version, self.family) == (3, 4) and form != self.checksum_form:
+            self.checksum_form = form
+            self._cache.clear()
+
     def packet(self, priority: int, adver_int_cs: int, dst: bytes) -> bytes:
         """The advert bytes; the same object while the inputs stay the same."""
         key = (priority, adver_int_cs, dst)
@@ -303,6 +334,7 @@ class AdvertEncoder:
                 raise ValueError(f"destination {dst.hex()} is not an IPv{self.family} address")
             elif self.family == 6:
                 pseudo = _PSEUDO6.pack(self._src, dst, len(body), IPPROTO_VRRP)
-            else:
-                pseudo = _PSEUDO4.pack(self._src, dst, IPPROTO_VRRP, len(body))
+            else:  # pseudo_mcast: 224.0.0.18 whatever the destination (module rule 3)
+                group = MCAST4_PACKED if self.checksum_form == "pseudo_mcast" else dst
+                pseudo = _PSEUDO4.pack(self._src, group, IPPROTO_VRRP, len(body))
         return body[:6] + _CKSUM.pack(checksum(pseudo + body)) + body[HEADER_LEN:]

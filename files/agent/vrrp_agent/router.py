@@ -114,7 +114,8 @@ class Router:
 
     def master_down_interval_s(self) -> float:
         return master_down_interval_s(
-            self.params.version, self.effective_priority, self.master_adver_int_cs
+            self.params.version, self.effective_priority, self.master_adver_int_cs,
+            self.params.down_timer_adverts,
         )
 
     @property

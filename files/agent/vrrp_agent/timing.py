@@ -22,7 +22,9 @@ def skew_time_s(version: int, priority: int, master_adver_int_cs: int) -> float:
     return (256 - priority) * master_adver_int_cs / 25600.0
 
 
-def master_down_interval_s(version: int, priority: int, master_adver_int_cs: int) -> float:
-    """Master_Down_Interval in seconds: 3 * Master_Adver_Interval + Skew_Time."""
+def master_down_interval_s(version: int, priority: int, master_adver_int_cs: int,
+                           adverts: int = DOWN_TIMER_ADVERTS) -> float:
+    """Master_Down_Interval in seconds: 3 (keepalived's down_timer_adverts) *
+    Master_Adver_Interval + Skew_Time."""
     adver_s = master_adver_int_cs / 100.0
-    return DOWN_TIMER_ADVERTS * adver_s + skew_time_s(version, priority, master_adver_int_cs)
+    return adverts * adver_s + skew_time_s(version, priority, master_adver_int_cs)

@@ -95,6 +95,39 @@ class Facts:
         """vrrp_track_process name -> (quorum, quorum_max or None)."""
 
 
+def quorum_met(count: int, quorum: int, quorum_max: Optional[int]) -> bool:
+    return count >= quorum and (quorum_max is None or count <= quorum_max)
+
+
+class ProcessDelay:
+    """fork_delay / terminate_delay of one vrrp_track_process (keepalived 2.2.7).
+
+    A gain of quorum counts once it has lasted `fork_delay_s`, a loss once it
+    has lasted `terminate_delay_s`; a change back before that is as if it had
+    not happened. `update(count, now)` returns the count the trackers see.
+    Pure: the driver passes `now` (its scans set the resolution).
+    """
+
+    def __init__(self, fork_delay_s: float, terminate_delay_s: float, quorum: int,
+                 quorum_max: Optional[int]):
+        self.delays = (fork_delay_s, terminate_delay_s)
+        self.quorum = (quorum, quorum_max)
+        self.shown: Optional[int] = None
+        self.since: Optional[float] = None
+        """When the count seen last crossed the quorum (None: no change pending)."""
+
+    def update(self, count: int, now: float) -> int:
+        if self.shown is None or quorum_met(count, *self.quorum) == quorum_met(self.shown, *self.quorum):
+            self.shown, self.since = count, None  # the first scan, or no quorum change
+            return count
+        delay = self.delays[0] if quorum_met(count, *self.quorum) else self.delays[1]
+        if self.since is None:
+            self.since = now
+        if now - self.since >= delay:
+            self.shown, self.since = count, None
+        return self.shown
+
+
 class Contribution(NamedTuple):
     kind: str
     name: str
@@ -144,7 +177,7 @@ def contribution(ref: TrackRef, facts: Facts) -> Contribution:
     if ref.kind == "process":
         count = facts.processes.get(ref.name)
         quorum, quorum_max = facts.quorum.get(ref.name, (1, None))
-        good = None if count is None else (count >= quorum and (quorum_max is None or count <= quorum_max))
+        good = None if count is None else quorum_met(count, quorum, quorum_max)
         effect, fault = _weighted(good, weight, reverse)
         state = "unknown" if count is None else f"{count} running"
         return Contribution("process", ref.name, state, weight, reverse, effect, fault)

@@ -13,6 +13,11 @@ takes over from a healthy master. Rules:
   reload that removes a knob puts back normal scheduling (nice 0). Without
   either knob the agent leaves the scheduling it was started with alone (a
   unit's CPUSchedulingPolicy= keeps working).
+- `max_auto_priority [N]` (keepalived 2.2.7, lib/scheduler.c): each time a
+  timer fires more than `min_auto_priority_delay` (default 1 s) late, the
+  agent steps up: SCHED_RR 1 when it was not real-time, then one more per late
+  timer, never above N (no N: 99; 0 or -1: off). `AutoPriority` decides (pure),
+  the driver measures the lateness and applies the level here.
 - The right comes from root or CAP_SYS_NICE (the role adds it to the non-root
   agent's unit only when vrrp_rt_priority is set), or from having been started
   at that priority already: keeping one's RT priority and adding reset-on-fork
@@ -70,6 +75,23 @@ def apply_scheduling(rt_priority: int, nice: Optional[int],
     for problem in problems:
         log.warning("%s", problem)
     return problems
+
+
+class AutoPriority:
+    """The max_auto_priority policy: the SCHED_RR level to go to after a late timer, if any."""
+
+    def __init__(self, maximum: int, min_delay_s: float, current: int):
+        self.maximum = maximum
+        self.min_delay_s = min_delay_s
+        self.current = current
+        """The real-time priority in force (vrrp_rt_priority, then each step)."""
+
+    def on_late(self, late_s: float) -> Optional[int]:
+        """A timer fired `late_s` late: the new level, or None (not late enough, or at the cap)."""
+        if self.maximum <= 0 or late_s <= self.min_delay_s or self.current >= self.maximum:
+            return None
+        self.current = self.current + 1 if self.current else 1
+        return self.current
 
 
 def _each_thread(change: Callable[[int], None], what: str, needs: str) -> List[str]:

@@ -10,6 +10,11 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
 - Send: a second raw socket, bound to the source address (it fixes the
   source, which the v3 checksum's pseudo-header covers), TTL / hop limit 255,
   TOS 0xC0 (IPv4), multicast loop off, multicast out of the interface.
+- Per instance settings on the shared pair: `join(group)` adds a multicast
+  group (mcast_dst_ip) to the receive socket; `set_ttl(dst, ttl)` sends to a
+  unicast peer with that TTL / hop limit (unicast_ttl), as an IP_TTL /
+  IPV6_HOPLIMIT control message on each send; `set_rcvbuf(n)` raises the
+  receive buffer (kernel_rx_buf_size; the largest asked for wins).
 - Both non-blocking; the driver reads them from the event loop.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from typing import Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from vrrp_agent.constants import IPPROTO_VRRP, TOS_VRRP, TTL_VRRP
 
@@ -32,6 +37,7 @@ _IP_MREQN = struct.Struct("4s4si")
 # struct ipv6_mreq { struct in6_addr ipv6mr_multiaddr; unsigned int ipv6mr_interface; }
 _IPV6_MREQ = struct.Struct("16sI")
 _INT = struct.Struct("i")
+RCVBUF_DEFAULT = 1 << 20
 
 
 class VrrpSockets:
@@ -44,7 +50,10 @@ class VrrpSockets:
         self.group = group
         self.af = socket.AF_INET if family == 4 else socket.AF_INET6
         self.group_packed = socket.inet_pton(self.af, group)
+        self.groups = {self.group_packed}
         self.rx = self._open_rx()
+        self.rcvbuf = RCVBUF_DEFAULT
+        self._ttl_cmsg: Dict[str, List[Tuple[int, int, bytes]]] = {}
         self.tx: Optional[socket.socket] = None
         self.src: Optional[str] = None
         self.src_packed = b""
@@ -56,15 +65,13 @@ class VrrpSockets:
         sock = socket.socket(self.af, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_DEFAULT)
             if self.family == 4:
                 sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
-                mreq = _IP_MREQN.pack(self.group_packed, b"\0" * 4, self.ifindex)
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
             else:
                 sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
-                mreq6 = _IPV6_MREQ.pack(self.group_packed, self.ifindex)
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
+            self._join(sock, self.group_packed)
+            if self.family == 6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
             sock.setblocking(False)
@@ -72,6 +79,36 @@ class VrrpSockets:
             sock.close()
             raise
         return sock
+
+    def _join(self, sock: socket.socket, group_packed: bytes) -> None:
+        if self.family == 4:
+            mreq = _IP_MREQN.pack(group_packed, b"\0" * 4, self.ifindex)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        else:
+            mreq6 = _IPV6_MREQ.pack(group_packed, self.ifindex)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
+
+    def join(self, group: str) -> None:
+        """Also receive adverts sent to `group` (an instance's mcast_dst_ip)."""
+        packed = socket.inet_pton(self.af, group)
+        if packed not in self.groups:
+            self._join(self.rx, packed)
+            self.groups.add(packed)
+
+    def set_rcvbuf(self, size: int) -> None:
+        """kernel_rx_buf_size: the receive buffer is the largest one asked for."""
+        if size > self.rcvbuf:
+            self.rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            self.rcvbuf = size
+
+    def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
+        """Adverts to unicast `dst` leave with this TTL / hop limit (None: 255)."""
+        if ttl is None or ttl == TTL_VRRP:
+            self._ttl_cmsg.pop(dst, None)
+        elif self.family == 4:
+            self._ttl_cmsg[dst] = [(socket.IPPROTO_IP, socket.IP_TTL, _INT.pack(ttl))]
+        else:
+            self._ttl_cmsg[dst] = [(socket.IPPROTO_IPV6, socket.IPV6_HOPLIMIT, _INT.pack(ttl))]
 
     def receive(self) -> Tuple[bytes, bytes, bytes, int]:
         """One datagram as (data, src, dst, ttl); IPv4 data still holds the IP header.
@@ -129,10 +166,12 @@ class VrrpSockets:
         """Send one advert; an error is the caller's to count (link down, no route)."""
         if self.tx is None:
             raise OSError("no source address on %s yet" % self.ifname)
-        if self.family == 4:
-            self.tx.sendto(packet, (dst, 0))
+        address = (dst, 0) if self.family == 4 else (dst, 0, 0, self.ifindex)
+        cmsg = self._ttl_cmsg.get(dst)
+        if cmsg is None:
+            self.tx.sendto(packet, address)
         else:
-            self.tx.sendto(packet, (dst, 0, 0, self.ifindex))
+            self.tx.sendmsg([packet], cmsg, 0, address)
 
     def close_tx(self) -> None:
         if self.tx is not None:

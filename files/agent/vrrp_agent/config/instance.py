@@ -10,7 +10,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vrrp_agent.config import foreign
+from vrrp_agent.config import foreign, wire
 from vrrp_agent.config.alerts import bool_arg
 from vrrp_agent.config.kernel import (
     apply_strict,
@@ -42,13 +42,8 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "notify_master_rx_lower_pri",
-    "use_vmac_addr", "use_ipvlan", "no_virtual_ipaddress",
-    "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
-    "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
-    "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
-    "garp_extra_if", "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
-    "sync_group_tracking_weight",
+    "notify_master_rx_lower_pri", "use_vmac_addr", "use_ipvlan",
+    "lower_prio_no_advert", "higher_prio_send_advert", "garp_extra_if",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",
@@ -247,6 +242,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "no_accept": _store("no_accept", _flag),
     "virtual_routes": _store("routes", parse_routes),
     "virtual_rules": _store("rules", parse_rules),
+    **wire.HANDLERS,
 }
 
 
@@ -261,6 +257,8 @@ def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> I
             handler(s, raw)
         elif foreign.check(s, foreign.INSTANCE, foreign.NOOP_INSTANCE, warnings):
             continue
+        elif s.keyword in wire.REFUSED:
+            raise s.error(f"'{s.keyword}' {wire.REFUSED[s.keyword]}")
         elif s.keyword in NOT_IMPLEMENTED:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
@@ -295,16 +293,20 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
                                 "(use one instance per family, or virtual_ipaddress_excluded)")
     family = vips[0].family if vips else None
     src = _get(raw, "unicast_src_ip")
+    family = wire.native_family(raw, family)
     if family is None:
         family = 6 if src and ":" in src else 4
     version = _version(raw, gdefs, family)
     advert_int_cs = _interval(raw, version)
     nopreempt, preempt_delay = _preempt(raw, state, priority, warnings)
     auth_type, auth_pass = _auth_value(raw, version, warnings)
-    unicast_src, peers = _unicast(raw, family)
+    unicast_src = _unicast_src(raw, family)
     mcast_src = _get(raw, "mcast_src_ip")
     if mcast_src is not None:
         mcast_src = parse_address(raw["mcast_src_ip"][1], mcast_src, family)
+    wire_cfg = wire.wire_fields(raw, family, _get(raw, "peers", ()),
+                                bool(unicast_src or mcast_src), gdefs, warnings)
+    peers = wire_cfg["unicast_peers"]
     for vip in vips:
         if vip.address == unicast_src or vip.address in peers:
             raise _vip_error(vip, f"virtual IP {vip.address} is also a unicast address of this instance")
@@ -316,7 +318,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         initial_state=state, version=version, family=family, advert_int_cs=advert_int_cs,
         nopreempt=nopreempt, preempt_delay_s=preempt_delay, auth_type=auth_type,
         auth_pass=auth_pass, vips=vips, excluded_vips=excluded, unicast_src_ip=unicast_src,
-        unicast_peers=peers, mcast_src_ip=mcast_src, garp=garp,
+        mcast_src_ip=mcast_src, garp=garp, **wire_cfg,
         v3_checksum_as_v2=_get(raw, "v3_checksum_as_v2", gdefs.v3_checksum_as_v2),
         dont_track_primary=_get(raw, "dont_track_primary", False),
         debug=_get(raw, "debug", 0),
@@ -406,17 +408,7 @@ def _auth_value(raw: Raw, version: int, warnings: List[str]) -> Tuple[Optional[s
     return auth_type, data.ljust(AUTH_DATA_LEN, b"\0")
 
 
-def _unicast(raw: Raw, family: int) -> Tuple[Optional[str], Tuple[str, ...]]:
-    src = None
-    if "unicast_src_ip" in raw:
-        src = parse_address(raw["unicast_src_ip"][1], raw["unicast_src_ip"][0], family)
-    peers: List[str] = []
-    for s in _get(raw, "peers", ()):
-        if s.args:
-            raise s.error(f"unicast_peer options ({' '.join(s.args)}) are not implemented yet")
-        no_block(s)
-        peer = parse_address(s, s.keyword, family)
-        if peer in peers:
-            raise s.error(f"unicast peer {peer} is listed twice")
-        peers.append(peer)
-    return src, tuple(peers)
+def _unicast_src(raw: Raw, family: int) -> Optional[str]:
+    if "unicast_src_ip" not in raw:
+        return None
+    return parse_address(raw["unicast_src_ip"][1], raw["unicast_src_ip"][0], family)

@@ -127,6 +127,10 @@ class TrackProcessConfig:
     weight_reverse: bool = False
     quorum: int = 1
     quorum_max: Optional[int] = None
+    fork_delay_s: float = 0.0
+    """A gain of quorum counts once it has lasted this long (fork_delay / delay)."""
+    terminate_delay_s: float = 0.0
+    """A loss of quorum counts once it has lasted this long (terminate_delay / delay)."""
     file: str = ""
     line: int = 0
 
@@ -323,8 +327,30 @@ class InstanceConfig:
     """virtual_ipaddress_excluded: moved with the instance, not carried in adverts."""
     unicast_src_ip: Optional[str] = None
     unicast_peers: Tuple[str, ...] = ()
-    """Non-empty = unicast mode (no TTL check, adverts sent to each peer)."""
+    """Non-empty = unicast mode (TTL checked only against unicast_peer_ttl, adverts sent to
+    each peer)."""
     mcast_src_ip: Optional[str] = None
+    unicast_ttl: Optional[int] = None
+    """`unicast_ttl`: TTL / hop limit of unicast adverts; None = 255."""
+    unicast_peer_ttl: Tuple[Tuple[int, int], ...] = ()
+    """(min_ttl, max_ttl) of each unicast peer, in `unicast_peers` order (default 0, 255)."""
+    check_unicast_src: bool = False
+    """Unicast: drop adverts whose source is not a peer, or whose TTL is out of its range."""
+    unicast_fault_no_peer: bool = False
+    """`unicast_fault_no_peer` with no peer: FAULT instead of falling back to multicast."""
+    mcast_dst_ip: Optional[str] = None
+    """`mcast_dst_ip`: this instance's multicast group; None = vrrp_mcast_group4/6."""
+    track_src_ip: bool = False
+    """FAULT while the configured unicast_src_ip / mcast_src_ip is not on the host."""
+    skip_check_adv_addr: bool = False
+    """Do not compare the VIP list of adverts from the master already known."""
+    down_timer_adverts: int = 3
+    """Master_Down_Interval = down_timer_adverts x Master_Adver_Interval + Skew_Time."""
+    kernel_rx_buf_size: Optional[int] = None
+    """SO_RCVBUF of the receive socket (None = the agent's 1 MiB)."""
+    old_unicast_checksum: str = "auto"
+    """v3/IPv4 unicast, the keepalived < 1.3.6 checksum (224.0.0.18 in the pseudo-header):
+    "auto" (send it once a peer does), "config" (always send it), "never" (refuse it)."""
     garp: GarpSettings = field(default_factory=GarpSettings)
     v3_checksum_as_v2: bool = False
     """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""
@@ -429,6 +455,14 @@ class GlobalDefs:
     """`nftables_priority`: the base chains' hook priority."""
     nft_counters: bool = False
     """`nftables_counters`: a counter on each rule."""
+    max_auto_priority: int = 0
+    """`max_auto_priority`: cap of the SCHED_RR steps taken after late timers; 0 = off."""
+    min_auto_priority_delay_s: float = 1.0
+    """`min_auto_priority_delay` (given in microseconds): how late a timer must be to step up."""
+    check_unicast_src: bool = False
+    """`vrrp_check_unicast_src`: every unicast instance drops adverts from non-peers."""
+    skip_check_adv_addr: bool = False
+    """`vrrp_skip_check_adv_addr`: the default of the instances' skip_check_adv_addr."""
 
 
 @dataclass(frozen=True)

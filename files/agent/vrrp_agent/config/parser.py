@@ -51,6 +51,7 @@ from vrrp_agent.config.tracking import (
     parse_user,
     parse_vrrp_script,
 )
+from vrrp_agent.config.wire import check_unicast_ttls
 from vrrp_agent.errors import ConfigError
 
 OBJECT_PARSERS: Dict[str, Callable[[Statement], Any]] = {
@@ -73,10 +74,10 @@ NOT_IMPLEMENTED_TOP = {
     "interface_up_down_delays", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "fifo_write_vrrp_states_on_reload", "vrrp_check_unicast_src",
+    "fifo_write_vrrp_states_on_reload",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
-    "vrrp_delay_after_boot", "vrrp_iptables", "vrrp_ipsets", "max_auto_priority",
-    "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
+    "vrrp_delay_after_boot", "vrrp_iptables", "vrrp_ipsets",
+    "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
     "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
 }
@@ -133,6 +134,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
             raise stmt.error(f"unknown keyword '{stmt.keyword}' at top level")
     instances = [build_instance(stmt, gdefs, warnings) for stmt in instance_stmts]
     _check_unique(instances)
+    check_unicast_ttls(instances)
     groups = objects["sync_group"]
     instances = _apply_sync_groups(instances, groups, warnings)
     instances, groups = alerts.resolve(instances, groups, gdefs, warnings)
@@ -276,11 +278,6 @@ def _min_garp(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> Non
     garp.update(master_repeat=1, master_delay_s=0.0)
 
 
-def _accepted_noop(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
-    """vrrp_skip_check_adv_addr: the agent never rejects on a VIP-list mismatch anyway."""
-    no_args(s)
-
-
 def _down_timer(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
     if int_arg(s, 1, 255) != 3:
         raise s.error("vrrp_down_timer_adverts other than 3 is not implemented (the RFC value is 3)")
@@ -326,7 +323,12 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_garp_interval": _garp("interval_s", lambda s: float_arg(s, 0, 1)),
     "vrrp_gna_interval": _garp("gna_interval_s", lambda s: float_arg(s, 0, 1)),
     "vrrp_min_garp": _min_garp,
-    "vrrp_skip_check_adv_addr": _accepted_noop,
+    "vrrp_skip_check_adv_addr": _set("skip_check_adv_addr", _flag),
+    "vrrp_check_unicast_src": _set("check_unicast_src", _flag),
+    "max_auto_priority": _set("max_auto_priority", lambda s: max(0, int_arg(s, -1, 99))
+                              if s.args else 99),
+    "min_auto_priority_delay": _set("min_auto_priority_delay_s",
+                                    lambda s: int_arg(s, 1, 10_000_000) / 1e6),
     "vrrp_down_timer_adverts": _down_timer,
     "enable_script_security": _set("enable_script_security", _flag),
     "script_user": _script_user,

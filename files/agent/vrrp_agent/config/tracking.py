@@ -162,7 +162,9 @@ def parse_track_file(stmt: Statement) -> TrackFileConfig:
     return TrackFileConfig(name=name, file=stmt.file, line=stmt.line, **values)  # type: ignore[arg-type]
 
 
-TRACK_PROCESS_NOT_IMPLEMENTED = {"delay", "delay_up", "delay_down", "fork_delay", "terminate_delay"}
+PROCESS_DELAYS = {"delay": ("fork_delay_s", "terminate_delay_s"), "fork_delay": ("fork_delay_s",),
+                  "terminate_delay": ("terminate_delay_s",)}
+"""keepalived 2.2.7: `delay` sets both; the later line wins, as there."""
 
 
 def parse_track_process(stmt: Statement) -> TrackProcessConfig:
@@ -191,9 +193,9 @@ def parse_track_process(stmt: Statement) -> TrackProcessConfig:
             values["quorum"] = int_arg(s, 1, 65535)
         elif s.keyword == "quorum_max":
             values["quorum_max"] = int_arg(s, 1, 65535)
-        elif s.keyword in TRACK_PROCESS_NOT_IMPLEMENTED:
-            raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet "
-                          "(the agent scans /proc once a second)")
+        elif s.keyword in PROCESS_DELAYS:
+            delay = float_arg(s, 0.000001, 3600)
+            values.update(dict.fromkeys(PROCESS_DELAYS[s.keyword], delay))
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in vrrp_track_process")
     if "process" not in values:
