@@ -160,7 +160,8 @@ class Driver:
 
     async def retry_unbound(self) -> None:
         while True:
-            await self.unbound.wait()
+            if not any(i.cfg.track_src_ip for i in self.rt.instances):
+                await self.unbound.wait()  # nothing to poll: wake only after a failed bind
             await asyncio.sleep(RETRY_S)
             self.unbound.clear()  # a bind that fails again sets it again
             for inst in self.rt.instances:
