@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from typing import Dict, List, Optional, Union
 
+from vrrp_agent.answers import AnswerBudget
 from vrrp_agent.constants import PRIORITY_OWNER, PRIORITY_STOP
 from vrrp_agent.fsm import (  # the vocabulary, re-exported: callers import it from here
     BACKUP,
@@ -55,6 +56,7 @@ from vrrp_agent.fsm import (  # the vocabulary, re-exported: callers import it f
     Announce,
     DelVips,
     RouterParams,
+    RxLowerPriority,
     SendAdvert,
     StateChanged,
     WantMaster,
@@ -65,7 +67,7 @@ from vrrp_agent.timing import master_down_interval_s, skew_time_s
 __all__ = [
     "INIT", "BACKUP", "MASTER", "FAULT", "STARTUP", "MASTER_DOWN", "PREEMPTED", "SHUTDOWN",
     "FAULTED", "TAKEOVER", "STANDBY", "SYNC", "TRANSITIONS", "SendAdvert", "AddVips", "DelVips",
-    "Announce", "StateChanged", "WantMaster", "Action", "COUNTER_NAMES", "RouterParams",
+    "Announce", "StateChanged", "WantMaster", "RxLowerPriority", "Action", "COUNTER_NAMES", "RouterParams",
     "TAKEOVER_PRIORITY", "STANDBY_PRIORITY", "Router",
 ]
 
@@ -98,6 +100,8 @@ class Router:
         """The last advert heard came from a live lower-priority master we will preempt."""
         self.wants_master = False
         """Sync member whose master-down timer expired while the group held it back."""
+        self._answers = AnswerBudget()
+        """Rate limits of the answers to foreign adverts (answers.py)."""
 
     # ----------------------------------------------------------------- timers
     def next_deadline(self) -> Optional[float]:
@@ -322,9 +326,8 @@ class Router:
     # -------------------------------------------------------------- master
     def _master_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
         if adv.priority == PRIORITY_STOP:
-            # RFC 5798 §6.4.3 (720): send an advert at once, reset Adver_Timer
-            self._adver_at = now + self.adver_int_s
-            return [self._advert(self.effective_priority)]
+            # RFC 5798 §6.4.3 (720): send an advert at once, reset Adver_Timer (budgeted)
+            return self._answer(now)
         self.counters["dual_master_seen"] += 1
         ours = self.effective_priority
         if adv.priority > ours or (adv.priority == ours and src > self.primary_ip):
@@ -332,14 +335,30 @@ class Router:
             self.log.info(
                 "higher priority %d (ours %d) from %s: yielding", adv.priority, ours, _ip_text(src)
             )
-            return self._yield_to(adv, src, now)
-        # RFC 9568 §6.4.3 / keepalived: answer a lower priority at once, re-announce
-        self.log.info("lower priority %d advert from %s: asserting master", adv.priority, _ip_text(src))
+            last: List[Action] = [self._advert(ours)] if self.params.higher_prio_send_advert else []
+            return last + self._yield_to(adv, src, now)
+        return self._lower_rx(adv, src, now)
+
+    def _answer(self, now: float) -> List[Action]:
+        """One answer advert per Advertisement_Interval at most (answers.py, rule 2)."""
+        if not self._answers.advert_due(now, self.adver_int_s):
+            self.counters["answers_suppressed"] += 1
+            return []
         self._adver_at = now + self.adver_int_s
-        actions: List[Action] = [self._advert(ours)]
-        if self.params.garp_lower_prio_repeat > 0:
-            actions.append(self._announce(self.params.garp_lower_prio_repeat))
-            self._arm_garp_burst(now, self.params.garp_lower_prio_delay_s, self.params.garp_lower_prio_repeat)
+        return [self._advert(self.effective_priority)]
+
+    def _lower_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        """RFC 9568 §6.4.3 / keepalived: answer a lower priority, re-announce (budgeted)."""
+        p = self.params
+        actions: List[Action] = [] if p.lower_prio_no_advert else self._answer(now)
+        if not self._answers.episode_opens(now, p.garp_lower_prio_delay_s):
+            return actions
+        self.counters["lower_priority_episodes"] += 1
+        self.log.info("lower priority %d advert from %s: asserting master", adv.priority, _ip_text(src))
+        if p.garp_lower_prio_repeat > 0:
+            actions.append(self._announce(p.garp_lower_prio_repeat))
+            self._arm_garp_burst(now, p.garp_lower_prio_delay_s, p.garp_lower_prio_repeat)
+        actions.append(RxLowerPriority(adv.priority, src))
         return actions
 
     def _yield_to(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.config.syntax import (
     Statement,
+    bool_flag,
     float_arg,
     int_arg,
     need_block,
@@ -33,11 +34,11 @@ from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
     "track_bfd", "notify_deleted",
-    "notify_master_rx_lower_pri", "notify_priority_changes", "virtual_routes", "virtual_rules",
+    "notify_priority_changes", "virtual_routes", "virtual_rules",
     "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan", "accept", "no_accept",
     "smtp_alert", "strict_mode", "promote_secondaries", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
-    "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
+    "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
     "garp_extra_if", "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
     "lvs_sync_daemon_interface", "sync_group_tracking_weight",
@@ -188,6 +189,9 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "garp_lower_prio_delay": _store("g.lower_prio_delay_s", lambda s: float_arg(s, 0, 1000)),
     "garp_lower_prio_repeat": _store("g.lower_prio_repeat", lambda s: int_arg(s, 0, 1000)),
     "v3_checksum_as_v2": _store("v3_checksum_as_v2", _flag),
+    "notify_master_rx_lower_pri": _store("n.notify_master_rx_lower_pri", parse_notify),
+    "lower_prio_no_advert": _store("lower_prio_no_advert", bool_flag),
+    "higher_prio_send_advert": _store("higher_prio_send_advert", bool_flag),
     "dont_track_primary": _store("dont_track_primary", _flag),
     "resource_group": _store("resources", parse_resource_group),  # agent extension
     "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
@@ -259,6 +263,8 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         unicast_peers=peers, mcast_src_ip=mcast_src, garp=garp,
         v3_checksum_as_v2=_get(raw, "v3_checksum_as_v2", gdefs.v3_checksum_as_v2),
         dont_track_primary=_get(raw, "dont_track_primary", False),
+        lower_prio_no_advert=_get(raw, "lower_prio_no_advert", gdefs.lower_prio_no_advert),
+        higher_prio_send_advert=_get(raw, "higher_prio_send_advert", gdefs.higher_prio_send_advert),
         debug=_get(raw, "debug", 0),
         tracks=_get(raw, "tracks", ()),
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),

@@ -149,6 +149,10 @@ class NotifyCommand:
     line: int = 0
 
 
+RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
+"""keepalived's event name; its hook gets only its configured words, no generic `notify`."""
+
+
 @dataclass(frozen=True)
 class NotifyConfig:
     """notify_master / notify_backup / notify_fault / notify_stop / notify (generic)."""
@@ -159,14 +163,17 @@ class NotifyConfig:
     stop: Optional[NotifyCommand] = None
     generic: Optional[NotifyCommand] = None
     """Run after the specific hook with TYPE NAME STATE PRIORITY appended."""
+    master_rx_lower_pri: Optional[NotifyCommand] = None
+    """Instances only: a master heard a lower priority (once per episode, answers.py)."""
 
     def for_state(self, state: str) -> Optional[NotifyCommand]:
         return {"MASTER": self.master, "BACKUP": self.backup, "FAULT": self.fault,
-                "STOP": self.stop}.get(state)
+                "STOP": self.stop, RX_LOWER_PRI: self.master_rx_lower_pri}.get(state)
 
     @property
     def any(self) -> bool:
-        return any((self.master, self.backup, self.fault, self.stop, self.generic))
+        return any((self.master, self.backup, self.fault, self.stop, self.generic,
+                    self.master_rx_lower_pri))
 
 
 @dataclass(frozen=True)
@@ -246,6 +253,10 @@ class InstanceConfig:
     """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""
     dont_track_primary: bool = False
     """Ignore link down of `interface` (no FAULT)."""
+    lower_prio_no_advert: bool = False
+    """A master does not answer a lower-priority advert with an advert (keepalived)."""
+    higher_prio_send_advert: bool = False
+    """A master sends one advert before yielding to a higher priority (keepalived)."""
     debug: int = 0
     """keepalived's `debug [LEVEL]` (0..4): above 0 this instance logs at debug level."""
     tracks: Tuple[TrackRef, ...] = ()
@@ -284,6 +295,10 @@ class GlobalDefs:
     """`vrrp_rt_priority`: SCHED_RR priority 1..99 for the agent's threads; 0 = leave as started."""
     nice: Optional[int] = None
     """`vrrp_priority`: nice value -20..19; None = leave as started."""
+    lower_prio_no_advert: bool = False
+    """`vrrp_lower_prio_no_advert`: the instances' default."""
+    higher_prio_send_advert: bool = False
+    """`vrrp_higher_prio_send_advert`: the instances' default."""
 
 
 @dataclass(frozen=True)

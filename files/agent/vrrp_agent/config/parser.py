@@ -32,6 +32,7 @@ from vrrp_agent.config.model import (
 )
 from vrrp_agent.config.syntax import (
     Statement,
+    bool_flag,
     float_arg,
     int_arg,
     need_block,
@@ -70,7 +71,7 @@ NOT_IMPLEMENTED_GLOBAL = {
     "notify_fifo", "notify_fifo_script", "vrrp_notify_priority_changes", "enable_snmp_vrrp",
     "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
     "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
-    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
+    "vrrp_garp_extra_if",
     "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "nftables", "vrrp_ipsets",
     "max_auto_priority", "min_auto_priority_delay",
     "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "reload_check_config",
@@ -312,4 +313,6 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "script_user": _script_user,
     "vrrp_rt_priority": _set("rt_priority", lambda s: int_arg(s, 1, 99)),
     "vrrp_priority": _set("nice", lambda s: int_arg(s, -20, 19)),
+    "vrrp_lower_prio_no_advert": _set("lower_prio_no_advert", bool_flag),
+    "vrrp_higher_prio_send_advert": _set("higher_prio_send_advert", bool_flag),
 }
