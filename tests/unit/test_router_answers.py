@@ -163,3 +163,35 @@ def test_bad_keyword_values_name_the_line(line):
     with pytest.raises(ConfigError) as err:
         load(i=line)
     assert "k.conf:" in str(err.value)
+
+
+def backup_following(master_ip=bytes([198, 51, 100, 12])) -> Router:
+    r = Router(RouterParams(version=3, priority=100, adver_int_cs=10), LOG)
+    r.primary_ip = ME
+    r.start(0.0)
+    r.on_advert(advert(150), master_ip, 0.05)
+    return r
+
+
+def test_rfc5798_6_4_2_priority_zero_from_the_master_it_follows_sets_skew_time():
+    master_ip = bytes([198, 51, 100, 12])
+    r = backup_following(master_ip)
+    r.on_advert(advert(0), master_ip, 1.0)
+    assert r.next_deadline() == pytest.approx(1.0 + r.skew_time_s())
+
+
+def test_rfc5798_6_4_2_foreign_priority_zero_leaves_the_down_timer_of_a_live_master():
+    r = backup_following()
+    due = r.next_deadline()
+    for i in range(100):
+        assert r.on_advert(advert(0), FOREIGN, 0.06 + i * 0.001) == []
+    assert r.next_deadline() == due and r.state == BACKUP
+    assert r.counters["foreign_priority_zero_ignored"] == 100
+
+
+def test_rfc5798_6_4_2_priority_zero_with_no_known_master_sets_skew_time():
+    r = Router(RouterParams(version=3, priority=100, adver_int_cs=10), LOG)
+    r.primary_ip = ME
+    r.start(0.0)
+    r.on_advert(advert(0), FOREIGN, 0.2)
+    assert r.next_deadline() == pytest.approx(0.2 + r.skew_time_s())

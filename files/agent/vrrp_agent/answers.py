@@ -16,6 +16,13 @@ Rules this module keeps (docs/reliability.md, "Floods"):
    max(garp_lower_prio_delay, EPISODE_MIN_S): one immediate burst, the
    delayed burst, the hook and one INFO log line. Adverts heard while the
    episode lasts get none of them.
+4. Backups. RFC 5798 §6.4.2 has a backup cut its Master_Down_Timer to
+   Skew_Time on any priority-0 advert. A backup that follows a live master
+   (it accepted that master's adverts, and the master is not itself) only
+   does so for a priority 0 from that master's address: another router's
+   priority 0 says nothing about the master it follows, and a stream of
+   forged ones would otherwise make it take over every Skew_Time
+   (router.py `_foreign_stop`).
 """
 
 from __future__ import annotations

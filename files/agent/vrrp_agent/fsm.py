@@ -108,6 +108,7 @@ COUNTER_NAMES = (
     "garp_bursts",
     "answers_suppressed",
     "lower_priority_episodes",
+    "foreign_priority_zero_ignored",
 )
 
 

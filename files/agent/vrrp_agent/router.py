@@ -291,6 +291,10 @@ class Router:
 
     # -------------------------------------------------------------- backup
     def _backup_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        if adv.priority == PRIORITY_STOP and self._foreign_stop(src):
+            # the master we follow is alive: another router's priority 0 is not its leaving
+            self.counters["foreign_priority_zero_ignored"] += 1
+            return []
         if adv.priority == PRIORITY_STOP:
             # RFC 5798 §6.4.2 (655): Master_Down_Timer = Skew_Time
             self._master_down_at = now + self.skew_time_s()
@@ -311,6 +315,12 @@ class Router:
         self.counters["lower_priority_ignored"] += 1
         self._preempting = True  # the master is alive: preempt make-before-break
         return []
+
+    def _foreign_stop(self, src: bytes) -> bool:
+        """A priority 0 from a router other than the known, live master (answers.py, rule 4)."""
+        known = self.master_ip
+        return (known is not None and known != self.primary_ip and src != known
+                and self.master_priority not in (None, PRIORITY_STOP))
 
     def _accepts_master(self, adv_priority: int, now: float) -> bool:
         """Preempt_Mode False, or priority >= ours, or preempt_delay still running."""
