@@ -85,9 +85,10 @@ def markdown(rows: Dict[str, Dict[str, Any]], seconds: float, rate: int) -> str:
         "answer, not one per packet); one lower-priority episode per "
         "max(`garp_lower_prio_delay`, 1 s): one GARP burst of `garp_lower_prio_repeat` at "
         "once, the delayed one, one `notify_master_rx_lower_pri` run, one log line "
-        "(keepalived does all of it for every packet). A backup that follows a live master "
-        "ignores priority 0 from any other source (it would otherwise take over every "
-        "Skew_Time under such a stream, once the master stops answering each packet).",
+        "(keepalived does all of it for every packet). A backup honours a priority 0 only "
+        "from the best master it heard within the last Master_Down_Interval (RFC 5798 "
+        "§6.4.2 says any; under such a stream a backup would otherwise take over every "
+        "Skew_Time once the master stops answering each packet).",
         "",
         "```json",
         json.dumps(rows, indent=2),

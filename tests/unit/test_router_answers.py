@@ -195,3 +195,21 @@ def test_rfc5798_6_4_2_priority_zero_with_no_known_master_sets_skew_time():
     r.start(0.0)
     r.on_advert(advert(0), FOREIGN, 0.2)
     assert r.next_deadline() == pytest.approx(0.2 + r.skew_time_s())
+
+
+def test_rfc5798_6_4_2_a_forged_lower_master_cannot_cut_the_down_timer_of_the_best_one():
+    master_ip = bytes([198, 51, 100, 12])
+    r = backup_following(master_ip)
+    r.on_advert(advert(120), FOREIGN, 0.1)  # >= ours: accepted (RFC), but not the best live
+    due = r.next_deadline()
+    r.on_advert(advert(0), FOREIGN, 0.11)
+    assert r.next_deadline() == due and r.counters["foreign_priority_zero_ignored"] == 1
+
+
+def test_rfc5798_6_4_2_after_the_best_master_leaves_the_next_one_is_followed():
+    master_ip, second = bytes([198, 51, 100, 12]), bytes([198, 51, 100, 13])
+    r = backup_following(master_ip)
+    r.on_advert(advert(0), master_ip, 1.0)  # the master leaves
+    r.on_advert(advert(120), second, 1.05)  # the next one takes over
+    r.on_advert(advert(0), second, 1.2)  # and leaves too: skew time again
+    assert r.next_deadline() == pytest.approx(1.2 + r.skew_time_s())

@@ -17,12 +17,12 @@ Rules this module keeps (docs/reliability.md, "Floods"):
    delayed burst, the hook and one INFO log line. Adverts heard while the
    episode lasts get none of them.
 4. Backups. RFC 5798 §6.4.2 has a backup cut its Master_Down_Timer to
-   Skew_Time on any priority-0 advert. A backup that follows a live master
-   (it accepted that master's adverts, and the master is not itself) only
-   does so for a priority 0 from that master's address: another router's
-   priority 0 says nothing about the master it follows, and a stream of
-   forged ones would otherwise make it take over every Skew_Time
-   (router.py `_foreign_stop`).
+   Skew_Time on any priority-0 advert. A backup remembers the best master
+   it heard within the last Master_Down_Interval (highest priority, or the
+   same source again) and only does so for a priority 0 from that source:
+   another router's priority 0 says nothing about the live master, and a
+   stream of forged lower-priority and priority-0 adverts would otherwise
+   make it take over every Skew_Time (router.py `_foreign_stop`).
 """
 
 from __future__ import annotations

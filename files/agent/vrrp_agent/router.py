@@ -30,7 +30,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from vrrp_agent.answers import AnswerBudget
 from vrrp_agent.constants import PRIORITY_OWNER, PRIORITY_STOP
@@ -102,6 +102,8 @@ class Router:
         """Sync member whose master-down timer expired while the group held it back."""
         self._answers = AnswerBudget()
         """Rate limits of the answers to foreign adverts (answers.py)."""
+        self._live_master: Optional[Tuple[bytes, int, float]] = None
+        """(source, priority, until): the best master a backup heard lately (answers.py)."""
 
     # ----------------------------------------------------------------- timers
     def next_deadline(self) -> Optional[float]:
@@ -291,7 +293,7 @@ class Router:
 
     # -------------------------------------------------------------- backup
     def _backup_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
-        if adv.priority == PRIORITY_STOP and self._foreign_stop(src):
+        if adv.priority == PRIORITY_STOP and self._foreign_stop(src, now):
             # the master we follow is alive: another router's priority 0 is not its leaving
             self.counters["foreign_priority_zero_ignored"] += 1
             return []
@@ -299,6 +301,7 @@ class Router:
             # RFC 5798 §6.4.2 (655): Master_Down_Timer = Skew_Time
             self._master_down_at = now + self.skew_time_s()
             self.master_priority = PRIORITY_STOP
+            self._live_master = None
             self._preempting = False  # the master is leaving: nothing to make before break
             return []
         self._preempting = False
@@ -310,17 +313,23 @@ class Router:
             self.master_ip = src
             self.master_priority = adv.priority
             self.wants_master = False
+            self._note_live_master(src, adv.priority, now)
             return []
         # RFC 5798 §6.4.2 (675): discard; the down timer keeps running, so we preempt
         self.counters["lower_priority_ignored"] += 1
         self._preempting = True  # the master is alive: preempt make-before-break
         return []
 
-    def _foreign_stop(self, src: bytes) -> bool:
-        """A priority 0 from a router other than the known, live master (answers.py, rule 4)."""
-        known = self.master_ip
-        return (known is not None and known != self.primary_ip and src != known
-                and self.master_priority not in (None, PRIORITY_STOP))
+    def _note_live_master(self, src: bytes, priority: int, now: float) -> None:
+        """The best master heard within a Master_Down_Interval (answers.py, rule 4)."""
+        live = self._live_master
+        if live is None or now >= live[2] or src == live[0] or priority > live[1]:
+            self._live_master = (src, priority, now + self.master_down_interval_s())
+
+    def _foreign_stop(self, src: bytes, now: float) -> bool:
+        """A priority 0 from a router other than the best live master (answers.py, rule 4)."""
+        live = self._live_master
+        return live is not None and now < live[2] and src != live[0]
 
     def _accepts_master(self, adv_priority: int, now: float) -> bool:
         """Preempt_Mode False, or priority >= ours, or preempt_delay still running."""
@@ -378,6 +387,7 @@ class Router:
         self.master_priority = adv.priority
         self._cancel_timers()
         self._master_down_at = now + self.master_down_interval_s()
+        self._note_live_master(src, adv.priority, now)
         self.counters["released_master"] += 1
         return [DelVips()] + self._change_state(BACKUP, now, "higher priority master", PREEMPTED)
 
