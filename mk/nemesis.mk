@@ -5,3 +5,13 @@
 
 flood: venv
 	PYTHONPATH=$(AGENT) $(PY) bench/flood.py --write docs/reliability.md $(FLOOD_ARGS)
+
+# `make nemesis`: NEMESIS_MINUTES (default 30) of seeded, overlapping faults on mixed
+# clusters and on all-keepalived ones under the same schedules; table in docs/reliability.md.
+# Replay one round: .venv/bin/python bench/nemesis.py --seed SEED --spec K
+NEMESIS_MINUTES ?= 30
+.PHONY: nemesis
+
+nemesis: venv
+	PYTHONPATH=$(AGENT) $(PY) bench/nemesis.py --minutes $(NEMESIS_MINUTES) \
+		--write docs/reliability.md --json /tmp/vrrp-nemesis-$(shell id -u).json $(NEMESIS_ARGS)
