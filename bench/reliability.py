@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
+import docsection  # noqa: E402
 import reliability  # noqa: E402
 from netlab import Lab  # noqa: E402
 
@@ -85,11 +86,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     text = markdown(results)
     print(text)
     if args.write:
+        kept = docsection.sections(Path(args.write).read_text()) if Path(args.write).exists() else {}
         Path(args.write).write_text(
             "# Reliability\n\nProduced by `make reliability` (bench/reliability.py) on "
             f"{time.strftime('%Y-%m-%d', time.gmtime())}; a shortened version runs in "
             "`make test`.\n\n" + text + "\n\nRaw counts:\n\n```json\n"
-            + json.dumps(results, indent=2) + "\n```\n")
+            + json.dumps(results, indent=2) + "\n```\n"
+            + "".join(f"\n{block}\n" for block in kept.values()))
     return 0
 
 

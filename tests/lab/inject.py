@@ -5,17 +5,23 @@ datagrams take, their IP header says where they claim to go).
 
 Runs inside the client namespace; the datagrams carry their own IP header
 (IP_HDRINCL). Prints the number sent. Bounded by COUNT; stdlib only.
+`inject.py POOL COUNT RATE` paces the stream at RATE packets a second
+(batches every 10 ms); without RATE it goes as fast as it can.
 """
 
 import pickle
 import socket
 import sys
+import time
 
 
 def main() -> int:
     with open(sys.argv[1], "rb") as fh:
         pool = pickle.load(fh)
     count = int(sys.argv[2])
+    rate = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    batch = max(1, int(rate / 100)) if rate else count
+    start = time.monotonic()
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
     sock.setsockopt(socket.SOL_SOCKET, 25, b"eth0")  # SO_BINDTODEVICE: the lab segment
@@ -28,6 +34,10 @@ def main() -> int:
         except (BlockingIOError, OSError):
             pass
         sent += 1
+        if rate and sent % batch == 0:
+            delay = start + sent / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
     print(sent)
     return 0
 

@@ -50,7 +50,16 @@ from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
-from vrrp_agent.router import INIT, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged
+from vrrp_agent.router import (
+    INIT,
+    Action,
+    AddVips,
+    Announce,
+    DelVips,
+    RxLowerPriority,
+    SendAdvert,
+    StateChanged,
+)
 from vrrp_agent.runtime import Adapters, Runtime
 from vrrp_agent.transitions import Transitions
 from vrrp_agent.vips import VipKeeper, read_held_vips
@@ -285,6 +294,8 @@ class Driver:
                 elif kind is StateChanged:
                     self.vips.flush()  # the worker adds the VIPs while the loop publishes
                     self.transitions.on_transition(inst, action)  # type: ignore[arg-type]
+                elif kind is RxLowerPriority:
+                    self.transitions.on_rx_lower_priority(inst, action)  # type: ignore[arg-type]
 
     def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any]]:
         """(io, packet, destination) for each destination of `inst`'s advert, for the

@@ -86,7 +86,14 @@ class WantMaster(NamedTuple):
     reason: str
 
 
-Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged, WantMaster]
+class RxLowerPriority(NamedTuple):
+    """A master opened a lower-priority episode: run notify_master_rx_lower_pri (keepalived)."""
+
+    priority: int
+    src: bytes
+
+
+Action = Union[SendAdvert, AddVips, DelVips, Announce, StateChanged, WantMaster, RxLowerPriority]
 
 COUNTER_NAMES = (
     "adverts_sent",
@@ -99,6 +106,9 @@ COUNTER_NAMES = (
     "lower_priority_ignored",
     "dual_master_seen",
     "garp_bursts",
+    "answers_suppressed",
+    "lower_priority_episodes",
+    "foreign_priority_zero_ignored",
 )
 
 
@@ -116,6 +126,10 @@ class RouterParams(NamedTuple):
     garp_master_refresh_repeat: int = 1
     garp_lower_prio_delay_s: float = 5.0
     garp_lower_prio_repeat: int = 5
+    lower_prio_no_advert: bool = False
+    """Do not answer a lower-priority advert with an advert (GARPs and hook still run)."""
+    higher_prio_send_advert: bool = False
+    """Send one advert before yielding to a higher priority, so the winner re-announces."""
     sync_member: bool = False
     """In a vrrp_sync_group: become master only when the driver says every member wants to."""
     down_timer_adverts: int = 3

@@ -49,6 +49,8 @@ def router_params(cfg: InstanceConfig) -> RouterParams:
         garp_master_refresh_repeat=garp.master_refresh_repeat,
         garp_lower_prio_delay_s=lower_delay,
         garp_lower_prio_repeat=lower_repeat,
+        lower_prio_no_advert=cfg.lower_prio_no_advert,
+        higher_prio_send_advert=cfg.higher_prio_send_advert,
         sync_member=cfg.sync_group is not None,
         down_timer_adverts=cfg.down_timer_adverts,
     )

@@ -63,6 +63,9 @@ def render(doc: Dict[str, Any]) -> str:
             for i in insts for r in i.get("resources") or []])
     family("vrrp_agent_discards_total", "counter", "Packets no instance claimed, by reason.",
            [(f'{{reason="{r}"}}', n) for r, n in doc["agent"]["discards"].items()])
+    family("vrrp_agent_socket_drops_total", "counter",
+           "Datagrams the kernel dropped on a full receive socket, by interface and family.",
+           [(f'{{socket="{k}"}}', n) for k, n in doc["agent"].get("socket_drops", {}).items()])
     out.extend(_process_metrics())
     return "\n".join(out) + "\n"
 

@@ -21,7 +21,7 @@ import logging
 from typing import Any, Dict, Optional, Tuple
 
 from vrrp_agent.adapters.scripts import RunResult, resolve_user, run_command
-from vrrp_agent.config.model import GlobalDefs, NotifyCommand, NotifyConfig
+from vrrp_agent.config.model import RX_LOWER_PRI, GlobalDefs, NotifyCommand, NotifyConfig
 from vrrp_agent.events import EventBus
 
 NOTIFY_TIMEOUT_S = 30.0
@@ -48,7 +48,8 @@ class Notifier:
         self.notify, self.gdefs = notify, gdefs
 
     def transition(self, state: str, priority: int) -> None:
-        """Queue the hooks of entering `state` (MASTER, BACKUP, FAULT, STOP)."""
+        """Queue the hooks of entering `state` (MASTER, BACKUP, FAULT, STOP), or of the
+        MASTER_RX_LOWER_PRI event (its own hook only)."""
         if not self.notify.any:
             return
         if self.task is None:
@@ -77,7 +78,7 @@ class Notifier:
             specific = notify.for_state(state)
             if specific is not None:
                 await self._run(f"notify_{state.lower()}", specific, (), state)
-            if notify.generic is not None:
+            if notify.generic is not None and state != RX_LOWER_PRI:
                 await self._run("notify", notify.generic, (self.kind, self.name, state, str(priority)),
                                 state)
 

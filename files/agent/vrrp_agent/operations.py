@@ -33,6 +33,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 
 from vrrp_agent import __version__
+from vrrp_agent.adapters.sockets import receive_drops
 from vrrp_agent.config.model import Config, InstanceConfig
 from vrrp_agent.control import ControlError
 from vrrp_agent.errors import ConfigError
@@ -75,6 +76,7 @@ class Operations:
                 "started_at": iso_utc(self.started_wall),
                 "uptime_s": round(time.time() - self.started_wall, 3),
                 "discards": dict(self.driver.discards),
+                "socket_drops": receive_drops(self.driver.io.values()),
             },
             "instances": [self._instance_status(i, now, wall_offset) for i in self.rt.instances],
         }

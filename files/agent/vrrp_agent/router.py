@@ -30,8 +30,9 @@ Rules this module keeps:
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
+from vrrp_agent.answers import AnswerBudget
 from vrrp_agent.constants import PRIORITY_OWNER, PRIORITY_STOP
 from vrrp_agent.fsm import (  # the vocabulary, re-exported: callers import it from here
     BACKUP,
@@ -55,6 +56,7 @@ from vrrp_agent.fsm import (  # the vocabulary, re-exported: callers import it f
     Announce,
     DelVips,
     RouterParams,
+    RxLowerPriority,
     SendAdvert,
     StateChanged,
     WantMaster,
@@ -65,7 +67,7 @@ from vrrp_agent.timing import master_down_interval_s, skew_time_s
 __all__ = [
     "INIT", "BACKUP", "MASTER", "FAULT", "STARTUP", "MASTER_DOWN", "PREEMPTED", "SHUTDOWN",
     "FAULTED", "TAKEOVER", "STANDBY", "SYNC", "TRANSITIONS", "SendAdvert", "AddVips", "DelVips",
-    "Announce", "StateChanged", "WantMaster", "Action", "COUNTER_NAMES", "RouterParams",
+    "Announce", "StateChanged", "WantMaster", "RxLowerPriority", "Action", "COUNTER_NAMES", "RouterParams",
     "TAKEOVER_PRIORITY", "STANDBY_PRIORITY", "Router",
 ]
 
@@ -98,6 +100,10 @@ class Router:
         """The last advert heard came from a live lower-priority master we will preempt."""
         self.wants_master = False
         """Sync member whose master-down timer expired while the group held it back."""
+        self._answers = AnswerBudget()
+        """Rate limits of the answers to foreign adverts (answers.py)."""
+        self._live_master: Optional[Tuple[bytes, int, float]] = None
+        """(source, priority, until): the best master a backup heard lately (answers.py)."""
 
     # ----------------------------------------------------------------- timers
     def next_deadline(self) -> Optional[float]:
@@ -288,10 +294,15 @@ class Router:
 
     # -------------------------------------------------------------- backup
     def _backup_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        if adv.priority == PRIORITY_STOP and self._foreign_stop(src, now):
+            # the master we follow is alive: another router's priority 0 is not its leaving
+            self.counters["foreign_priority_zero_ignored"] += 1
+            return []
         if adv.priority == PRIORITY_STOP:
             # RFC 5798 §6.4.2 (655): Master_Down_Timer = Skew_Time
             self._master_down_at = now + self.skew_time_s()
             self.master_priority = PRIORITY_STOP
+            self._live_master = None
             self._preempting = False  # the master is leaving: nothing to make before break
             return []
         self._preempting = False
@@ -303,11 +314,23 @@ class Router:
             self.master_ip = src
             self.master_priority = adv.priority
             self.wants_master = False
+            self._note_live_master(src, adv.priority, now)
             return []
         # RFC 5798 §6.4.2 (675): discard; the down timer keeps running, so we preempt
         self.counters["lower_priority_ignored"] += 1
         self._preempting = True  # the master is alive: preempt make-before-break
         return []
+
+    def _note_live_master(self, src: bytes, priority: int, now: float) -> None:
+        """The best master heard within a Master_Down_Interval (answers.py, rule 4)."""
+        live = self._live_master
+        if live is None or now >= live[2] or src == live[0] or priority > live[1]:
+            self._live_master = (src, priority, now + self.master_down_interval_s())
+
+    def _foreign_stop(self, src: bytes, now: float) -> bool:
+        """A priority 0 from a router other than the best live master (answers.py, rule 4)."""
+        live = self._live_master
+        return live is not None and now < live[2] and src != live[0]
 
     def _accepts_master(self, adv_priority: int, now: float) -> bool:
         """Preempt_Mode False, or priority >= ours, or preempt_delay still running."""
@@ -323,9 +346,8 @@ class Router:
     # -------------------------------------------------------------- master
     def _master_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
         if adv.priority == PRIORITY_STOP:
-            # RFC 5798 §6.4.3 (720): send an advert at once, reset Adver_Timer
-            self._adver_at = now + self.adver_int_s
-            return [self._advert(self.effective_priority)]
+            # RFC 5798 §6.4.3 (720): send an advert at once, reset Adver_Timer (budgeted)
+            return self._answer(now)
         self.counters["dual_master_seen"] += 1
         ours = self.effective_priority
         if adv.priority > ours or (adv.priority == ours and src > self.primary_ip):
@@ -333,14 +355,30 @@ class Router:
             self.log.info(
                 "higher priority %d (ours %d) from %s: yielding", adv.priority, ours, _ip_text(src)
             )
-            return self._yield_to(adv, src, now)
-        # RFC 9568 §6.4.3 / keepalived: answer a lower priority at once, re-announce
-        self.log.info("lower priority %d advert from %s: asserting master", adv.priority, _ip_text(src))
+            last: List[Action] = [self._advert(ours)] if self.params.higher_prio_send_advert else []
+            return last + self._yield_to(adv, src, now)
+        return self._lower_rx(adv, src, now)
+
+    def _answer(self, now: float) -> List[Action]:
+        """One answer advert per Advertisement_Interval at most (answers.py, rule 2)."""
+        if not self._answers.advert_due(now, self.adver_int_s):
+            self.counters["answers_suppressed"] += 1
+            return []
         self._adver_at = now + self.adver_int_s
-        actions: List[Action] = [self._advert(ours)]
-        if self.params.garp_lower_prio_repeat > 0:
-            actions.append(self._announce(self.params.garp_lower_prio_repeat))
-            self._arm_garp_burst(now, self.params.garp_lower_prio_delay_s, self.params.garp_lower_prio_repeat)
+        return [self._advert(self.effective_priority)]
+
+    def _lower_rx(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
+        """RFC 9568 §6.4.3 / keepalived: answer a lower priority, re-announce (budgeted)."""
+        p = self.params
+        actions: List[Action] = [] if p.lower_prio_no_advert else self._answer(now)
+        if not self._answers.episode_opens(now, p.garp_lower_prio_delay_s):
+            return actions
+        self.counters["lower_priority_episodes"] += 1
+        self.log.info("lower priority %d advert from %s: asserting master", adv.priority, _ip_text(src))
+        if p.garp_lower_prio_repeat > 0:
+            actions.append(self._announce(p.garp_lower_prio_repeat))
+            self._arm_garp_burst(now, p.garp_lower_prio_delay_s, p.garp_lower_prio_repeat)
+        actions.append(RxLowerPriority(adv.priority, src))
         return actions
 
     def _yield_to(self, adv: Advertisement, src: bytes, now: float) -> List[Action]:
@@ -350,6 +388,7 @@ class Router:
         self.master_priority = adv.priority
         self._cancel_timers()
         self._master_down_at = now + self.master_down_interval_s()
+        self._note_live_master(src, adv.priority, now)
         self.counters["released_master"] += 1
         return [DelVips()] + self._change_state(BACKUP, now, "higher priority master", PREEMPTED)
 

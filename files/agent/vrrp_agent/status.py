@@ -3,7 +3,8 @@
 Schema (ARCHITECTURE.md "status --json"), version 1:
   {"schema": 1,
    "agent": {"version", "pid", "config", "router_id", "started_at", "uptime_s",
-             "discards": {reason: n}},          # packets no instance could claim
+             "discards": {reason: n},           # packets no instance could claim
+             "socket_drops": {"IF/ipv4": n}},   # dropped by the kernel: receive queue full
    "instances": [{"name", "interface", "vrid", "family" ("ipv4"|"ipv6"), "version",
                   "state" (INIT|BACKUP|MASTER|FAULT), "base_priority",
                   "effective_priority", "master_ip", "master_priority",

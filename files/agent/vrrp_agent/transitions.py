@@ -24,11 +24,11 @@ import functools
 import logging
 from typing import Deque, Dict, List, Optional, Protocol, Tuple
 
-from vrrp_agent.config.model import InstanceConfig
+from vrrp_agent.config.model import RX_LOWER_PRI, InstanceConfig
 from vrrp_agent.instance import Instance
 from vrrp_agent.notify import Notifier
 from vrrp_agent.resources import ResourceGroup
-from vrrp_agent.router import INIT, MASTER, Action, StateChanged, WantMaster
+from vrrp_agent.router import INIT, MASTER, Action, RxLowerPriority, StateChanged, WantMaster
 from vrrp_agent.runtime import Runtime
 from vrrp_agent.supervisor import (
     RESOURCES,
@@ -223,6 +223,12 @@ class Transitions:
                 inst.resources.set_wanted(True)
             elif change.old == MASTER:
                 inst.resources.set_wanted(False)
+
+    def on_rx_lower_priority(self, inst: Instance, event: RxLowerPriority) -> None:
+        """A lower-priority episode opened (answers.py): the event and keepalived's hook."""
+        self.rt.bus.publish("rx_lower_priority", instance=inst.cfg.name, priority=event.priority)
+        if inst.notifier is not None and inst.cfg.notify.master_rx_lower_pri is not None:
+            inst.notifier.transition(RX_LOWER_PRI, inst.router.effective_priority)
 
     def _group_changed(self, group: str, state: str) -> None:
         log.info("sync group %s: %s", group, state)

@@ -20,9 +20,10 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from vrrp_agent.constants import IPPROTO_VRRP, TOS_VRRP, TTL_VRRP
 
@@ -181,3 +182,41 @@ class VrrpSockets:
     def close(self) -> None:
         self.close_tx()
         self.rx.close()
+
+
+def _proc_raw_drops(family: int) -> Dict[int, int]:
+    """inode -> drops of every raw socket of this network namespace (/proc/net/raw{,6})."""
+    path = "/proc/net/raw" if family == 4 else "/proc/net/raw6"
+    drops: Dict[int, int] = {}
+    try:
+        with open(path, encoding="ascii") as fh:
+            next(fh, None)  # header: sl local rem st tx:rx tr:when retr uid timeout inode ref ptr drops
+            for line in fh:
+                cols = line.split()
+                if len(cols) >= 13 and cols[9].isdigit() and cols[-1].isdigit():
+                    drops[int(cols[9])] = int(cols[-1])
+    except OSError:
+        return {}
+    return drops
+
+
+def receive_drops(sockets: Iterable[VrrpSockets]) -> Dict[str, int]:
+    """{"IFNAME/ipv4": n}: datagrams the kernel dropped on each receive socket (queue full).
+
+    Read when asked (status, metrics), never on the receive path.
+    """
+    tables: Dict[int, Dict[int, int]] = {}
+    out: Dict[str, int] = {}
+    for io in sockets:
+        rx = getattr(io, "rx", None)
+        if not isinstance(rx, socket.socket):
+            continue  # a test double
+        try:
+            inode = os.fstat(rx.fileno()).st_ino
+        except (OSError, ValueError):
+            continue
+        if io.family not in tables:
+            tables[io.family] = _proc_raw_drops(io.family)
+        table = tables[io.family]
+        out[f"{io.ifname}/ipv{io.family}"] = table.get(inode, 0)
+    return out

@@ -23,6 +23,7 @@ from vrrp_agent.config.model import GlobalDefs, InstanceConfig, NotifyConfig, Vi
 from vrrp_agent.config.routes import parse_routes, parse_rules
 from vrrp_agent.config.syntax import (
     Statement,
+    bool_flag,
     float_arg,
     int_arg,
     need_block,
@@ -42,8 +43,7 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "notify_master_rx_lower_pri", "use_vmac_addr", "use_ipvlan",
-    "lower_prio_no_advert", "higher_prio_send_advert", "garp_extra_if",
+    "use_vmac_addr", "use_ipvlan", "garp_extra_if",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",
@@ -227,6 +227,9 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "garp_lower_prio_delay": _store("g.lower_prio_delay_s", lambda s: float_arg(s, 0, 1000)),
     "garp_lower_prio_repeat": _store("g.lower_prio_repeat", lambda s: int_arg(s, 0, 1000)),
     "v3_checksum_as_v2": _store("v3_checksum_as_v2", _flag),
+    "notify_master_rx_lower_pri": _store("n.notify_master_rx_lower_pri", parse_notify),
+    "lower_prio_no_advert": _store("lower_prio_no_advert", bool_flag),
+    "higher_prio_send_advert": _store("higher_prio_send_advert", bool_flag),
     "dont_track_primary": _store("dont_track_primary", _flag),
     "resource_group": _store("resources", parse_resource_group),  # agent extension
     "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
@@ -321,6 +324,8 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         mcast_src_ip=mcast_src, garp=garp, **wire_cfg,
         v3_checksum_as_v2=_get(raw, "v3_checksum_as_v2", gdefs.v3_checksum_as_v2),
         dont_track_primary=_get(raw, "dont_track_primary", False),
+        lower_prio_no_advert=_get(raw, "lower_prio_no_advert", gdefs.lower_prio_no_advert),
+        higher_prio_send_advert=_get(raw, "higher_prio_send_advert", gdefs.higher_prio_send_advert),
         debug=_get(raw, "debug", 0),
         tracks=_get(raw, "tracks", ()),
         notify=_notify(raw),

@@ -160,6 +160,10 @@ class NotifyCommand:
     line: int = 0
 
 
+RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
+"""keepalived's event name; its hook gets only its configured words, no generic `notify`."""
+
+
 @dataclass(frozen=True)
 class FifoConfig:
     """`notify_fifo PATH [USER [GROUP]]` (+ `notify_fifo_script CMD`): state lines written to a FIFO."""
@@ -185,14 +189,18 @@ class NotifyConfig:
     """notify_deleted CMD: run when the instance leaves the configuration at a reload."""
     generic: Optional[NotifyCommand] = None
     """Run after the specific hook with TYPE NAME STATE PRIORITY appended."""
+    master_rx_lower_pri: Optional[NotifyCommand] = None
+    """Instances only: a master heard a lower priority (once per episode, answers.py)."""
 
     def for_state(self, state: str) -> Optional[NotifyCommand]:
         return {"MASTER": self.master, "BACKUP": self.backup, "FAULT": self.fault,
-                "STOP": self.stop, "DELETED": self.deleted}.get(state)
+                "STOP": self.stop, "DELETED": self.deleted,
+                RX_LOWER_PRI: self.master_rx_lower_pri}.get(state)
 
     @property
     def any(self) -> bool:
-        return any((self.master, self.backup, self.fault, self.stop, self.deleted, self.generic))
+        return any((self.master, self.backup, self.fault, self.stop, self.deleted, self.generic,
+                    self.master_rx_lower_pri))
 
 
 @dataclass(frozen=True)
@@ -356,6 +364,10 @@ class InstanceConfig:
     """Send the RFC 9568 form of the v3/IPv4 checksum (no pseudo-header)."""
     dont_track_primary: bool = False
     """Ignore link down of `interface` (no FAULT)."""
+    lower_prio_no_advert: bool = False
+    """A master does not answer a lower-priority advert with an advert (keepalived)."""
+    higher_prio_send_advert: bool = False
+    """A master sends one advert before yielding to a higher priority (keepalived)."""
     debug: int = 0
     """keepalived's `debug [LEVEL]` (0..4): above 0 this instance logs at debug level."""
     tracks: Tuple[TrackRef, ...] = ()
@@ -463,6 +475,10 @@ class GlobalDefs:
     """`vrrp_check_unicast_src`: every unicast instance drops adverts from non-peers."""
     skip_check_adv_addr: bool = False
     """`vrrp_skip_check_adv_addr`: the default of the instances' skip_check_adv_addr."""
+    lower_prio_no_advert: bool = False
+    """`vrrp_lower_prio_no_advert`: the instances' default."""
+    higher_prio_send_advert: bool = False
+    """`vrrp_higher_prio_send_advert`: the instances' default."""
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from vrrp_agent.config.model import (
 from vrrp_agent.config.routes import parse_routes, parse_rules
 from vrrp_agent.config.syntax import (
     Statement,
+    bool_flag,
     float_arg,
     int_arg,
     need_block,
@@ -75,7 +76,7 @@ NOT_IMPLEMENTED_TOP = {
 }
 NOT_IMPLEMENTED_GLOBAL = {
     "fifo_write_vrrp_states_on_reload",
-    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
+    "vrrp_garp_extra_if",
     "vrrp_delay_after_boot", "vrrp_iptables", "vrrp_ipsets",
     "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
@@ -335,4 +336,6 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_rt_priority": _set("rt_priority", lambda s: int_arg(s, 1, 99)),
     "vrrp_priority": _set("nice", lambda s: int_arg(s, -20, 19)),
     **alerts.GLOBAL_HANDLERS,
+    "vrrp_lower_prio_no_advert": _set("lower_prio_no_advert", bool_flag),
+    "vrrp_higher_prio_send_advert": _set("higher_prio_send_advert", bool_flag),
 }

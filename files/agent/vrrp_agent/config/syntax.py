@@ -111,3 +111,20 @@ def need_block(stmt: Statement) -> Tuple[Statement, ...]:
     if stmt.block is None:
         raise stmt.error(f"'{stmt.keyword}' needs a {{ block }}")
     return stmt.block
+
+
+TRUE_WORDS = ("true", "on", "yes")
+FALSE_WORDS = ("false", "off", "no")
+
+
+def bool_flag(stmt: Statement) -> bool:
+    """`KEYWORD [true|on|yes|false|off|no]`: a bare keyword means true (keepalived)."""
+    no_block(stmt)
+    if not stmt.args:
+        return True
+    word = one_arg(stmt).lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise stmt.error(f"{stmt.keyword} {stmt.args[0]!r}: use true/on/yes or false/off/no")

@@ -240,8 +240,12 @@ def parse_notify(stmt: Statement) -> NotifyCommand:
     return NotifyCommand(argv, user, stmt.file, stmt.line)
 
 
+INSTANCE_NOTIFY_KEYS = {**NOTIFY_KEYS, "notify_master_rx_lower_pri": "master_rx_lower_pri"}
+"""An instance has one more hook than a sync group (keepalived: instances only)."""
+
+
 def notify_config(hooks: Dict[str, NotifyCommand]) -> NotifyConfig:
-    return NotifyConfig(**{NOTIFY_KEYS[k]: v for k, v in hooks.items()})
+    return NotifyConfig(**{INSTANCE_NOTIFY_KEYS[k]: v for k, v in hooks.items()})
 
 
 # ------------------------------------------------------------------ resource_group (extension)
