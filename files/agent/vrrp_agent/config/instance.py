@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from vrrp_agent.config.announce import check_vips, parse_announce
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.config.syntax import (
     Statement,
@@ -192,6 +193,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "resource_group": _store("resources", parse_resource_group),  # agent extension
     "preempt": lambda s, raw: no_args(s),  # keepalived no-op, kept for old configs
     "debug": _store("debug", _debug_level),
+    "announce": _store("announce", parse_announce),  # agent extension (config/announce.py)
 }
 
 
@@ -250,6 +252,11 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
     for vip in vips:
         if vip.address == unicast_src or vip.address in peers:
             raise _vip_error(vip, f"virtual IP {vip.address} is also a unicast address of this instance")
+    announce = _get(raw, "announce")
+    if announce is not None and announce.mode == "garp":
+        announce = None
+    if announce is not None:
+        check_vips(announce, vips + excluded)
     garp = dataclasses.replace(gdefs.garp, **{k[2:]: v[0] for k, v in raw.items() if k.startswith("g.")})
     return InstanceConfig(
         name=name, interface=interface, vrid=raw["vrid"][0], priority=priority,
@@ -263,7 +270,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         tracks=_get(raw, "tracks", ()),
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
         resources=_get(raw, "resources"),
-        file=stmt.file, line=stmt.line,
+        file=stmt.file, line=stmt.line, announce=announce,
     )
 
 

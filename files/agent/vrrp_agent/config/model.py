@@ -60,6 +60,23 @@ class VipSpec:
 
 
 @dataclass(frozen=True)
+class AnnounceConfig:
+    """`announce bgp [dev NAME] [lease SECONDS]` (agent extension, see docs/bgp.md).
+
+    While MASTER the VIPs are host routes (/32, /128) on the dummy interface
+    `dev`, which FRR redistributes over BGP; they carry a valid lifetime of
+    `lease_s` seconds, refreshed while MASTER, so that a frozen or killed
+    agent's announcement lapses on its own.
+    """
+
+    mode: str = "bgp"
+    dev: str = "vrrp-bgp"
+    lease_s: int = 3
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class ScriptUser:
     """`user USER [GROUP]` / `script_user USER [GROUP]`: who a script runs as."""
 
@@ -255,6 +272,8 @@ class InstanceConfig:
     sync_group: Optional[str] = None
     file: str = ""
     line: int = 0
+    announce: Optional[AnnounceConfig] = None
+    """None: VIPs on the interface with gratuitous ARP/NA (VRRP's way); else routed (BGP)."""
 
     @property
     def unicast(self) -> bool:
