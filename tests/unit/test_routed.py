@@ -37,7 +37,7 @@ def load(tmp_path, text):
 # ------------------------------------------------------------------ config
 def test_announce_bgp_parses_with_defaults(tmp_path):
     cfg = load(tmp_path, instance(vips=("2001:db8::1/128",), extra="    announce bgp\n")).instances[0]
-    assert (cfg.announce.mode, cfg.announce.dev, cfg.announce.lease_s) == ("bgp", "vrrp-bgp", 3)
+    assert (cfg.announce.mode, cfg.announce.dev, cfg.announce.lease_s) == ("bgp", "lo", 3)
     plain = load(tmp_path, instance(vips=(VIP,), extra="    announce garp\n")).instances[0]
     assert plain.announce is None
 

@@ -2,14 +2,14 @@
 
 One part of the daemon (daemon.py wires it). Rules:
 - While MASTER, a routed instance's VIPs are /32 or /128 addresses on its
-  announce device (a dummy interface); zebra sees them as connected routes
+  announce device (`lo`, or a dummy interface); zebra sees them as connected routes
   and bgpd redistributes exactly those the role's prefix-list lets out. The
   address *is* the announcement: removing it is the withdrawal.
 - Leaving MASTER (stop, fault, standby, a better master) withdraws first:
   `withdraw_first` moves the VIP removal ahead of the advert that lets the
   backup take over, and the driver sends that advert from the netlink
   worker after the removal (vips.py). Gratuitous ARP/NA is not sent: there
-  is no layer-2 neighbour to teach on a dummy interface.
+  is no layer-2 neighbour to teach on the announce device.
 - Every VIP carries a lease (valid lifetime, `announce ... lease S`): a
   master renews it every third of the lease; a frozen or killed agent stops
   renewing and the kernel removes the address, so FRR withdraws it on its

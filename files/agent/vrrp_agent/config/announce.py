@@ -4,8 +4,9 @@ keepalived has no such keyword (it would refuse the file); the agent reads it
 so that one instance can be announced over a routed network (docs/bgp.md).
 Rules, checked here with FILE:LINE before anything runs:
 - the mode is `bgp` (`garp`, VRRP's own way, is the default and needs no line);
-- `dev` is a Linux interface name (1..15 characters, no '/', no space) the
-  agent creates as a dummy interface if it is missing; `lease` is 2..3600 s;
+- `dev` (default `lo`) is a Linux interface name (1..15 characters, no '/')
+  the agent creates as a dummy interface if it is missing (a kernel without
+  the dummy driver: use `lo`); `lease` is 2..3600 s;
 - every VIP of the instance is a host route (IPv4 /32, IPv6 /128) and has no
   `dev` of its own: it goes on the announce device, and only host routes are
   what FRR's prefix-list lets out.

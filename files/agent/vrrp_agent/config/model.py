@@ -63,14 +63,14 @@ class VipSpec:
 class AnnounceConfig:
     """`announce bgp [dev NAME] [lease SECONDS]` (agent extension, see docs/bgp.md).
 
-    While MASTER the VIPs are host routes (/32, /128) on the dummy interface
-    `dev`, which FRR redistributes over BGP; they carry a valid lifetime of
+    While MASTER the VIPs are host routes (/32, /128) on `dev` (`lo` by
+    default, or a dummy interface the agent creates), which FRR redistributes; they carry a valid lifetime of
     `lease_s` seconds, refreshed while MASTER, so that a frozen or killed
     agent's announcement lapses on its own.
     """
 
     mode: str = "bgp"
-    dev: str = "vrrp-bgp"
+    dev: str = "lo"
     lease_s: int = 3
     file: str = ""
     line: int = 0
