@@ -165,10 +165,10 @@ def _cell(values: List[Optional[float]]) -> str:
 
 
 def tables(results: Result, runs: int) -> str:
-    head = ("Median (min-max) of {runs} run(s), from the event: the router's kernel route "
+    head = (f"Median (min-max) of {runs} run(s), from the event: the router's kernel route "
             "moves to the new master (**route**), the client's first reply from it (**reply**), "
             "the router holds one BGP path only (**one path**). BFD 100 ms x 3, VRRPv3 0.1 s "
-            "unicast, announce lease 3 s.\n\n").format(runs=runs)
+            "unicast, announce lease 3 s.\n\n")
     rows = ["| event | engine | route | reply | one path |", "|---|---|---|---|---|"]
     for scenario in SCENARIOS:
         for engine in ("agent", "keepalived"):

@@ -50,7 +50,8 @@ def _asn_error(value):
 def _ranged(host, host_vars, key, default, bounds, errors):
     value = host_vars.get(key, default)
     if not _is_int(value) or not bounds[0] <= value <= bounds[1]:
-        errors.append("%s: %s must be a whole number %d..%d, got %r" % (host, key, bounds[0], bounds[1], value))
+        errors.append("%s: %s must be a whole number %d..%d, got %r"
+                      % (host, key, bounds[0], bounds[1], value))
         return default
     return value
 
@@ -62,7 +63,8 @@ def _neighbor(host, index, entry, hostvars, errors):
         return None
     unknown = set(entry) - {"address", "remote_as", "host"}
     if unknown:
-        errors.append("%s: unknown keys %s (known: address, remote_as, host)" % (where, ", ".join(sorted(unknown))))
+        errors.append("%s: unknown keys %s (known: address, remote_as, host)"
+                      % (where, ", ".join(sorted(unknown))))
         return None
     name = entry.get("host")
     address, remote_as = entry.get("address"), entry.get("remote_as")
@@ -97,11 +99,12 @@ def _vip_prefixes(host, instances, ranges, errors):
                               % (where, iface.ip, iface.max_prefixlen))
                 continue
             if " dev " in " %s " % vip:
-                errors.append("%s: with vrrp_announce: bgp every VIP goes on the announce device; drop dev" % where)
+                errors.append("%s: with vrrp_announce: bgp every VIP goes on the announce device; "
+                              "drop dev" % where)
                 continue
             if ranges and not any(iface.ip in net for net in ranges):
-                errors.append("%s is outside vrrp_bgp_vip_ranges (%s): the prefix-list would never announce it"
-                              % (where, ", ".join(str(n) for n in ranges)))
+                errors.append("%s is outside vrrp_bgp_vip_ranges (%s): the prefix-list would never "
+                              "announce it" % (where, ", ".join(str(n) for n in ranges)))
                 continue
             prefix = "%s/%d" % (iface.ip, iface.max_prefixlen)
             if prefix not in prefixes[iface.version]:
@@ -176,7 +179,8 @@ def vrrp_bgp_plan(hostvars, members, plan):
         host_vars = hostvars[host]
         mode = host_vars.get("vrrp_announce", "garp")
         if mode not in ANNOUNCE_MODES:
-            errors.append("%s: vrrp_announce must be one of %s, got %r" % (host, ", ".join(ANNOUNCE_MODES), mode))
+            errors.append("%s: vrrp_announce must be one of %s, got %r"
+                          % (host, ", ".join(ANNOUNCE_MODES), mode))
             continue
         if mode == "garp":
             continue

@@ -75,7 +75,8 @@ def test_garp_clusters_plan_nothing():
      "n1: vrrp_bgp_neighbors[0].remote_as must be a whole number"),
     ({"vrrp_bgp_neighbors": [{"address": "router", "remote_as": 65000}]},
      "n1: vrrp_bgp_neighbors[0].address must be an IP address, got 'router'"),
-    ({"vrrp_bgp_neighbors": [{"host": "nowhere"}]}, "vrrp_bgp_neighbors[0].host: nowhere is not an inventory host"),
+    ({"vrrp_bgp_neighbors": [{"host": "nowhere"}]},
+     "vrrp_bgp_neighbors[0].host: nowhere is not an inventory host"),
     ({"vrrp_bgp_neighbors": [{"address": "198.51.100.1", "remote_as": 1, "md5": "x"}]}, "unknown keys md5"),
     ({"vrrp_bgp_lease": 1}, "n1: vrrp_bgp_lease must be a whole number 2..3600, got 1"),
     ({"vrrp_bgp_bfd_interval_ms": 5}, "vrrp_bgp_bfd_interval_ms must be a whole number 10..60000"),
@@ -118,7 +119,8 @@ def test_frr_conf_lists_only_the_vips_and_puts_every_session_through_the_route_m
     assert "router bgp 65001\n bgp router-id 198.51.100.10\n" in text
 
 
-@pytest.mark.skipif(shutil.which("vtysh") is None, reason="FRR's vtysh is not installed (apt-get install frr)")
+@pytest.mark.skipif(shutil.which("vtysh") is None,
+                    reason="FRR's vtysh is not installed (apt-get install frr)")
 def test_frr_accepts_the_rendered_conf_and_refuses_a_broken_one(tmp_path):
     _cluster, bgp = plans(pair())
     good = tmp_path / "frr.conf"
