@@ -20,6 +20,8 @@ before touching a host. Rules:
 - ``vrrp_bgp_router_id``: IPv4; else ``vrrp_address``, else the default IPv4.
 - BFD on every session (``vrrp_bgp_bfd``), ``vrrp_bgp_bfd_interval_ms``
   10..60000, ``vrrp_bgp_bfd_multiplier`` 2..255; ``vrrp_bgp_lease`` 2..3600 s.
+- ``vrrp_bgp_track_session`` (true): every instance tracks the role's
+  vrrp-bgp-session script with weight 0 (FAULT while no session is up).
 Every error names the host and the field.
 """
 
@@ -33,6 +35,8 @@ AS_TRANS = 23456
 LEASE_RANGE = (2, 3600)
 BFD_INTERVAL_RANGE = (10, 60000)
 BFD_MULTIPLIER_RANGE = (2, 255)
+SCRIPTS_DIR = "/usr/local/libexec/vrrp"
+SESSION_SCRIPT = "vrrp-bgp-session"
 
 
 def _is_int(value):
@@ -160,8 +164,10 @@ def _host_plan(host, host_vars, instances, hostvars, errors):
     interval = _ranged(host, host_vars, "vrrp_bgp_bfd_interval_ms", 100, BFD_INTERVAL_RANGE, errors)
     multiplier = _ranged(host, host_vars, "vrrp_bgp_bfd_multiplier", 3, BFD_MULTIPLIER_RANGE, errors)
     bfd = host_vars.get("vrrp_bgp_bfd", True)
-    if not isinstance(bfd, bool):
-        errors.append("%s: vrrp_bgp_bfd must be true or false, got %r" % (host, bfd))
+    track = host_vars.get("vrrp_bgp_track_session", True)
+    for key, value in (("vrrp_bgp_bfd", bfd), ("vrrp_bgp_track_session", track)):
+        if not isinstance(value, bool):
+            errors.append("%s: %s must be true or false, got %r" % (host, key, value))
     prefixes = _vip_prefixes(host, instances, _ranges(host, host_vars, errors), errors)
     router_id = _router_id(host, host_vars, errors)
     if len(errors) != before:
@@ -169,7 +175,8 @@ def _host_plan(host, host_vars, instances, hostvars, errors):
     return {"asn": asn, "router_id": router_id, "neighbors": peers, "prefixes4": prefixes[4],
             "prefixes6": prefixes[6], "lease": lease,
             "bfd": {"interval_ms": interval, "multiplier": multiplier} if bfd else None,
-            "announce": "bgp lease %d" % lease}
+            "announce": "bgp lease %d" % lease, "track_session": track is True,
+            "session_script": "%s/%s" % (host_vars.get("vrrp_scripts_dir", SCRIPTS_DIR), SESSION_SCRIPT)}
 
 
 def vrrp_bgp_plan(hostvars, members, plan):

@@ -251,15 +251,24 @@ class RoutedLab(Lab):
         return proc
 
 
+SESSION_SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "vrrp" / "files" / "vrrp-bgp-session"
+
+
 def member_config(lab: RoutedLab, member: Member, priority: int, lease_s: int = 3,
-                  advert_int: float = 0.1) -> str:
-    """The agent's keepalived.conf for a member: unicast to the others, announce bgp."""
+                  advert_int: float = 0.1, track_session: bool = False) -> str:
+    """The agent's keepalived.conf for a member: unicast to the others, announce bgp;
+    with track_session, the role's BGP session tracker (weight 0: FAULT without a session)."""
     peers = "".join(f"        {m.ip4}\n" for m in lab.members if m is not member)
-    return ("vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n"
+    script, track = "", ""
+    if track_session:
+        script = (f"vrrp_script bgp_session {{\n    script \"{SESSION_SCRIPT} --vty-socket "
+                  f"{member.frr.dir}\"\n    interval 1\n    fall 1\n    rise 1\n}}\n")
+        track = "    track_script {\n        bgp_session\n    }\n"
+    return (script + "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n"
             f"    virtual_router_id 51\n    priority {priority}\n    advert_int {advert_int}\n"
             f"    version 3\n    unicast_src_ip {member.ip4}\n    unicast_peer {{\n{peers}    }}\n"
             f"    virtual_ipaddress {{\n        {VIP}/32\n    }}\n"
-            f"    announce bgp lease {lease_s}\n}}\n")
+            f"    announce bgp lease {lease_s}\n{track}}}\n")
 
 
 def address_in(ip: str, nets: Sequence[str]) -> bool:

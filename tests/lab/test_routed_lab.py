@@ -29,13 +29,14 @@ def make_routed(make_lab):  # make_lab: root and iproute2, else skipped
         pytest.skip(reason)
     labs = []
 
-    def factory(members: int, priorities):
+    def factory(members: int, priorities, track_session: bool = False):
         lab = RoutedLab(members)
         labs.append(lab)
         lab.start()
         wait_until(lab.established, 30, message="BGP sessions of the router established")
         for member, priority in zip(lab.members, priorities):
-            member.agent = Agent(member, member_config(lab, member, priority))
+            member.agent = Agent(member, member_config(lab, member, priority,
+                                                       track_session=track_session))
         return lab
 
     try:
@@ -113,3 +114,23 @@ def test_three_members_hand_the_vip_down_the_priority_order(make_routed):
     assert n3.agent.state() == "BACKUP"
     assert n2.agent.stop() == 0
     assert_converged_on(lab, n3)
+
+
+def test_a_master_whose_bgp_session_is_down_is_a_fault_and_gives_way(make_routed):
+    """The role's session tracker (roles/vrrp/files/vrrp-bgp-session, weight 0): a master
+    that announces to nobody goes FAULT; back in session, it preempts again."""
+    lab = make_routed(2, (150, 100), track_session=True)
+    n1, n2 = lab.members
+    assert_converged_on(lab, n1)
+
+    def session(shutdown: bool) -> None:
+        lab.router_frr.vtysh_run("-c", "configure terminal", "-c", "router bgp 65000", "-c",
+                                 f"{'' if shutdown else 'no '}neighbor {n1.ip4} shutdown")
+
+    session(shutdown=True)
+    wait_until(lambda: n1.agent.state() == "FAULT", 15, message="n1 in FAULT without a session")
+    assert_converged_on(lab, n2)
+    tracking = n1.agent.instance()["tracking"]
+    assert any("bgp_session" in why for why in tracking["faults"].values()), tracking
+    session(shutdown=False)
+    assert_converged_on(lab, n1, REJOIN_S)

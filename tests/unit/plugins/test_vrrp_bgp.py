@@ -131,3 +131,27 @@ def test_frr_accepts_the_rendered_conf_and_refuses_a_broken_one(tmp_path):
     bad.write_text(good.read_text().replace("remote-as 65000", "remote-az 65000"))
     cp = subprocess.run(["vtysh", "--dryrun", "-f", str(bad)], capture_output=True, text=True, timeout=30)
     assert cp.returncode != 0 and "remote-az" in cp.stdout + cp.stderr
+
+
+def test_the_agent_conf_announces_and_tracks_the_session():
+    """vrrp.conf.j2 (Ansible's templar) with a BGP plan: `announce bgp lease N` and the
+    weight-0 session tracker, and the agent's parser accepts the result."""
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+    from vrrp_agent.config import parse_text
+
+    hostvars = pair()
+    cluster, bgp = plans(hostvars)
+    root = REPO / "roles" / "vrrp"
+    variables = yaml.safe_load((root / "defaults" / "main.yml").read_text())
+    variables.update(hostvars["n1"])
+    variables.update(__vrrp_plan=cluster, __vrrp_bgp=bgp, __vrrp_instances=cluster["hosts"]["n1"],
+                     inventory_hostname="n1", ansible_managed="managed", vrrp_router_id="n1")
+    templar = Templar(loader=DataLoader(), variables=variables)
+    text = templar.template(trust_as_template((root / "templates" / "vrrp.conf.j2").read_text()))
+    assert "    announce bgp lease 3\n" in text
+    assert 'script "/usr/local/libexec/vrrp/vrrp-bgp-session"' in text
+    assert "    track_script {\n        vrrp_bgp_session\n    }\n" in text
+    inst = parse_text(text, "vrrp.conf").instances[0]
+    assert inst.announce.lease_s == 3 and [t.name for t in inst.tracks] == ["vrrp_bgp_session"]
