@@ -17,7 +17,8 @@ before touching a host. Rules:
 - Every VIP is a host route (IPv4 /32, IPv6 /128), inside one of
   ``vrrp_bgp_vip_ranges`` when that list is set (the ranges the network
   delegates to the cluster); the prefix-list permits exactly the VIPs.
-- ``vrrp_bgp_router_id``: IPv4; else ``vrrp_address``, else the default IPv4.
+- ``vrrp_bgp_router_id``: IPv4; else ``vrrp_address``, else an instance's
+  IPv4 unicast source, else the default IPv4 address.
 - BFD on every session (``vrrp_bgp_bfd``), ``vrrp_bgp_bfd_interval_ms``
   10..60000, ``vrrp_bgp_bfd_multiplier`` 2..255; ``vrrp_bgp_lease`` 2..3600 s.
 - ``vrrp_bgp_track_session`` (true): every instance tracks the role's
@@ -130,10 +131,11 @@ def _ranges(host, host_vars, errors):
     return out
 
 
-def _router_id(host, host_vars, errors):
+def _router_id(host, host_vars, instances, errors):
     facts = host_vars.get("ansible_facts") or {}
+    sources = [i.get("unicast_src_ip") for i in instances if ":" not in str(i.get("unicast_src_ip") or ":")]
     value = (host_vars.get("vrrp_bgp_router_id") or host_vars.get("vrrp_address")
-             or (facts.get("default_ipv4") or {}).get("address"))
+             or (sources[0] if sources else None) or (facts.get("default_ipv4") or {}).get("address"))
     try:
         return str(ipaddress.IPv4Address(str(value)))
     except ValueError:
@@ -169,7 +171,7 @@ def _host_plan(host, host_vars, instances, hostvars, errors):
         if not isinstance(value, bool):
             errors.append("%s: %s must be true or false, got %r" % (host, key, value))
     prefixes = _vip_prefixes(host, instances, _ranges(host, host_vars, errors), errors)
-    router_id = _router_id(host, host_vars, errors)
+    router_id = _router_id(host, host_vars, instances, errors)
     if len(errors) != before:
         return None
     return {"asn": asn, "router_id": router_id, "neighbors": peers, "prefixes4": prefixes[4],

@@ -47,6 +47,14 @@ def test_a_routed_pair_gets_its_asn_neighbours_prefix_list_and_bfd():
     assert bgp["hosts"]["n2"]["neighbors"][0]["address"] == "198.51.100.65"
 
 
+def test_the_router_id_falls_back_to_the_unicast_source():
+    hostvars = pair()
+    for name in hostvars:
+        hostvars[name]["ansible_facts"].pop("default_ipv4")
+    _cluster, bgp = plans(hostvars)
+    assert bgp["errors"] == [] and bgp["hosts"]["n2"]["router_id"] == "198.51.100.74"
+
+
 def test_a_neighbour_from_the_inventory():
     hostvars = pair(vrrp_bgp_neighbors=[{"host": "rt"}])
     hostvars["rt"] = {"vrrp_bgp_address": "198.51.100.1", "vrrp_bgp_asn": 65000}
