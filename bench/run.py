@@ -6,7 +6,8 @@
 Families: failover (bench/failover.py: failover, switchover, client-visible
 outage), cpu (bench/cpu.py: CPU per 1000 adverts, RSS), jitter (bench/jitter.py:
 advert jitter and spurious failovers at 0.01 s under a CPU hog), site
-(bench/site_timing.py: site.yml on the podman lab, cold and rerun). --quick: one
+(bench/site_timing.py: site.yml on the podman lab, cold and rerun), routed
+(bench/routed.py: event -> router route change -> client reply over BGP). --quick: one
 run per point, v3 timers only, short windows (minutes instead of ~20). Prints
 markdown; --write FILE writes it with the machine description. Run as root.
 """
@@ -25,10 +26,11 @@ import common
 import cpu
 import failover
 import jitter
+import routed
 import site_timing
 import targets
 
-FAMILIES = ("failover", "cpu", "jitter", "site")
+FAMILIES = ("failover", "cpu", "jitter", "site", "routed")
 NOTES = Path(__file__).resolve().with_name("notes.md")
 
 
@@ -52,6 +54,10 @@ def run(families: List[str], quick: bool) -> List[str]:
         jit = jitter.measure(seconds, progress)
         sections.append("## Advert jitter and spurious failovers under load\n\n"
                         + jitter.tables(jit, seconds))
+    if "routed" in families:
+        runs = 1 if quick else 3
+        sections.append("## Routed failover (announce bgp through FRR)\n\n"
+                        + routed.tables(routed.measure(runs, progress), runs))
     if "site" in families:
         sections.append("## Deploying with site.yml\n\n" + site_timing.tables(site_timing.measure(progress)))
     sections.append("## Against the targets (issue 7)\n\n" + targets.table(fail, cpu_res, jit))

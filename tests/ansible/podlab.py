@@ -96,10 +96,18 @@ def _owner_alive(labels: dict[str, str]) -> bool:
 
 
 def _subnet_holder(subnet: str) -> dict | None:
+    """The network holding SUBNET or a part of it (the routed scenario holds /26s of the /24)."""
+    import ipaddress
+
+    wanted = ipaddress.ip_network(subnet)
     networks = json.loads(run(["podman", "network", "ls", "--format", "json"]).stdout or "[]")
     for network in networks:
-        if any(s.get("subnet") == subnet for s in network.get("subnets") or []):
-            return network
+        for held in network.get("subnets") or []:
+            try:
+                if ipaddress.ip_network(held.get("subnet", "")).overlaps(wanted):
+                    return network
+            except ValueError:
+                continue
     return None
 
 
@@ -279,13 +287,13 @@ def playbook(inventory: Path, name: str, *args: str, check: bool = True) -> subp
 
 
 if __name__ == "__main__":
-    # mk/molecule.mk: podlab.py create-network NAME OWNER_PID | remove-network NAME
+    # mk/molecule.mk: podlab.py create-network NAME OWNER_PID [SUBNET] | remove-network NAME
     try:
-        if sys.argv[1:2] == ["create-network"] and len(sys.argv) == 4:
-            create_network(sys.argv[2], int(sys.argv[3]))
+        if sys.argv[1:2] == ["create-network"] and len(sys.argv) in (4, 5):
+            create_network(sys.argv[2], int(sys.argv[3]), subnet=(sys.argv[4:] or [SUBNET])[0])
         elif sys.argv[1:2] == ["remove-network"] and len(sys.argv) == 3:
             remove_network(sys.argv[2])
         else:
-            sys.exit("usage: podlab.py create-network NAME OWNER_PID | remove-network NAME")
+            sys.exit("usage: podlab.py create-network NAME OWNER_PID [SUBNET] | remove-network NAME")
     except PodLabError as exc:
         sys.exit(f"podlab: {exc}")

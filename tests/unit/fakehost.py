@@ -178,6 +178,7 @@ class FakeSockets:
     def send(self, packet: bytes, dst: str) -> None:
         if self.host.send_fails:
             raise OSError("fake send failure")
+        self.host.journal.append(("advert", str(packet[2])))  # byte 2: the priority
         self.host.lan.deliver(self, packet, dst)
 
     def close(self) -> None:
@@ -207,10 +208,13 @@ class FakeNetlink:
     def close(self) -> None:
         self.closed = True
 
-    def add_vip(self, ifindex: int, vip: Any) -> bool:
+    def add_vip(self, ifindex: int, vip: Any, lease_s: int = 0) -> bool:
         if vip.address in self.host.fail_vips:
             raise SystemFailure(f"netlink addr add {vip.address}/{vip.prefixlen}: 99 EFAKE")
         have = self.host.addresses.setdefault(ifindex, set())
+        if lease_s:
+            self.host.leases[vip.address] = lease_s
+        self.host.journal.append(("add", vip.address))
         if vip.address in have:
             return False
         have.add(vip.address)
@@ -218,10 +222,19 @@ class FakeNetlink:
 
     def del_vip(self, ifindex: int, vip: Any) -> bool:
         have = self.host.addresses.setdefault(ifindex, set())
+        self.host.journal.append(("del", vip.address))
         if vip.address not in have:
             return False
         have.discard(vip.address)
         return True
+
+    def ensure_dummy(self, name: str) -> int:
+        """The routed announce device: created without addresses (a dummy interface)."""
+        if name not in self.host.interfaces:
+            self.host.interfaces[name] = max(self.host.interfaces.values(), default=1) + 1
+            self.host.up[name] = True
+            self.host.addresses[self.host.interfaces[name]] = set()
+        return self.host.interfaces[name]
 
     def addresses(self, ifindex: Optional[int] = None) -> List[Tuple[int, str, int, int]]:
         return [(i, a, 24, 0) for i, addrs in self.host.addresses.items() for a in sorted(addrs)
@@ -290,6 +303,10 @@ class FakeHost:
         self.notified: List[str] = []
         self.scheduling: List[Tuple[Any, ...]] = []
         self.fail_vips: Set[str] = set()
+        self.journal: List[Tuple[str, str]] = []
+        """In order: ("add"|"del", VIP) netlink calls and ("advert", priority) sends."""
+        self.leases: Dict[str, int] = {}
+        """Routed VIPs: the lease of the last add (a renewal)."""
         self.send_fails = False
 
     def adapters(self) -> Adapters:

@@ -10,13 +10,13 @@
 #   with the same inputs reuses it (seconds) and a changed package list rebuilds.
 # - The containers sit on an --internal network: they can never reach a
 #   mirror, so everything the role would install is in the image already
-#   (python3-pyroute2, keepalived, python3-apt for ansible's apt module).
+#   (python3-pyroute2, keepalived, frr, python3-apt for ansible's apt module).
 set -euo pipefail
 
 suite=${1:?usage: build.sh bookworm|trixie}
 case "$suite" in bookworm|trixie) ;; *) echo "build.sh: unknown suite '$suite' (bookworm|trixie)" >&2; exit 2;; esac
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-pyroute2,iproute2,iputils-ping,procps,keepalived,curl,ca-certificates,tcpdump,nftables
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-pyroute2,iproute2,iputils-ping,procps,keepalived,curl,ca-certificates,tcpdump,nftables,frr
 
 for tool in podman debootstrap; do
   command -v "$tool" >/dev/null || { echo "build.sh: $tool is missing: apt-get install podman runc debootstrap" >&2; exit 2; }
@@ -43,6 +43,8 @@ chroot "$root" systemctl mask getty@tty1.service serial-getty@.service console-g
 chroot "$root" systemctl set-default multi-user.target >/dev/null 2>&1
 # keepalived is installed for the interop scenarios, not started unless a play asks.
 chroot "$root" systemctl disable keepalived.service >/dev/null 2>&1 || true
+# frr is installed for the routed scenario (vrrp_announce bgp): the role enables it.
+chroot "$root" systemctl disable frr.service >/dev/null 2>&1 || true
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 
 echo "build.sh: podman import $image" >&2

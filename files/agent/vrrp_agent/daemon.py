@@ -50,6 +50,7 @@ from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
+from vrrp_agent.routed import LeaseRenewer, withdraw_first
 from vrrp_agent.router import (
     INIT,
     Action,
@@ -89,6 +90,8 @@ class Driver:
         self.unbound = asyncio.Event()
         """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
         self.auto_priority: Optional[AutoPriority] = None
+        self.leases = LeaseRenewer(rt, vips)
+        """Routed instances (`announce bgp`): renews their VIP leases while master."""
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -272,6 +275,9 @@ class Driver:
         An advert that follows netlink work (a make-before-break takeover or
         preemption: VIPs and GARP first) goes out from that job, after it.
         """
+        routed = inst.cfg.announce is not None
+        if routed:  # routed.py: the withdrawal before anything else, no GARP
+            actions = withdraw_first(actions)
         with self.vips.batched():
             netlink_queued = False
             for action in actions:
@@ -285,10 +291,12 @@ class Driver:
                 elif kind is AddVips:
                     self.vips.change_all(inst, True)
                     netlink_queued = True
+                    if routed:
+                        self.leases.ensure_running()
                 elif kind is DelVips:
                     self.vips.change_all(inst, False)
                     netlink_queued = True
-                elif kind is Announce:
+                elif kind is Announce and not routed:
                     self.vips.announce(inst, action.repeat)  # type: ignore[union-attr]
                     netlink_queued = True
                 elif kind is StateChanged:
@@ -341,6 +349,7 @@ class Driver:
 
     def close(self) -> None:
         loop = self.rt.loop
+        self.leases.stop()
         if self.links is not None:
             loop.remove_reader(self.links.fileno())
             self.links.close()

@@ -61,6 +61,10 @@ def render(doc: Dict[str, Any]) -> str:
     family("vrrp_resource_started", "gauge", "1 while a resource of a resource_group is started.",
            [(_labels(i, resource=r["name"], kind=r["kind"]), 1.0 if r["state"] == "started" else 0.0)
             for i in insts for r in i.get("resources") or []])
+    routed = [(i, i["announce"]) for i in insts if (i.get("announce") or {}).get("mode") == "bgp"]
+    family("vrrp_instance_announced_routes", "gauge",
+           "Routed instances (announce bgp): VIP host routes on the announce device now.",
+           [(_labels(i, dev=a["dev"]), len(a["announced"])) for i, a in routed])
     family("vrrp_agent_discards_total", "counter", "Packets no instance claimed, by reason.",
            [(f'{{reason="{r}"}}', n) for r, n in doc["agent"]["discards"].items()])
     family("vrrp_agent_socket_drops_total", "counter",

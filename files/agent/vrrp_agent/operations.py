@@ -39,6 +39,7 @@ from vrrp_agent.control import ControlError
 from vrrp_agent.errors import ConfigError
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
+from vrrp_agent.routed import announce_status
 from vrrp_agent.router import FAULT, MASTER, TAKEOVER_PRIORITY
 from vrrp_agent.runtime import Runtime
 from vrrp_agent.status import SCHEMA_VERSION, instance_status, iso_utc
@@ -86,6 +87,7 @@ class Operations:
         doc["sync_group"] = inst.cfg.sync_group
         doc["tracking"] = self.tracking.tracking_of(inst)
         doc["resources"] = inst.resources.status() if inst.resources is not None else []
+        doc["announce"] = announce_status(inst, self.vips.held)
         return doc
 
     def with_groups(self, names: List[str]) -> List[str]:
@@ -275,6 +277,9 @@ class Operations:
         if was_master and old_routes != new_routes:  # virtual_routes/rules: the delta
             self.vips.change_routes(inst, [r for r in inst.cfg.rules + inst.cfg.routes
                                            if _unplaced((r,)) - new_routes], False)
+        if was_master and _placement(inst.cfg) != _placement(cfg):  # garp <-> bgp, new dev
+            self.vips.change(inst, inst.all_vips, False)  # from where the old config put them
+            old_vips = set()
         removed = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in
                    {(n.address, n.prefixlen, n.dev) for n in cfg.vips + cfg.excluded_vips}]
         self.transitions.apply(inst, inst.reconfigure(cfg, new.globals, now))
@@ -284,7 +289,8 @@ class Operations:
                 self.vips.change(inst, removed, False)
             if added:
                 self.vips.change(inst, added, True)
-                self.vips.announce(inst, cfg.garp.master_repeat, added)
+                if cfg.announce is None:  # routed VIPs have no layer-2 neighbour to teach
+                    self.vips.announce(inst, cfg.garp.master_repeat, added)
             if old_routes != new_routes:
                 self.vips.change_routes(inst, [r for r in cfg.routes + cfg.rules
                                                if _unplaced((r,)) - old_routes], True)
@@ -305,3 +311,8 @@ def _filtering(config: Config) -> Any:
     g = config.globals
     return ({c.key for c in config.instances if c.filters},
             (g.nft_table, g.nft_priority, g.nft_counters))
+
+
+def _placement(cfg: InstanceConfig) -> Any:
+    """Where the VIPs of an instance live: its interfaces (None) or an announce device."""
+    return None if cfg.announce is None else (cfg.announce.mode, cfg.announce.dev)

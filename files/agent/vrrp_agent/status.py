@@ -19,9 +19,11 @@ Schema (ARCHITECTURE.md "status --json"), version 1:
                                              "effect", "fault", (scripts:) "runs", "failures",
                                              "last_result", "last_detail"}]},
                   "resources": [{"name", "kind", "state"
-                                 (stopped|starting|started|stopping|failed), "last_error"}]}]}
-(sync_group, tracking and resources are added by operations.py; still schema 1:
-only keys were added.)
+                                 (stopped|starting|started|stopping|failed), "last_error"}],
+                  "announce": {"mode": "garp"} | {"mode": "bgp", "dev", "lease_s",
+                               "announced": ["addr/len", ...]}}]}
+(sync_group, tracking, resources and announce are added by operations.py; still
+schema 1: only keys were added.)
 Never anything secret: auth_pass is not part of it by construction.
 """
 

@@ -23,6 +23,9 @@ Rules:
   one there (each NA after the previous NA), across repeats, VIPs and
   instances; a burst still pending when the instance leaves MASTER is
   dropped. With both at 0 a burst goes out back to back in one worker call.
+- A routed instance (`announce bgp`, routed.py) puts its VIPs on its
+  announce device (created by the worker when the loop cannot find it) with
+  its lease; the removal is the BGP withdrawal.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ from vrrp_agent.runtime import Runtime
 log = logging.getLogger("vrrp_agent")
 HELD_FILE = "held-vips.json"
 
-# (VIP, ifindex or None) in; (VIP, True: changed / False: nothing to do / str: error) out
-Job = Tuple[VipSpec, Optional[int]]
+# (VIP, ifindex / announce device to create / None, lease s) in;
+# (VIP, True: changed / False: nothing to do / str: error) out
+Job = Tuple[VipSpec, Any, int]
 Outcome = Tuple[VipSpec, Any]
 # ("vips", instance, [Job], add) or ("announce", instance, [(ifname, VIP)], repeat)
 Step = Tuple[str, Instance, List[Any], Any]
@@ -70,7 +74,8 @@ class VipKeeper:
         nft = self.filter if self.filter is not None and inst.cfg.filters else None
         if nft is not None and add:
             self._filter(inst, nft, vips, True)
-        self._submit(("vips", inst, [(vip, self._ifindex(inst, vip)) for vip in vips], add))
+        lease_s = inst.cfg.announce.lease_s if inst.cfg.announce is not None else 0
+        self._submit(("vips", inst, [(vip, self._ifindex(inst, vip), lease_s) for vip in vips], add))
         if nft is not None and not add:
             self._filter(inst, nft, vips, False)
 
@@ -164,7 +169,12 @@ class VipKeeper:
             elif result:
                 inst.log.info("%s %s", "added" if add else "removed", what)
 
-    def _ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
+    def _ifindex(self, inst: Instance, vip: VipSpec) -> Any:
+        if inst.cfg.announce is not None:  # routed: the worker creates a missing device
+            try:
+                return self.rt.adapters.ifindex(inst.cfg.announce.dev)
+            except OSError:
+                return inst.cfg.announce.dev
         name = vip.dev or inst.cfg.vip_interface  # use_vmac: the vMAC
         if name == inst.cfg.socket_interface and inst.ifindex is not None:
             return inst.ifindex
@@ -273,12 +283,22 @@ def _run_steps(netlink: Any, announcer: Any, hw_address: Any,
 def _vip_calls(netlink: Any, jobs: List[Job], add: bool) -> List[Outcome]:
     """Worker: the netlink calls, nothing else. Errors are returned as text."""
     out: List[Outcome] = []
-    for vip, ifindex in jobs:
+    for vip, ifindex, lease_s in jobs:
         if ifindex is None:
             out.append((vip, f"VIP {vip.address}: interface {vip.dev} not found"))
             continue
         try:
-            out.append((vip, netlink.add_vip(ifindex, vip) if add else netlink.del_vip(ifindex, vip)))
+            if isinstance(ifindex, str):  # a routed instance's announce device
+                if not add:
+                    out.append((vip, False))  # no device, nothing announced
+                    continue
+                ifindex = netlink.ensure_dummy(ifindex)
+            if not add:
+                out.append((vip, netlink.del_vip(ifindex, vip)))
+            elif lease_s:
+                out.append((vip, netlink.add_vip(ifindex, vip, lease_s=lease_s)))
+            else:
+                out.append((vip, netlink.add_vip(ifindex, vip)))
         except SystemFailure as exc:
             out.append((vip, str(exc)))
     return out

@@ -14,6 +14,9 @@ Rules:
   (which would also fail while the old master still holds it). An IPv6 /128
   VIP is deprecated (preferred_lft 0) unless `preferred_lft` says otherwise,
   as keepalived does: it is not picked as a source address.
+- A routed VIP (`announce bgp`) is added with a valid/preferred lifetime (its
+  lease); adding it again renews the lease (`replace`). The announce device
+  is a dummy interface, created (and set up) if it is missing.
 """
 
 from __future__ import annotations
@@ -75,8 +78,11 @@ class Netlink:
             self._local.ipr = ipr
         return ipr
 
-    def add_vip(self, ifindex: int, vip: VipSpec) -> bool:
-        """Add one VIP; True if it was added, False if it was already there."""
+    def add_vip(self, ifindex: int, vip: VipSpec, lease_s: int = 0) -> bool:
+        """Add one VIP; True if it was added, False if it was already there.
+
+        With `lease_s` the address expires after that many seconds unless
+        added again, which renews it."""
         kwargs: Dict[str, Any] = {
             "index": ifindex,
             "address": vip.address,
@@ -103,7 +109,28 @@ class Netlink:
             kwargs["valid_lft"] = LFT_FOREVER
         if vip.scope:
             kwargs["scope"] = SCOPES[vip.scope]
+        if lease_s > 0:
+            kwargs["valid_lft"] = kwargs["preferred_lft"] = lease_s
+            if not self._nl("add", kwargs, _IDEMPOTENT_ADD):
+                self._nl("replace", kwargs, set())
+                return False
+            return True
         return self._nl("add", kwargs, _IDEMPOTENT_ADD)
+
+    def ensure_dummy(self, name: str) -> int:
+        """The ifindex of the dummy interface `name`, created and set up if missing."""
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        ipr = self.ipr()
+        found = ipr.link_lookup(ifname=name)
+        try:
+            if not found:
+                ipr.link("add", ifname=name, kind="dummy")
+                found = ipr.link_lookup(ifname=name)
+            ipr.link("set", index=found[0], state="up")
+        except (NetlinkError, IndexError) as exc:
+            raise SystemFailure(f"cannot create the announce device {name} (dummy): {exc}") from exc
+        return int(found[0])
 
     def del_vip(self, ifindex: int, vip: VipSpec) -> bool:
         """Remove one VIP; True if it was removed, False if it was not there."""

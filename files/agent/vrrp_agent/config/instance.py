@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from vrrp_agent.config import foreign, wire
 from vrrp_agent.config.alerts import bool_arg
+from vrrp_agent.config.announce import check_vips, parse_announce
 from vrrp_agent.config.kernel import (
     apply_strict,
     build_vmac,
@@ -246,6 +247,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "virtual_routes": _store("routes", parse_routes),
     "virtual_rules": _store("rules", parse_rules),
     **wire.HANDLERS,
+    "announce": _store("announce", parse_announce),  # agent extension (config/announce.py)
 }
 
 
@@ -315,6 +317,11 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
             raise _vip_error(vip, f"virtual IP {vip.address} is also a unicast address of this instance")
     vmac = build_vmac(raw.get("use_vmac"), raw.get("vmac_xmit_base"), interface=interface,
                       vrid=raw["vrid"][0], family=family, unicast=bool(peers))
+    announce = _get(raw, "announce")
+    if announce is not None and announce.mode == "garp":
+        announce = None
+    if announce is not None:
+        check_vips(announce, vips + excluded)
     garp = dataclasses.replace(gdefs.garp, **{k[2:]: v[0] for k, v in raw.items() if k.startswith("g.")})
     return InstanceConfig(
         name=name, interface=interface, vrid=raw["vrid"][0], priority=priority,
@@ -336,7 +343,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
         promote_secondaries=_get(raw, "promote_secondaries", False), strict=strict,
         accept=_accept(raw, strict, version, priority, vips + excluded, warnings),
-        file=stmt.file, line=stmt.line,
+        file=stmt.file, line=stmt.line, announce=announce,
     )
 
 

@@ -67,6 +67,23 @@ class VipSpec:
 
 
 @dataclass(frozen=True)
+class AnnounceConfig:
+    """`announce bgp [dev NAME] [lease SECONDS]` (agent extension, see docs/bgp.md).
+
+    While MASTER the VIPs are host routes (/32, /128) on `dev` (`lo` by
+    default, or a dummy interface the agent creates), which FRR redistributes; they carry a valid lifetime of
+    `lease_s` seconds, refreshed while MASTER, so that a frozen or killed
+    agent's announcement lapses on its own.
+    """
+
+    mode: str = "bgp"
+    dev: str = "lo"
+    lease_s: int = 3
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class ScriptUser:
     """`user USER [GROUP]` / `script_user USER [GROUP]`: who a script runs as."""
 
@@ -396,6 +413,8 @@ class InstanceConfig:
     """virtual_rules: as virtual_routes."""
     file: str = ""
     line: int = 0
+    announce: Optional[AnnounceConfig] = None
+    """None: VIPs on the interface with gratuitous ARP/NA (VRRP's way); else routed (BGP)."""
 
     @property
     def vip_interface(self) -> str:
