@@ -97,15 +97,13 @@ class Driver:
                 self.transitions.set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
             return False
         self._open(cfg.interface, ifindex, cfg.family, src)
-        self.wire.configure_io(self.io[(cfg.interface, cfg.family)], inst)
+        self.wire.attach(inst)
         self.by_vrid[(cfg.interface, cfg.family)][cfg.vrid] = inst
         inst.ifindex = ifindex
         inst.set_source(socket.inet_pton(inst.af, src))
         inst.link_up = ad.link_is_up(cfg.interface) or cfg.dont_track_primary
         if not inst.link_up:
             inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
-        if cfg.unicast_fault_no_peer and not cfg.unicast:  # keepalived: FAULT, not multicast
-            self.transitions.set_fault(inst, "unicast", "unicast_fault_no_peer: no unicast peer")
         faults = self.transitions.faults_of(inst)
         if inst.link_up and not (faults.keys() - {"link"}) and inst.router.state == INIT:
             self.transitions.apply(inst, inst.router.start(self.rt.loop.time()))

@@ -1,7 +1,8 @@
 """The driver's side of the wire keywords (a part of daemon.Driver, on the event loop).
 
 Rules:
-- `configure_io`: an instance's settings on the sockets it shares with the
+- `attach` (at bind and on reload): `configure_io`, and the FAULT of
+  unicast_fault_no_peer. `configure_io`: an instance's settings on the sockets it shares with the
   others on its interface: its multicast group (mcast_dst_ip), the TTL of
   its unicast adverts (unicast_ttl), the receive buffer (kernel_rx_buf_size)
   and, for auth_type AH, the IPPROTO_AH receive socket and its reader.
@@ -32,6 +33,16 @@ class WireDriver:
         self.driver = driver
         self.auto_priority: Optional[AutoPriority] = None
         """max_auto_priority policy (set at start when configured)."""
+
+    def attach(self, inst: Instance) -> None:
+        """At bind and on reload: the socket settings and the unicast_fault_no_peer fault."""
+        cfg = inst.cfg
+        io = self.driver.io.get((cfg.interface, cfg.family))
+        if io is not None:
+            self.configure_io(io, inst)
+        no_peer = cfg.unicast_fault_no_peer and not cfg.unicast  # keepalived: FAULT, not multicast
+        self.driver.transitions.set_fault(
+            inst, "unicast", "unicast_fault_no_peer: no unicast peer" if no_peer else None)
 
     def configure_io(self, io: Any, inst: Instance) -> None:
         cfg = inst.cfg
