@@ -192,3 +192,18 @@ def test_unicast_hop_limit_ipv6_keepalived_accepts(lab: Lab, keepalived_bin: str
     hops = {p[IPv6].hlim for p in rdpcap(str(capture.pcap_path))  # type: ignore[attr-defined]
             if IPv6 in p and p[IPv6].src == n2.ip6}
     assert hops == {9}
+
+
+@pytest.mark.parametrize("track", [True, False], ids=["track_src_ip", "plain"])
+def test_a_missing_unicast_source_is_fault_until_it_is_added(lab: Lab, track: bool):
+    """A unicast_src_ip that is not on the host: FAULT (not a crash), then normal service
+    once the address is added (checked again every second)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    src = "198.51.100.77"
+    agent = Agent(n2, agent_instance(priority=150, version=3, advert_int=0.2, extra=(
+        _unicast(src, n1.ip4) + ("    track_src_ip\n" if track else ""))))
+    wait_until(lambda: agent.state() == "FAULT", SLOW, message="FAULT without the source")
+    assert "src_ip" in agent.instance()["tracking"]["faults"]
+    n2.ip("addr", "add", f"{src}/24", "dev", "eth0")
+    wait_until(lambda: agent.state() == "MASTER", SLOW, message="MASTER once the source is there")
+    wait_until(lambda: n2.has_address(VIP), SLOW)

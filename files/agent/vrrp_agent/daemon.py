@@ -96,7 +96,15 @@ class Driver:
                 inst.log.warning("no IPv%d source address on %s yet: waiting", cfg.family, cfg.interface)
                 self.transitions.set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
             return False
-        self._open(cfg.interface, ifindex, cfg.family, src)
+        try:
+            self._open(cfg.interface, ifindex, cfg.family, src)
+        except OSError as exc:  # a configured source that is not (yet) on the host
+            if inst.router.state == INIT:
+                inst.log.warning("cannot send from %s (%s): FAULT until it is there", src, exc)
+            self.transitions.set_fault(inst, "src_ip", f"source address {src}: {exc.strerror or exc}")
+            return False
+        if "src_ip" in self.transitions.faults_of(inst) and not cfg.track_src_ip:
+            self.transitions.set_fault(inst, "src_ip", None)
         self.wire.attach(inst)
         self.by_vrid[(cfg.interface, cfg.family)][cfg.vrid] = inst
         inst.ifindex = ifindex
