@@ -168,3 +168,42 @@ def test_old_unicast_checksum_with_keepalived(lab: Lab, keepalived_bin: str, age
     assert agent.state() == "MASTER"
     if agent_mode == "auto":
         assert "old unicast VRRPv3 checksum" in agent.log_text()
+
+
+def test_unicast_hop_limit_ipv6_keepalived_accepts(lab: Lab, keepalived_bin: str):
+    """IPv6: unicast_ttl is the hop limit of the agent's unicast adverts (a control message on
+    each send); keepalived accepts exactly that hop limit from it and stays backup."""
+    n1, n2 = lab.node(1), lab.node(2)
+    vip6 = "2001:db8:100::100"
+    capture = lab.capture(n1, bpf_filter="ip6 proto 112")
+    common = dict(version=3, advert_int=0.2, vips=[f"{vip6}/64"])
+    agent = Agent(n2, agent_instance(priority=150, **common,
+                                     extra=_unicast(n2.ip6, n1.ip6, ttl=9)))
+    keepalived = Keepalived(n1, keepalived_instance(
+        priority=100, **common, extra=_unicast(n1.ip6, n2.ip6, peer_opts="min_ttl 9 max_ttl 9")))
+    wait_until(owned_only_by(lab, vip6, 2), SLOW)
+    time.sleep(1.5)
+    assert lab.owner_nodes(vip6, timeout=0.15) == {2} and agent.state() == "MASTER"
+    assert "TTL/HL" not in keepalived.log_text()
+    capture.terminate()
+    capture.wait(5)
+    from scapy.all import IPv6, rdpcap
+
+    hops = {p[IPv6].hlim for p in rdpcap(str(capture.pcap_path))  # type: ignore[attr-defined]
+            if IPv6 in p and p[IPv6].src == n2.ip6}
+    assert hops == {9}
+
+
+@pytest.mark.parametrize("track", [True, False], ids=["track_src_ip", "plain"])
+def test_a_missing_unicast_source_is_fault_until_it_is_added(lab: Lab, track: bool):
+    """A unicast_src_ip that is not on the host: FAULT (not a crash), then normal service
+    once the address is added (checked again every second)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    src = "198.51.100.77"
+    agent = Agent(n2, agent_instance(priority=150, version=3, advert_int=0.2, extra=(
+        _unicast(src, n1.ip4) + ("    track_src_ip\n" if track else ""))))
+    wait_until(lambda: agent.state() == "FAULT", SLOW, message="FAULT without the source")
+    assert "src_ip" in agent.instance()["tracking"]["faults"]
+    n2.ip("addr", "add", f"{src}/24", "dev", "eth0")
+    wait_until(lambda: agent.state() == "MASTER", SLOW, message="MASTER once the source is there")
+    wait_until(lambda: n2.has_address(VIP), SLOW)

@@ -4,6 +4,7 @@ and the real daemon on the fake LAN."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -276,3 +277,45 @@ def test_refused_instance_keywords_say_why(keyword):
     with pytest.raises(ConfigError) as err:
         parse_text(instance(extra=f"    {keyword}\n"))
     assert str(err.value) == f"<string>:10: '{keyword}' {REFUSED[keyword]}"
+
+
+def test_a_reload_applies_the_new_unicast_ttl_and_no_peer_fault(tmp_path):
+    lan = FakeLan()
+    a1 = Agent(lan.host("n1", A1), unicast(A1, f"        {A2}\n", 150, "    unicast_ttl 7\n"),
+               tmp_path)
+
+    async def scenario():
+        await a1.start()
+        await until(lambda: a1.state() == MASTER)
+        assert a1.host.sockets[0].ttl == {A2: 7}
+        a1.conf.write_text(unicast(A1, f"        {A2}\n", 150, "    unicast_ttl 9\n"))
+        await a1.daemon.reload()
+        assert a1.host.sockets[0].ttl == {A2: 9}
+        a1.conf.write_text(instance(priority=150, extra="    unicast_fault_no_peer\n"))
+        await a1.daemon.reload()
+        await until(lambda: a1.state() == FAULT)
+        a1.conf.write_text(instance(priority=150))
+        await a1.daemon.reload()
+        await until(lambda: a1.state() == MASTER)
+        await a1.stop()
+
+    run(scenario)
+
+
+def test_kernel_rx_buf_size_and_down_timer_adverts_reach_the_socket_and_the_router(tmp_path):
+    lan = FakeLan()
+    a1 = Agent(lan.host("n1", A1), instance(extra="    kernel_rx_buf_size 4194304\n"
+                                                  "    down_timer_adverts 5\n"), tmp_path)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await a1.start()
+        assert a1.host.sockets[0].rcvbuf == 4194304
+        router = a1.daemon.instances[0].router
+        assert router.master_down_interval_s() == pytest.approx(5 * 0.1 + 156 / 256 * 0.1)
+        await until(lambda: a1.state() == MASTER)
+        assert loop.time() - start >= 0.5  # virtual time: 5 adverts of silence, not 3
+        await a1.stop()
+
+    run(scenario)

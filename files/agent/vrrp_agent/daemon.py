@@ -7,6 +7,7 @@ Parts (each module's header states its rules), wired here, no mixins:
   TrackingDriver (health)     scripts, polled trackers, re-evaluation
   Operations (operations)     status, takeover/standby/release, reload
   VipKeeper (vips)            VIPs and announcements on the netlink worker; held VIPs
+  WireDriver (wiredriver)     per-instance socket settings, AH receive, track_src_ip, late timers
 Every OS call goes through runtime.Adapters, so tests can drive all of it
 with fakes.
 
@@ -64,6 +65,7 @@ from vrrp_agent.router import (
 from vrrp_agent.runtime import Adapters, Runtime
 from vrrp_agent.transitions import Transitions
 from vrrp_agent.vips import VipKeeper, read_held_vips
+from vrrp_agent.wiredriver import WireDriver
 
 __all__ = ["Daemon", "Driver", "read_held_vips"]
 
@@ -89,9 +91,9 @@ class Driver:
         self.discards["vrid"] = 0
         self.unbound = asyncio.Event()
         """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
-        self.auto_priority: Optional[AutoPriority] = None
         self.leases = LeaseRenewer(rt, vips)
         """Routed instances (`announce bgp`): renews their VIP leases while master."""
+        self.wire = WireDriver(self)
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -119,16 +121,23 @@ class Driver:
                 self.transitions.set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
             self.unbound.set()
             return False
-        self._open(ifname, ifindex, cfg.family, src)
-        self._configure_io(self.io[(ifname, cfg.family)], inst)
+        try:
+            self._open(ifname, ifindex, cfg.family, src)
+        except OSError as exc:  # a configured source that is not (yet) on the host
+            if inst.router.state == INIT:
+                inst.log.warning("cannot send from %s (%s): FAULT until it is there", src, exc)
+            self.transitions.set_fault(inst, "src_ip", f"source address {src}: {exc.strerror or exc}")
+            self.unbound.set()
+            return False
+        if "src_ip" in self.transitions.faults_of(inst) and not cfg.track_src_ip:
+            self.transitions.set_fault(inst, "src_ip", None)
+        self.wire.attach(inst)
         self.by_vrid[(ifname, cfg.family)][cfg.vrid] = inst
         inst.ifindex = ifindex
         inst.set_source(socket.inet_pton(inst.af, src))
         inst.link_up = ad.link_is_up(ifname) or cfg.dont_track_primary
         if not inst.link_up:
             inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
-        if cfg.unicast_fault_no_peer and not cfg.unicast:  # keepalived: FAULT, not multicast
-            self.transitions.set_fault(inst, "unicast", "unicast_fault_no_peer: no unicast peer")
         faults = self.transitions.faults_of(inst)
         if inst.link_up and not (faults.keys() - {"link"}) and inst.router.state == INIT:
             self.transitions.apply(inst, inst.router.start(self.rt.loop.time()))
@@ -148,28 +157,6 @@ class Driver:
         self.by_vrid[key] = {}
         self.rt.loop.add_reader(io.rx.fileno(), self.on_readable, io)
 
-    @staticmethod
-    def _configure_io(io: Any, inst: Instance) -> None:
-        """This instance's settings on the shared sockets (group, unicast TTL, buffer)."""
-        cfg = inst.cfg
-        if inst.group is not None and inst.group != io.group:
-            io.join(inst.group)
-        for dst, _packed in (inst.destinations if inst.group is None else ()):
-            io.set_ttl(dst, cfg.unicast_ttl)
-        if cfg.kernel_rx_buf_size:
-            io.set_rcvbuf(cfg.kernel_rx_buf_size)
-
-    async def check_source_addresses(self) -> None:
-        """track_src_ip: FAULT while the configured source address is not on the host."""
-        tracking = [i for i in self.rt.instances if i.cfg.track_src_ip and i.ifindex is not None]
-        if not tracking:
-            return
-        present = {a for _i, a, _p, _f in await self.on_netlink(self.netlink.addresses, None)}
-        for inst in tracking:
-            src = inst.cfg.unicast_src_ip or inst.cfg.mcast_src_ip
-            self.transitions.set_fault(
-                inst, "src_ip", None if src in present else f"source address {src} is gone")
-
     async def retry_unbound(self) -> None:
         while True:
             if not any(i.cfg.track_src_ip for i in self.rt.instances):
@@ -179,7 +166,7 @@ class Driver:
             for inst in self.rt.instances:
                 if inst.ifindex is None and await self.bind(inst):
                     inst.log.info("interface %s and its address are there now", inst.cfg.interface)
-            await self.check_source_addresses()
+            await self.wire.check_source_addresses()
 
     def unbind(self, inst: Instance) -> None:
         self.by_vrid.get((inst.cfg.socket_interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
@@ -195,15 +182,6 @@ class Driver:
             inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
             inst.timer_at = deadline
 
-    def _late(self, late_s: float) -> None:
-        """max_auto_priority: a timer fired late; step the real-time priority up."""
-        assert self.auto_priority is not None
-        level = self.auto_priority.on_late(late_s)
-        if level is not None:
-            log.warning("a timer fired %.3f s late: real-time priority %d (max_auto_priority %d)",
-                        late_s, level, self.auto_priority.maximum)
-            self.rt.adapters.apply_scheduling(level, self.rt.config.globals.nice)
-
     def cancel_timer(self, inst: Instance) -> None:
         if inst.timer is not None:
             inst.timer.cancel()
@@ -213,8 +191,8 @@ class Driver:
     def _fire(self, inst: Instance) -> None:
         clock = self.rt.loop.time()
         now = max(clock, inst.timer_at or 0.0)
-        if self.auto_priority is not None and inst.timer_at is not None:
-            self._late(clock - inst.timer_at)
+        if self.wire.auto_priority is not None and inst.timer_at is not None:
+            self.wire.late(clock - inst.timer_at)
         inst.timer = None
         inst.timer_at = None
         self.transitions.apply(inst, inst.router.on_timer(now))
@@ -355,6 +333,8 @@ class Driver:
             self.links.close()
         for io in self.io.values():
             loop.remove_reader(io.rx.fileno())
+            if getattr(io, "ah_rx", None) is not None:
+                loop.remove_reader(io.ah_rx.fileno())
             io.close()
 
 
@@ -440,7 +420,7 @@ class Daemon:
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
         if g.max_auto_priority:
-            self.driver.auto_priority = AutoPriority(g.max_auto_priority,
+            self.driver.wire.auto_priority = AutoPriority(g.max_auto_priority,
                                                      g.min_auto_priority_delay_s, g.rt_priority)
         overrides = self.operations.load_overrides()
         if g.startup_delay_s > 0:

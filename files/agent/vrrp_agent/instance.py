@@ -18,9 +18,9 @@ import logging
 import socket
 from typing import Any, Dict, List, Optional, Tuple
 
-from vrrp_agent import packet
+from vrrp_agent import ah, packet
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
-from vrrp_agent.constants import AUTH_DATA_LEN, AUTH_NONE, AUTH_PASS
+from vrrp_agent.constants import AUTH_AH, AUTH_DATA_LEN, AUTH_NONE, AUTH_PASS, TTL_VRRP
 from vrrp_agent.errors import PacketError
 from vrrp_agent.fastpath import Accepted
 from vrrp_agent.router import Action, Router, RouterParams
@@ -102,16 +102,29 @@ class Instance:
         self.af = socket.AF_INET if cfg.family == 4 else socket.AF_INET6
         vip_block = packet.pack_addresses([v.address for v in cfg.vips], cfg.family)
         self.vip_block = vip_block
-        self.auth_type = AUTH_PASS if cfg.auth_type == "PASS" else AUTH_NONE
+        self.auth_type = {"PASS": AUTH_PASS, "AH": AUTH_AH}.get(cfg.auth_type or "", AUTH_NONE)
         self.auth_data = cfg.auth_pass if cfg.auth_pass else b"\0" * AUTH_DATA_LEN
-        self.encoder = packet.AdvertEncoder(
+        # auth_type AH: adverts are whole IPv4 + AH datagrams (ah.py); the counter is kept on reload
+        old_ah = getattr(self, "ah", None)
+        self.ah: Optional[ah.AhSession] = None
+        encoder_class: Any = packet.AdvertEncoder
+        extra: Dict[str, Any] = {}
+        if self.auth_type == AUTH_AH:
+            self.ah = ah.AhSession(self.auth_data, cfg.unicast)
+            if old_ah is not None:
+                self.ah.seq, self.ah.ip_id = old_ah.seq, old_ah.ip_id
+            encoder_class = ah.AhAdvertEncoder
+            extra = {"session": self.ah, "ttl": (cfg.unicast_ttl or TTL_VRRP) if cfg.unicast
+                     else TTL_VRRP}
+        self.encoder = encoder_class(
+            **extra,
             version=cfg.version,
             vrid=cfg.vrid,
             family=cfg.family,
             addresses=vip_block,
             count=len(cfg.vips),
             auth_type=self.auth_type,
-            auth_data=self.auth_data if cfg.version == 2 else b"",
+            auth_data=self.auth_data if self.auth_type == AUTH_PASS else b"",
             checksum_form="plain" if cfg.v3_checksum_as_v2 else "pseudo",
         )
         # old_unicast_checksum (keepalived < 1.3.6 peers, v3/IPv4 unicast only)
@@ -142,14 +155,22 @@ class Instance:
         self.encoder.set_src(src_packed)
 
     def receive(self, adv: packet.Advertisement, src: bytes, ttl: int, now: float,
-                wire: bytes = b"", dst: bytes = b"") -> List[Action]:
+                wire: bytes = b"", dst: bytes = b"",
+                ah_parts: Optional[Tuple[bytes, bytes, bytes]] = None) -> List[Action]:
         """Instance checks, then the state machine. Drops are counted, never raised.
 
         WIRE (fastpath.wire_key) and DST, when given, identify the packet: an
-        accepted one is kept for `receive_same`.
+        accepted one is kept for `receive_same`. `ah_parts`: (IP header, AH
+        header, VRRP message) of an advert that came with AH (never cached).
         """
         cfg = self.cfg
+        ah_seq = None
         try:
+            if (ah_parts is None) != (self.ah is None):  # keepalived: AH presence first
+                raise PacketError("auth_type", "AH header " + (
+                    "without auth_type AH" if ah_parts else "missing (auth_type AH)"))
+            if self.ah is not None and ah_parts is not None:
+                ah_seq = self.ah.verify(*ah_parts)
             packet.check_for_instance(
                 adv,
                 ttl=ttl,
@@ -176,9 +197,13 @@ class Instance:
             # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal;
             # skip_check_adv_addr: not compared again for the master already known
             self.counters["address_list_mismatch"] += 1
-        if wire:
+        if wire and ah_parts is None:
             self.accepted = Accepted(wire, ttl, src, dst, adv, mismatch)
-        return self.router.on_advert(adv, src, now)
+        actions = self.router.on_advert(adv, src, now)
+        if ah_seq is not None and self.router.state == "MASTER" and (
+                adv.priority < self.router.effective_priority):
+            self.ah.sync_lower(ah_seq)  # type: ignore[union-attr]
+        return actions
 
     def receive_same(self, now: float) -> List[Action]:
         """The bytes of `accepted` again: every check would pass as it did (fastpath.py)."""

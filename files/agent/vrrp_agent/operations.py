@@ -283,6 +283,8 @@ class Operations:
         removed = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in
                    {(n.address, n.prefixlen, n.dev) for n in cfg.vips + cfg.excluded_vips}]
         self.transitions.apply(inst, inst.reconfigure(cfg, new.globals, now))
+        if inst.ifindex is not None:
+            self.driver.wire.attach(inst)  # unicast TTL, group, AH socket, no-peer fault
         added = [v for v in inst.all_vips if (v.address, v.prefixlen, v.dev) not in old_vips]
         if was_master:
             if removed:

@@ -15,6 +15,10 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
   unicast peer with that TTL / hop limit (unicast_ttl), as an IP_TTL /
   IPV6_HOPLIMIT control message on each send; `set_rcvbuf(n)` raises the
   receive buffer (kernel_rx_buf_size; the largest asked for wins).
+- auth_type AH (IPv4): `open_ah()` adds a raw IPPROTO_AH receive socket (same
+  device and groups), and `send()` hands a packet that starts with an IPv4
+  header (never a VRRP message: those start with 0x21 or 0x31) to a third,
+  IP_HDRINCL socket, as the datagram is built whole (ah.py).
 - Both non-blocking; the driver reads them from the event loop.
 """
 
@@ -26,6 +30,8 @@ import struct
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from vrrp_agent.constants import IPPROTO_VRRP, TOS_VRRP, TTL_VRRP
+
+IPPROTO_AH = 51
 
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 IP_MULTICAST_ALL = 49
@@ -56,6 +62,8 @@ class VrrpSockets:
         self.rcvbuf = RCVBUF_DEFAULT
         self._ttl_cmsg: Dict[str, List[Tuple[int, int, bytes]]] = {}
         self.tx: Optional[socket.socket] = None
+        self.ah_rx: Optional[socket.socket] = None
+        self._hdrincl: Optional[socket.socket] = None
         self.src: Optional[str] = None
         self.src_packed = b""
         if src is not None:
@@ -93,13 +101,54 @@ class VrrpSockets:
         """Also receive adverts sent to `group` (an instance's mcast_dst_ip)."""
         packed = socket.inet_pton(self.af, group)
         if packed not in self.groups:
-            self._join(self.rx, packed)
+            for sock in (self.rx, self.ah_rx):
+                if sock is not None:
+                    self._join(sock, packed)
             self.groups.add(packed)
+
+    def open_ah(self) -> socket.socket:
+        """The IPPROTO_AH receive socket (auth_type AH), joined to the same groups."""
+        if self.ah_rx is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_AH)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+                for group in self.groups:
+                    self._join(sock, group)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
+            self.ah_rx = sock
+        return self.ah_rx
+
+    def receive_ah(self) -> bytes:
+        """One IPv4 + AH datagram; BlockingIOError when the queue is empty."""
+        assert self.ah_rx is not None
+        return self.ah_rx.recv(4096)
+
+    def _hdrincl_socket(self) -> socket.socket:
+        if self._hdrincl is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+                mreq = _IP_MREQN.pack(self.group_packed, b"\0" * 4, self.ifindex)
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreq)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
+            self._hdrincl = sock
+        return self._hdrincl
 
     def set_rcvbuf(self, size: int) -> None:
         """kernel_rx_buf_size: the receive buffer is the largest one asked for."""
         if size > self.rcvbuf:
-            self.rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            for sock in (self.rx, self.ah_rx):
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
             self.rcvbuf = size
 
     def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
@@ -167,6 +216,9 @@ class VrrpSockets:
         """Send one advert; an error is the caller's to count (link down, no route)."""
         if self.tx is None:
             raise OSError("no source address on %s yet" % self.ifname)
+        if packet[0] == 0x45 and self.family == 4:  # a whole IPv4 datagram (AH)
+            self._hdrincl_socket().sendto(packet, (dst, 0))
+            return
         address = (dst, 0) if self.family == 4 else (dst, 0, 0, self.ifindex)
         cmsg = self._ttl_cmsg.get(dst)
         if cmsg is None:
@@ -182,6 +234,9 @@ class VrrpSockets:
     def close(self) -> None:
         self.close_tx()
         self.rx.close()
+        for sock in (self.ah_rx, self._hdrincl):
+            if sock is not None:
+                sock.close()
 
 
 def _proc_raw_drops(family: int) -> Dict[int, int]:

@@ -171,10 +171,8 @@ def _auth(s: Statement) -> Tuple[str, str, Statement]:
     for inner in need_block(s):
         if inner.keyword == "auth_type":
             auth_type = one_arg(inner).upper()
-            if auth_type == "AH":
-                raise inner.error("auth_type AH is not implemented by the agent (use PASS or none)")
-            if auth_type != "PASS":
-                raise inner.error(f"auth_type {one_arg(inner)!r} must be PASS (or AH)")
+            if auth_type not in ("PASS", "AH"):
+                raise inner.error(f"auth_type {one_arg(inner)!r} must be PASS or AH")
         elif inner.keyword == "auth_pass":
             auth_pass = (one_arg(inner), inner)
         else:
@@ -305,6 +303,11 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
     advert_int_cs = _interval(raw, version)
     nopreempt, preempt_delay = _preempt(raw, state, priority, warnings)
     auth_type, auth_pass = _auth_value(raw, version, warnings)
+    if auth_type == "AH" and state == "MASTER" and priority != 255:
+        # keepalived: an AH backup must hear a sequence number before it takes over
+        _warn(warnings, raw["state"][1], "state MASTER with auth_type AH is set to BACKUP, as "
+                                         "keepalived does (the AH sequence is learnt first)")
+        state = "BACKUP"
     unicast_src = _unicast_src(raw, family)
     mcast_src = _get(raw, "mcast_src_ip")
     if mcast_src is not None:

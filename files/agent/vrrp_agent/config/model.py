@@ -343,9 +343,9 @@ class InstanceConfig:
     nopreempt: bool = False
     preempt_delay_s: float = 0.0
     auth_type: Optional[str] = None
-    """None or "PASS" (v2 only)."""
+    """None, "PASS" or "AH" (v2 only, IPv4 only)."""
     auth_pass: Optional[bytes] = None
-    """The PASS secret, zero-padded to 8 bytes. Never logged, never in status."""
+    """The PASS secret / AH key, zero-padded to 8 bytes. Never logged, never in status."""
     vips: Tuple[VipSpec, ...] = ()
     """virtual_ipaddress: carried in adverts."""
     excluded_vips: Tuple[VipSpec, ...] = ()
