@@ -60,7 +60,8 @@ def test_fifo_keywords_with_user_and_script():
     g = _conf(' notify_fifo /run/all.fifo nobody\n vrrp_notify_fifo /run/vrrp.fifo\n'
               ' vrrp_notify_fifo_script "/usr/local/bin/reader -v" nobody\n'
               ' vrrp_notify_priority_changes\n').globals
-    assert (g.notify_fifo.path, g.notify_fifo.user.user, g.notify_fifo.script) == ("/run/all.fifo", "nobody", None)
+    fifo = g.notify_fifo
+    assert (fifo.path, fifo.user.user, fifo.script) == ("/run/all.fifo", "nobody", None)
     assert g.vrrp_notify_fifo.script.argv == ("/usr/local/bin/reader", "-v")
     assert g.vrrp_notify_fifo.script.user.user == "nobody" and g.notify_priority_changes
 
@@ -110,8 +111,8 @@ def test_keepalived_line_and_mail_formats():
     assert mail_text("GROUP", "G", "FAULT", "lb1") == (
         "[lb1] VRRP Group G - Entering FAULT state", "=> All VRRP group instances are now in FAULT state <=")
     assert mail_text("GROUP", "G", "DELETED", "lb1") is None, "keepalived mails no DELETED for a group"
-    data = mail_data("v@x", ("a@x", "b@x"), "[lb1] VRRP Instance VI_1 - Stopping", "=> VRRP Instance stopping <=",
-                     0.0).decode()
+    data = mail_data("v@x", ("a@x", "b@x"), "[lb1] VRRP Instance VI_1 - Stopping",
+                     "=> VRRP Instance stopping <=", 0.0).decode()
     assert re.fullmatch(r"Date: Thu, 01 Jan 1970 \d\d:\d\d:\d\d [+-]\d{4}\r\nFrom: v@x\r\n"
                         r"Subject: \[lb1\] VRRP Instance VI_1 - Stopping\r\nX-Mailer: Keepalived\r\n"
                         r"To: a@x, b@x\r\n\r\n=> VRRP Instance stopping <=\r\n\r\n", data)
