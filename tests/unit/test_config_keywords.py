@@ -10,7 +10,8 @@ import pytest
 from vrrp_agent.config import parse_text
 from vrrp_agent.errors import ConfigError
 
-INST = "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 5\n{body} virtual_ipaddress {{\n{vips} }}\n}}\n"
+INST = ("vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 5\n{body}"
+        " virtual_ipaddress {{\n{vips} }}\n}}\n")
 
 
 def _inst(globals_: str = "", body: str = "", vips: str = "  198.51.100.100/24\n"):
