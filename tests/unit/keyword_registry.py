@@ -423,4 +423,11 @@ REGISTRY = {
     "vip:scope": "tests/unit/test_config.py::test_vip_options_and_excluded",
     "vip:track_group": "pending: owned elsewhere (kernel helper)",
     "vip:use_vmac": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_counters": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_ifindex": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_priority": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_rlimit_rtime": "refused: not implemented yet (the old spelling of vrrp_rlimit_rttime)",
+    "instance:vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
+    "instance:vrf": "refused: not implemented yet: the agent does not bind an instance to a VRF device",
 }

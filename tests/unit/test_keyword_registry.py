@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 from typing import Dict, Set
 
@@ -67,3 +68,11 @@ def test_refused_and_pending_entries_are_not_handled_and_noops_are():
             assert not _handled(scope, kw), f"{key} is handled now: point its entry to the test proving it"
         if value.startswith("noop:"):
             assert _handled(scope, kw), f"{key}: a no-op keyword still needs its (argument-checking) handler"
+
+
+def test_docs_keyword_table_is_the_registry():
+    sys.path.insert(0, str(REPO / "tools"))
+    import keyword_table
+
+    assert keyword_table.current_doc_rows() == keyword_table.rows(), \
+        "docs/config.md is stale: run tools/keyword_table.py --write"

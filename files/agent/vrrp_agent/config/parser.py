@@ -72,6 +72,7 @@ NOT_IMPLEMENTED_GLOBAL = {
     "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
     "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
+    "nftables_counters", "nftables_ifindex", "nftables_priority", "vrrp_rlimit_rtime", "vrrp_vmac_garp_intvl",
 }
 
 
