@@ -73,7 +73,7 @@ REGISTRY = {
     "global:enable_traps":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:fifo_write_vrrp_states_on_reload":
-        "refused: not implemented yet: the agent writes no state dump to the FIFO at a reload",
+        "tests/unit/test_alerts.py::test_fifo_write_vrrp_states_on_reload",
     "global:include_check":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:instance":

@@ -152,3 +152,72 @@ def test_fifo_lines_through_a_reload_that_removes_an_instance(tmp_path, deleted,
                     'INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_2" MASTER 100',
                     f'INSTANCE "VI_2" {line} 100', 'INSTANCE "VI_1" STOP 150']
     assert not fifo.exists()
+
+
+def test_fifo_write_vrrp_states_on_reload(tmp_path):
+    """keepalived's option: after a reload, the kept instances' states are written again."""
+    lan = FakeLan()
+    fifo = tmp_path / "all.fifo"
+    head = f"global_defs {{\n    notify_fifo {fifo}\n    fifo_write_vrrp_states_on_reload\n}}\n"
+    a1 = Agent(lan.host("n1", "198.51.100.1"), head + instance(priority=150), tmp_path)
+    seen: list = []
+
+    async def scenario():
+        await a1.start()
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        await until(lambda: a1.state() == MASTER)
+        a1.conf.write_text(head + instance(priority=150)
+                           + instance("VI_2", vrid=52, vips=("198.51.100.102/24",)))
+        await a1.daemon.reload()
+        await until(lambda: (seen.extend(_read(fd)) or 'INSTANCE "VI_2" MASTER 100' in seen))
+        a1.conf.write_text(head.replace("    fifo_write_vrrp_states_on_reload\n", "") + instance(priority=150)
+                           + instance("VI_2", vrid=52, vips=("198.51.100.102/24",)))
+        await a1.daemon.reload()
+        await a1.stop()
+        await asyncio.sleep(0)
+        seen.extend(_read(fd))
+        os.close(fd)
+
+    run(scenario)
+    assert seen == ['INSTANCE "VI_1" BACKUP 150', 'INSTANCE "VI_1" MASTER 150',
+                    'INSTANCE "VI_2" BACKUP 100', 'INSTANCE "VI_1" MASTER 150',
+                    'INSTANCE "VI_2" MASTER 100',
+                    'INSTANCE "VI_1" STOP 150', 'INSTANCE "VI_2" STOP 100']
+
+
+def test_mail_goes_out_from_the_worker_thread_never_the_caller(monkeypatch):
+    """A mail server that never answers does not hold the event loop: handle() returns at once."""
+    import threading
+
+    from vrrp_agent import alerts
+    from vrrp_agent.config.model import Config
+
+    entered, release, callers = threading.Event(), threading.Event(), []
+
+    class StuckSMTP:
+        def __init__(self, *args, **kwargs):
+            callers.append(threading.current_thread().name)
+            entered.set()
+            release.wait(30)
+            raise OSError("no answer")
+
+    monkeypatch.setattr(alerts.smtplib, "SMTP", StuckSMTP)
+    config = parse_text("global_defs {\n notification_email {\n  a@example.org\n }\n"
+                        " smtp_server 198.51.100.25\n smtp_alert\n}\n"
+                        + INST.format(name="VI_1", vrid=1, body=""), "k.conf")
+    assert isinstance(config, Config)
+
+    class Rt:
+        def __init__(self):
+            from vrrp_agent.events import EventBus
+
+            self.bus, self.config = EventBus(), config
+
+    consumer = alerts.StateAlerts(Rt())
+    consumer.handle({"type": "transition", "instance": "VI_1", "new": "MASTER", "priority": 100})
+    consumer.handle({"type": "transition", "instance": "VI_1", "new": "BACKUP", "priority": 100})
+    assert entered.wait(10), "the worker thread tried the server"
+    assert callers == ["vrrp-smtp"] and consumer.mail.queue.qsize() == 1, "the second mail waits its turn"
+    release.set()
+    consumer.mail.close(10)
+    assert consumer.mail.failed == 2 and consumer.mail.sent == 0

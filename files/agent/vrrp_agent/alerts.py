@@ -19,6 +19,8 @@ Rules:
   one-line body. Sent by smtplib from one worker thread: the event loop never
   waits on a mail server. One mail per new state (not twice the same state
   in a row), none for FAULT with no_email_faults.
+- fifo_write_vrrp_states_on_reload: after a reload, the state line of each
+  sync group and of each kept instance (new ones get their own transitions).
 """
 
 from __future__ import annotations
@@ -258,6 +260,8 @@ class StateAlerts:
         self.fifos: Dict[str, FifoWriter] = {}
         self.states: Dict[str, str] = {}
         """Last state seen per instance (priority lines say MASTER_ or BACKUP_PRIORITY from it)."""
+        self.groups: Dict[str, str] = {}
+        """Last state seen per sync group (for fifo_write_vrrp_states_on_reload)."""
         self.mailed: Dict[Tuple[str, str], str] = {}
         """(kind, name) -> the state last mailed (keepalived's last_email_state)."""
 
@@ -299,13 +303,26 @@ class StateAlerts:
             self.states[name] = state
             self._announce("INSTANCE", name, state, int(event.get("priority", 0)), config)
         elif kind == "group":
+            self.groups[event["group"]] = event["state"]
             self._announce("GROUP", event["group"], event["state"], 0, config)
+        elif kind == "reload" and config.globals.fifo_write_vrrp_states_on_reload:
+            self._states_after_reload(event, config)
         elif kind == "priority":
             name = event["instance"]
             inst = next((i for i in config.instances if i.name == name), None)
             if inst is not None and inst.notify_priority_changes:
                 which = "MASTER_PRIORITY" if self.states.get(name) == "MASTER" else "BACKUP_PRIORITY"
                 self._write(fifo_line("INSTANCE", name, which, int(event["new"])))
+
+    def _states_after_reload(self, event: Dict[str, Any], config: Config) -> None:
+        """keepalived's fifo_write_vrrp_states_on_reload: groups, then the instances kept."""
+        for group in config.sync_groups:
+            if group.name in self.groups:
+                self._write(fifo_line("GROUP", group.name, self.groups[group.name], 0))
+        for name in event.get("kept", []):
+            inst = self.rt.by_name(name)
+            if inst is not None and inst.router.state != "INIT":
+                self._write(fifo_line("INSTANCE", name, inst.router.state, inst.router.effective_priority))
 
     def _announce(self, kind: str, name: str, state: str, priority: int, config: Config) -> None:
         self._write(fifo_line(kind, name, state, priority))

@@ -328,6 +328,8 @@ class GlobalDefs:
     vrrp_notify_fifo: Optional[FifoConfig] = None
     notify_priority_changes: bool = False
     """vrrp_notify_priority_changes: default of every instance's notify_priority_changes."""
+    fifo_write_vrrp_states_on_reload: bool = False
+    """After a reload, write every kept instance's (and group's) state line to the FIFOs."""
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ NOT_IMPLEMENTED_TOP = {
     "interface_up_down_delays", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "vrrp_strict", "fifo_write_vrrp_states_on_reload", "vrrp_check_unicast_src",
+    "vrrp_strict", "vrrp_check_unicast_src",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
     "vrrp_delay_after_boot", "vrrp_iptables", "nftables", "vrrp_ipsets", "max_auto_priority",
     "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
