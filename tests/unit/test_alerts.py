@@ -221,3 +221,22 @@ def test_mail_goes_out_from_the_worker_thread_never_the_caller(monkeypatch):
     release.set()
     consumer.mail.close(10)
     assert consumer.mail.failed == 2 and consumer.mail.sent == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="script security applies to scripts run as root")
+def test_fifo_script_obeys_script_security(tmp_path, caplog):
+    from vrrp_agent.alerts import FifoWriter
+
+    script = tmp_path / "reader.sh"
+    script.write_text("#!/bin/sh\nexec cat \"$1\" > /dev/null\n")
+    script.chmod(0o777)  # world-writable: keepalived's script security refuses to run it as root
+    config = _conf(f" enable_script_security\n script_user root\n vrrp_notify_fifo {tmp_path}/f.fifo\n"
+                   f" vrrp_notify_fifo_script {script}\n")
+    writer = FifoWriter(config.globals.vrrp_notify_fifo)
+    writer.open(config.globals)
+    try:
+        assert writer.script is None and writer.fd is not None, "FIFO open, unsafe script not run"
+        assert "refused: script security" in caplog.text
+    finally:
+        writer.close()
+    assert not (tmp_path / "f.fifo").exists()

@@ -205,7 +205,8 @@ class FifoWriter:
             log.warning("notify FIFO %s: owner not set: %s", self.cfg.path, exc)
 
     def _start_script(self, gdefs: GlobalDefs) -> None:
-        from vrrp_agent.adapters.scripts import resolve_user
+        """Like every script the agent runs: its user, script security, argv (no shell), own group."""
+        from vrrp_agent.adapters.scripts import PRIVATE_ENV, SAFE_PATH, refusal, resolve_user
 
         script = self.cfg.script
         if script is None:
@@ -213,9 +214,16 @@ class FifoWriter:
         argv = list(script.argv) + [self.cfg.path]
         try:
             who = resolve_user(script.user, gdefs)
-            user = who.uid if who.uid != os.geteuid() else None
-            self.script = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True,
-                                           user=user, group=who.gid if user is not None else None)
+            why = refusal(argv, who, gdefs)
+            if why:
+                raise OSError(f"refused: {why}")
+            switch = os.geteuid() == 0 and who.uid != 0
+            env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+            env.setdefault("PATH", SAFE_PATH)
+            self.script = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                user=who.uid if switch else None, group=who.gid if switch else None,
+                extra_groups=[] if switch else None)
         except (KeyError, OSError) as exc:
             log.error("notify FIFO script %s not started: %s", " ".join(argv), exc)
         else:
