@@ -240,3 +240,27 @@ def test_fifo_script_obeys_script_security(tmp_path, caplog):
     finally:
         writer.close()
     assert not (tmp_path / "f.fifo").exists()
+
+
+def test_fifo_group_lines_have_priority_0(tmp_path):
+    lan = FakeLan()
+    fifo = tmp_path / "g.fifo"
+    text = (f"global_defs {{\n    vrrp_notify_fifo {fifo}\n}}\n" + instance(priority=150)
+            + instance("VI_2", vrid=52, priority=150, vips=("198.51.100.102/24",))
+            + "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n")
+    a1 = Agent(lan.host("n1", "198.51.100.1"), text, tmp_path)
+    seen: list = []
+
+    async def scenario():
+        await a1.start()
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        await until(lambda: (seen.extend(_read(fd)) or 'GROUP "G" MASTER 0' in seen))
+        await a1.stop()
+        await asyncio.sleep(0)
+        seen.extend(_read(fd))
+        os.close(fd)
+
+    run(scenario)
+    groups = [line for line in seen if line.startswith("GROUP")]
+    assert groups == ['GROUP "G" BACKUP 0', 'GROUP "G" MASTER 0', 'GROUP "G" STOP 0']
+    assert {'INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_2" MASTER 150'} <= set(seen)
