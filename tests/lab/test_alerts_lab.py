@@ -130,7 +130,12 @@ def test_smtp_alerts_and_fifo_lines_match_keepalived(lab: Lab, keepalived_bin: s
     agent_fifo, ka_fifo = lab.logdir / "agent.fifo", lab.logdir / "keepalived.fifo"
     track = lab.logdir / "track-n1"
     track.write_text("0\n")
-    agent_conf = (f"global_defs {{\n{_globals(lab, agent_fifo, 'agent-n1')}}}\n"
+    reader, copied, reader_pid = (lab.logdir / "reader.sh", lab.logdir / "reader-lines",
+                                  lab.logdir / "reader.pid")
+    reader.write_text(f'#!/bin/sh\necho $$ > {reader_pid}\nexec cat "$1" >> {copied}\n')
+    reader.chmod(0o755)
+    both = f"    notify_fifo {lab.logdir / 'all.fifo'}\n    notify_fifo_script {reader}\n"
+    agent_conf = (f"global_defs {{\n{_globals(lab, agent_fifo, 'agent-n1')}{both}}}\n"
                   f"vrrp_track_file tf {{\n    file {track}\n    weight 10\n}}\n"
                   + agent_instance(priority=100, extra="    track_file {\n        tf\n    }\n"))
     agent = Agent(lab.node(1), agent_conf)
@@ -152,6 +157,10 @@ def test_smtp_alerts_and_fifo_lines_match_keepalived(lab: Lab, keepalived_bin: s
                              'INSTANCE "VI_1" MASTER_PRIORITY 110', 'INSTANCE "VI_1" BACKUP 110',
                              'INSTANCE "VI_1" STOP 110']
     assert not agent_fifo.exists(), "the FIFO the agent created is removed when it stops"
+    wait_until(lambda: copied.read_text().splitlines() == afifo.lines(), SLOW,
+               message="notify_fifo_script read the same lines from notify_fifo")
+    pid = int(reader_pid.read_text())
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), SLOW, message="the FIFO script got SIGTERM")
     line_shape = re.compile(r'^INSTANCE "VI_1" [A-Z_]+ \d+$')
     assert kfifo.lines()[:2] == ['INSTANCE "VI_1" BACKUP 150', 'INSTANCE "VI_1" MASTER 150']
     assert all(line_shape.match(line) for line in afifo.lines() + kfifo.lines())

@@ -19,6 +19,8 @@ Rules:
   one-line body. Sent by smtplib from one worker thread: the event loop never
   waits on a mail server. One mail per new state (not twice the same state
   in a row), none for FAULT with no_email_faults.
+- fifo_write_vrrp_states_on_reload: after a reload, the state line of each
+  sync group and of each kept instance (new ones get their own transitions).
 """
 
 from __future__ import annotations
@@ -203,7 +205,8 @@ class FifoWriter:
             log.warning("notify FIFO %s: owner not set: %s", self.cfg.path, exc)
 
     def _start_script(self, gdefs: GlobalDefs) -> None:
-        from vrrp_agent.adapters.scripts import resolve_user
+        """Like every script the agent runs: its user, script security, argv (no shell), own group."""
+        from vrrp_agent.adapters.scripts import PRIVATE_ENV, SAFE_PATH, refusal, resolve_user
 
         script = self.cfg.script
         if script is None:
@@ -211,9 +214,16 @@ class FifoWriter:
         argv = list(script.argv) + [self.cfg.path]
         try:
             who = resolve_user(script.user, gdefs)
-            user = who.uid if who.uid != os.geteuid() else None
-            self.script = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True,
-                                           user=user, group=who.gid if user is not None else None)
+            why = refusal(argv, who, gdefs)
+            if why:
+                raise OSError(f"refused: {why}")
+            switch = os.geteuid() == 0 and who.uid != 0
+            env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+            env.setdefault("PATH", SAFE_PATH)
+            self.script = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                user=who.uid if switch else None, group=who.gid if switch else None,
+                extra_groups=[] if switch else None)
         except (KeyError, OSError) as exc:
             log.error("notify FIFO script %s not started: %s", " ".join(argv), exc)
         else:
@@ -258,6 +268,8 @@ class StateAlerts:
         self.fifos: Dict[str, FifoWriter] = {}
         self.states: Dict[str, str] = {}
         """Last state seen per instance (priority lines say MASTER_ or BACKUP_PRIORITY from it)."""
+        self.groups: Dict[str, str] = {}
+        """Last state seen per sync group (for fifo_write_vrrp_states_on_reload)."""
         self.mailed: Dict[Tuple[str, str], str] = {}
         """(kind, name) -> the state last mailed (keepalived's last_email_state)."""
 
@@ -299,13 +311,26 @@ class StateAlerts:
             self.states[name] = state
             self._announce("INSTANCE", name, state, int(event.get("priority", 0)), config)
         elif kind == "group":
+            self.groups[event["group"]] = event["state"]
             self._announce("GROUP", event["group"], event["state"], 0, config)
+        elif kind == "reload" and config.globals.fifo_write_vrrp_states_on_reload:
+            self._states_after_reload(event, config)
         elif kind == "priority":
             name = event["instance"]
             inst = next((i for i in config.instances if i.name == name), None)
             if inst is not None and inst.notify_priority_changes:
                 which = "MASTER_PRIORITY" if self.states.get(name) == "MASTER" else "BACKUP_PRIORITY"
                 self._write(fifo_line("INSTANCE", name, which, int(event["new"])))
+
+    def _states_after_reload(self, event: Dict[str, Any], config: Config) -> None:
+        """keepalived's fifo_write_vrrp_states_on_reload: groups, then the instances kept."""
+        for group in config.sync_groups:
+            if group.name in self.groups:
+                self._write(fifo_line("GROUP", group.name, self.groups[group.name], 0))
+        for name in event.get("kept", []):
+            inst = self.rt.by_name(name)
+            if inst is not None and inst.router.state != "INIT":
+                self._write(fifo_line("INSTANCE", name, inst.router.state, inst.router.effective_priority))
 
     def _announce(self, kind: str, name: str, state: str, priority: int, config: Config) -> None:
         self._write(fifo_line(kind, name, state, priority))

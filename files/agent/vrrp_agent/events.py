@@ -4,6 +4,9 @@ Rules:
 - Every event is a JSON-able dict with "seq" (1, 2, ... in publication
   order), "time" (ISO-8601 UTC), "type" and type-specific fields. Types:
   transition, priority, tracker, script, notify, resource, group, reload.
+  A transition's "state" is the state notified (STOP for INIT; FAULT or
+  DELETED for an instance a reload removed); a reload carries its summary
+  (kept, changed, started, stopped). alerts.py reads these for mail and FIFOs.
 - Publishing never blocks and never fails: each subscriber has a bounded
   queue; a subscriber that falls behind loses its oldest events and is told
   so by a "lost" event carrying the count.

@@ -266,6 +266,7 @@ class Operations:
                    "started": [i.cfg.name for i in started],
                    "stopped": [i.cfg.name for i in old.values()]}
         log.info("reloaded %s: %s", new.path, summary)
+        self.rt.bus.publish("reload", **summary)
         return summary
 
     def _reconfigure(self, inst: Instance, cfg: InstanceConfig, new: Config, now: float) -> None:

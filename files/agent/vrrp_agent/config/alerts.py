@@ -116,6 +116,7 @@ GLOBAL_HANDLERS: Dict[str, Handler] = {
     "notify_fifo_script": _fifo_script("notify_fifo"),
     "vrrp_notify_fifo_script": _fifo_script("vrrp_notify_fifo"),
     "vrrp_notify_priority_changes": _set("notify_priority_changes", bool_arg),
+    "fifo_write_vrrp_states_on_reload": _set("fifo_write_vrrp_states_on_reload", _flag),
 }
 
 

@@ -44,7 +44,7 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "use_vmac_addr", "use_ipvlan", "garp_extra_if",
+    "use_vmac_addr", "use_ipvlan", "garp_extra_if", "vrf", "vmac_garp_intvl",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",

@@ -498,6 +498,8 @@ class GlobalDefs:
     """`vrrp_lower_prio_no_advert`: the instances' default."""
     higher_prio_send_advert: bool = False
     """`vrrp_higher_prio_send_advert`: the instances' default."""
+    fifo_write_vrrp_states_on_reload: bool = False
+    """After a reload, write every kept instance's (and group's) state line to the FIFOs."""
 
 
 @dataclass(frozen=True)

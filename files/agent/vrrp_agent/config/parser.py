@@ -75,12 +75,12 @@ NOT_IMPLEMENTED_TOP = {
     "interface_up_down_delays", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "fifo_write_vrrp_states_on_reload",
     "vrrp_garp_extra_if",
     "vrrp_delay_after_boot", "vrrp_iptables", "vrrp_ipsets",
     "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
     "state_file_location", "stats_file_location", "json_file_location", "json_version",
     "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
+    "nftables_counters", "nftables_ifindex", "nftables_priority", "vrrp_rlimit_rtime", "vrrp_vmac_garp_intvl",
 }
 
 

@@ -1,0 +1,433 @@
+"""Every keyword of the agent's tables -> the test that proves it, or why it is not (Must have 4).
+
+Keys are "SCOPE:KEYWORD"; scopes: top (top level), global (global_defs),
+instance (vrrp_instance), vip (a virtual_ipaddress option), track_process
+(vrrp_track_process). Values:
+- "tests/PATH.py::test_name": a test that fails if the keyword is not acted on;
+- "noop: REASON": accepted, no effect in the agent, for that reason;
+- "refused: REASON": a FILE:LINE error, for that reason;
+- "pending: owned elsewhere (HELPER)": refused today; another helper of issue 13
+  implements it (the integrator updates the line when merging).
+Keywords of other keepalived subsystems (config/foreign.py) point to the test
+that walks their table. tests/unit/test_keyword_registry.py checks this file.
+"""
+
+REGISTRY = {
+    "global:bfd_cpu_affinity":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:bfd_no_swap":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:bfd_priority":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:bfd_process_name":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:bfd_rlimit_rtime":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:bfd_rlimit_rttime":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:bfd_rt_priority":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:checker_cpu_affinity":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:checker_log_all_failures":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:checker_no_swap":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:checker_priority":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:checker_process_name":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:checker_rlimit_rtime":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:checker_rlimit_rttime":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:checker_rt_priority":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:config_save_dir":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:data_use_instance":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:dbus_service_name":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:default_interface": "pending: owned elsewhere (kernel helper)",
+    "global:disable_local_igmp":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:dynamic_interfaces":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:enable_dbus":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:enable_script_security":
+        "tests/unit/test_config_tracking.py::test_vrrp_script_fields_and_argv_split_like_keepalived",
+    "global:enable_snmp_checker":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:enable_snmp_keepalived":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:enable_snmp_rfc":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:enable_snmp_rfcv2":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:enable_snmp_rfcv3":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:enable_snmp_vrrp":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:enable_traps":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:fifo_write_vrrp_states_on_reload":
+        "tests/unit/test_alerts.py::test_fifo_write_vrrp_states_on_reload",
+    "global:include_check":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:instance":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:json_file_location":
+        "refused: not implemented yet (keepalived's JSON dump); use vrrp-agent status --json",
+    "global:json_version":
+        "refused: not implemented yet (keepalived's JSON dump); use vrrp-agent status --json",
+    "global:log_unknown_vrids": "refused: not implemented yet",
+    "global:lvs_flush":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_flush_on_stop":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_flush_onstop":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_id":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_netlink_cmd_rcv_bufs":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_netlink_cmd_rcv_bufs_force":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_netlink_monitor_rcv_bufs":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_netlink_monitor_rcv_bufs_force":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_notify_fifo":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_notify_fifo_script":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_process_name":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:lvs_sync_daemon":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:lvs_timeouts":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:max_auto_priority": "pending: owned elsewhere (wire helper)",
+    "global:min_auto_priority_delay": "pending: owned elsewhere (wire helper)",
+    "global:net_namespace":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:net_namespace_ipvs":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:nftables": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_ipvs":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:nftables_ipvs_priority":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:nftables_ipvs_start_fwmark":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:no_checker_emails":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:no_email_faults": "tests/unit/test_alerts.py::test_global_smtp_keywords_build_the_mail_settings",
+    "global:notification_email":
+        "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:notification_email_from":
+        "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:notify_fifo": "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:notify_fifo_script":
+        "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:process_monitor_rcv_bufs":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:process_monitor_rcv_bufs_force":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:process_name":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:process_names":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:random_seed":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:reload_check_config":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:reload_file":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:reload_repeat":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:reload_time_file":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:router_id": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
+    "global:rs_init_notifies":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:script_user":
+        "tests/unit/test_config_tracking.py::test_vrrp_script_fields_and_argv_split_like_keepalived",
+    "global:shutdown_script":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:shutdown_script_timeout":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:smtp_alert": "tests/unit/test_alerts.py::test_smtp_alert_defaults_follow_keepalived",
+    "global:smtp_alert_checker":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:smtp_alert_vrrp": "tests/unit/test_alerts.py::test_smtp_alert_defaults_follow_keepalived",
+    "global:smtp_connect_timeout":
+        "tests/unit/test_alerts.py::test_smtp_connect_timeout_zero_becomes_one_with_a_warning",
+    "global:smtp_helo_name": "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:smtp_server": "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:snmp_socket":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:startup_script":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:startup_script_timeout":
+        "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
+    "global:state_file_location":
+        "refused: not implemented yet (keepalived's state dump); use vrrp-agent status --json",
+    "global:stats_file_location":
+        "refused: not implemented yet (keepalived's stats dump); use vrrp-agent status --json",
+    "global:tmp_config_directory":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:umask":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:v3_checksum_as_v2":
+        "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
+    "global:vmac_addr_prefix": "pending: owned elsewhere (kernel helper)",
+    "global:vmac_prefix": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_check_unicast_src": "pending: owned elsewhere (wire helper)",
+    "global:vrrp_cpu_affinity": "refused: not implemented yet; use systemd's CPUAffinity=",
+    "global:vrrp_delay_after_boot": "refused: not implemented yet",
+    "global:vrrp_down_timer_adverts":
+        "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
+    "global:vrrp_garp_extra_if": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_garp_interval":
+        "tests/unit/test_daemon_fake.py::test_garp_interval_spaces_the_burst_on_the_loop_clock",
+    "global:vrrp_garp_lower_prio_delay":
+        "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
+    "global:vrrp_garp_lower_prio_repeat":
+        "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
+    "global:vrrp_garp_master_delay":
+        "tests/unit/test_daemon_fake.py::test_garp_interval_spaces_the_burst_on_the_loop_clock",
+    "global:vrrp_garp_master_refresh":
+        "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
+    "global:vrrp_garp_master_refresh_repeat":
+        "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
+    "global:vrrp_garp_master_repeat":
+        "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
+    "global:vrrp_gna_interval": "tests/lab/test_agent_lab.py::test_garp_and_gna_intervals_space_the_burst",
+    "global:vrrp_higher_prio_send_advert": "pending: owned elsewhere (nemesis helper)",
+    "global:vrrp_ipsets": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_iptables": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
+    "global:vrrp_mcast_group4":
+        "tests/unit/test_daemon_fake.py::test_reload_applies_changes_keeps_state_and_refuses_bad_configs",
+    "global:vrrp_mcast_group6":
+        "tests/unit/test_config_keywords.py::test_vrrp_mcast_group6_and_down_timer_guard",
+    "global:vrrp_min_garp": "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
+    "global:vrrp_netlink_cmd_rcv_bufs":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:vrrp_netlink_cmd_rcv_bufs_force":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:vrrp_netlink_monitor_rcv_bufs":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:vrrp_netlink_monitor_rcv_bufs_force":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:vrrp_no_swap": "refused: not implemented yet (memory locking); use systemd's MemoryLock settings",
+    "global:vrrp_notify_fifo":
+        "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:vrrp_notify_fifo_script": "tests/unit/test_alerts.py::test_fifo_keywords_with_user_and_script",
+    "global:vrrp_notify_priority_changes":
+        "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
+    "global:vrrp_priority":
+        "tests/lab/test_operations_lab.py::test_reload_refuses_a_multicast_group_change_and_applies_globa"
+        "l_scheduling",
+    "global:vrrp_process_name":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:vrrp_rlimit_rttime": "refused: not implemented yet; use systemd's LimitRTTIME=",
+    "global:vrrp_rt_priority":
+        "tests/lab/test_scheduling_lab.py::test_every_thread_is_realtime_and_scripts_are_not",
+    "global:vrrp_rx_bufs_multiplier":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:vrrp_rx_bufs_policy":
+        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:vrrp_skip_check_adv_addr":
+        "noop: the agent never drops an advert whose address list differs from its own, which is the"
+        " check this keyword skips",
+    "global:vrrp_startup_delay": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
+    "global:vrrp_strict": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_version": "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
+    "instance:accept": "pending: owned elsewhere (kernel helper)",
+    "instance:advert_int": "tests/unit/test_config.py::test_v3_centiseconds_and_ipv6_forces_version_3",
+    "instance:auth_hmac": "pending: owned elsewhere (wire helper)",
+    "instance:authentication": "tests/unit/test_config.py::test_keepalived_warnings_are_kept_not_fatal",
+    "instance:check_unicast_src": "pending: owned elsewhere (wire helper)",
+    "instance:debug": "tests/unit/test_cli_control.py::test_check_config_offline_and_against_this_host",
+    "instance:dont_track_primary":
+        "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:down_timer_adverts": "pending: owned elsewhere (wire helper)",
+    "instance:garp_extra_if": "pending: owned elsewhere (kernel helper)",
+    "instance:garp_lower_prio_delay":
+        "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:garp_lower_prio_repeat":
+        "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:garp_master_delay":
+        "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:garp_master_refresh":
+        "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:garp_master_refresh_repeat":
+        "tests/unit/test_router.py::test_garp_second_burst_after_delay_and_refresh",
+    "instance:garp_master_repeat": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
+    "instance:higher_prio_send_advert": "pending: owned elsewhere (nemesis helper)",
+    "instance:interface":
+        "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
+    "instance:kernel_rx_buf_size": "pending: owned elsewhere (wire helper)",
+    "instance:linkbeat_use_polling":
+        "refused: deprecated in keepalived (linkbeat_interfaces); the agent follows links by netlink",
+    "instance:lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
+    "instance:lvs_sync_daemon_inteface":
+        "tests/unit/test_config_foreign.py::test_instance_keyword_of_another_subsystem_is_named_at_its_li"
+        "ne",
+    "instance:lvs_sync_daemon_interface":
+        "tests/unit/test_config_foreign.py::test_lvs_sync_daemon_interface_in_an_instance_is_accepted_wit"
+        "h_a_warning",
+    "instance:mcast_dst_ip": "pending: owned elsewhere (wire helper)",
+    "instance:mcast_src_ip": "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:native_ipv6": "pending: owned elsewhere (wire helper)",
+    "instance:no_accept": "pending: owned elsewhere (kernel helper)",
+    "instance:no_virtual_ipaddress": "pending: owned elsewhere (kernel helper)",
+    "instance:nopreempt": "tests/unit/test_config.py::test_keepalived_warnings_are_kept_not_fatal",
+    "instance:notify":
+        "tests/lab/test_tracking_lab.py::test_notify_order_is_preserved_under_a_flapping_check",
+    "instance:notify_backup": "tests/unit/test_config_language.py::test_builtin_definitions",
+    "instance:notify_deleted":
+        "tests/unit/test_alerts.py::test_fifo_lines_through_a_reload_that_removes_an_instance",
+    "instance:notify_fault":
+        "tests/lab/test_tracking_lab.py::test_notify_order_is_preserved_under_a_flapping_check",
+    "instance:notify_master":
+        "tests/unit/test_scripts_notify.py::test_notify_hooks_run_in_order_one_at_a_time",
+    "instance:notify_master_rx_lower_pri": "pending: owned elsewhere (nemesis helper)",
+    "instance:notify_priority_changes":
+        "tests/unit/test_alerts.py::test_notify_priority_changes_instance_then_group_then_global",
+    "instance:notify_stop": "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:old_unicast_checksum": "pending: owned elsewhere (wire helper)",
+    "instance:owner_ignore_adverts": "pending: owned elsewhere (wire helper)",
+    "instance:preempt":
+        "tests/unit/test_router.py::test_rfc5798_6_4_2_preempting_a_live_lower_master_is_make_before_brea"
+        "k",
+    "instance:preempt_delay": "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:priority":
+        "tests/lab/test_agent_lab.py::test_rfc3768_election_freeze_failover_and_preempt_back",
+    "instance:promote_secondaries": "pending: owned elsewhere (kernel helper)",
+    "instance:resource_group":
+        "tests/unit/test_daemon_fake.py::test_resources_start_after_the_vips_and_a_failed_start_is_a_held"
+        "_fault",
+    "instance:skip_check_adv_addr": "pending: owned elsewhere (wire helper)",
+    "instance:smtp_alert": "tests/unit/test_alerts.py::test_smtp_alert_defaults_follow_keepalived",
+    "instance:state": "tests/unit/test_config.py::test_state_master_without_priority_means_owner_255",
+    "instance:strict_mode": "pending: owned elsewhere (kernel helper)",
+    "instance:sync_group_tracking_weight": "refused: a vrrp_sync_group keyword: write it in the sync group",
+    "instance:timer_expired_backup": "pending: owned elsewhere (wire helper)",
+    "instance:track_bfd":
+        "tests/unit/test_config_foreign.py::test_instance_keyword_of_another_subsystem_is_named_at_its_li"
+        "ne",
+    "instance:track_file":
+        "tests/unit/test_daemon_fake.py::test_a_tracked_file_moves_the_priority_and_a_weight_0_file_fault"
+        "s",
+    "instance:track_interface":
+        "tests/unit/test_cli_control.py::test_a_failing_vrrp_script_faults_and_a_weighted_one_moves_the_p"
+        "riority",
+    "instance:track_process": "tests/unit/test_cli_control.py::test_a_tracked_process_is_counted",
+    "instance:track_script":
+        "tests/unit/test_cli_control.py::test_a_failing_vrrp_script_faults_and_a_weighted_one_moves_the_p"
+        "riority",
+    "instance:track_src_ip": "pending: owned elsewhere (wire helper)",
+    "instance:unicast_fault_no_peer": "pending: owned elsewhere (wire helper)",
+    "instance:unicast_peer": "tests/lab/test_agent_lab.py::test_unicast_peers_three_nodes",
+    "instance:unicast_src_ip":
+        "tests/unit/test_heartbeat_import.py::test_subsecond_deadtime_uses_vrrpv3_and_ucast_peers",
+    "instance:unicast_ttl": "pending: owned elsewhere (wire helper)",
+    "instance:use_ipvlan": "pending: owned elsewhere (kernel helper)",
+    "instance:use_vmac": "pending: owned elsewhere (kernel helper)",
+    "instance:use_vmac_addr": "pending: owned elsewhere (kernel helper)",
+    "instance:v3_checksum_as_v2":
+        "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
+    "instance:version": "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
+    "instance:virtual_ipaddress":
+        "tests/unit/test_cli_control.py::test_check_config_offline_and_against_this_host",
+    "instance:virtual_ipaddress_excluded": "tests/unit/test_config.py::test_vip_options_and_excluded",
+    "instance:virtual_router_id":
+        "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
+    "instance:virtual_routes": "pending: owned elsewhere (kernel helper)",
+    "instance:virtual_rules": "pending: owned elsewhere (kernel helper)",
+    "instance:vmac_xmit_base": "pending: owned elsewhere (kernel helper)",
+    "top:SSL":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:bfd_instance":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:child_wait_time":
+        "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
+    "top:garp_group": "pending: owned elsewhere (kernel helper)",
+    "top:global_defs": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
+    "top:include": "tests/unit/test_config.py::test_include_with_glob_relative_to_the_including_file",
+    "top:instance":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:interface_up_down_delays": "refused: not implemented yet",
+    "top:linkbeat_interfaces": "refused: not implemented yet: the agent follows links by netlink",
+    "top:linkbeat_use_polling":
+        "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
+    "top:local_address_group":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:namespace_with_ipsets":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:net_namespace":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:net_namespace_ipvs":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:static_ipaddress": "pending: owned elsewhere (kernel helper)",
+    "top:static_routes": "pending: owned elsewhere (kernel helper)",
+    "top:static_rules": "pending: owned elsewhere (kernel helper)",
+    "top:track_file":
+        "tests/unit/test_daemon_fake.py::test_a_tracked_file_moves_the_priority_and_a_weight_0_file_fault"
+        "s",
+    "top:track_group": "pending: owned elsewhere (kernel helper)",
+    "top:use_pid_dir": "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
+    "top:virtual_server":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:virtual_server_group":
+        "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
+        "e",
+    "top:vrrp_instance": "tests/unit/test_cli_control.py::test_check_config_offline_and_against_this_host",
+    "top:vrrp_script":
+        "tests/unit/test_cli_control.py::test_a_failing_vrrp_script_faults_and_a_weighted_one_moves_the_p"
+        "riority",
+    "top:vrrp_sync_group": "tests/unit/test_config_foreign.py::test_track_bfd_in_a_sync_group_is_named",
+    "top:vrrp_track_file": "tests/unit/test_config_tracking.py::test_track_file_needs_an_absolute_path",
+    "top:vrrp_track_process": "tests/unit/test_cli_control.py::test_a_tracked_process_is_counted",
+    "track_process:delay": "pending: owned elsewhere (wire helper)",
+    "track_process:delay_down": "pending: owned elsewhere (wire helper)",
+    "track_process:delay_up": "pending: owned elsewhere (wire helper)",
+    "track_process:fork_delay": "pending: owned elsewhere (wire helper)",
+    "track_process:terminate_delay": "pending: owned elsewhere (wire helper)",
+    "vip:-nodad": "pending: owned elsewhere (kernel helper)",
+    "vip:autojoin": "pending: owned elsewhere (kernel helper)",
+    "vip:brd": "tests/unit/test_config.py::test_vip_options_and_excluded",
+    "vip:broadcast": "tests/unit/test_config_keywords.py::test_vip_broadcast_is_brd",
+    "vip:dev": "tests/unit/test_config.py::test_vip_options_and_excluded",
+    "vip:home": "pending: owned elsewhere (kernel helper)",
+    "vip:label": "tests/unit/test_config.py::test_vip_options_and_excluded",
+    "vip:mngtmpaddr": "pending: owned elsewhere (kernel helper)",
+    "vip:no_track": "pending: owned elsewhere (kernel helper)",
+    "vip:nodad": "pending: owned elsewhere (kernel helper)",
+    "vip:noprefixroute": "pending: owned elsewhere (kernel helper)",
+    "vip:peer": "pending: owned elsewhere (kernel helper)",
+    "vip:preferred_lft": "pending: owned elsewhere (kernel helper)",
+    "vip:scope": "tests/unit/test_config.py::test_vip_options_and_excluded",
+    "vip:track_group": "pending: owned elsewhere (kernel helper)",
+    "vip:use_vmac": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_counters": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_ifindex": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_priority": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_rlimit_rtime": "refused: not implemented yet (the old spelling of vrrp_rlimit_rttime)",
+    "instance:vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
+    "instance:vrf": "refused: not implemented yet: the agent does not bind an instance to a VRF device",
+}
