@@ -274,6 +274,7 @@ class FakeHost:
         self.scheduling: List[Tuple[Any, ...]] = []
         self.fail_vips: Set[str] = set()
         self.send_fails = False
+        self.uptime_s = 3600.0
 
     def adapters(self) -> Adapters:
         def ifindex(name: str) -> int:
@@ -293,6 +294,8 @@ class FakeHost:
             hw_address=lambda name: b"\x02\x00\x00\x00\x00\x01",
             ifindex=ifindex,
             apply_scheduling=lambda *a: self.scheduling.append(a),
+            apply_process_limits=lambda *a: self.scheduling.append(("process_limits",) + a),
+            uptime=lambda: self.uptime_s,
             host_facts=host_facts,
             systemd_notify=lambda msg: bool(self.notified.append(msg)),
         )

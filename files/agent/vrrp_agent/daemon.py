@@ -28,6 +28,7 @@ Driver rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import sys
@@ -38,10 +39,12 @@ from vrrp_agent import packet
 from vrrp_agent.adapters import systemd
 from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
+from vrrp_agent.config.process_globals import process_limits, startup_wait_s
 from vrrp_agent.errors import PacketError
 from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
+from vrrp_agent.linkdelays import LinkDelays
 from vrrp_agent.operations import Operations
 from vrrp_agent.router import INIT, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged
 from vrrp_agent.runtime import Adapters, Runtime
@@ -66,6 +69,7 @@ class Driver:
         self.transitions = transitions
         self.tracking = tracking
         self.links: Any = None
+        self.link_delays: Optional[LinkDelays] = None
         self.io: Dict[Tuple[str, int], Any] = {}
         self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
@@ -183,6 +187,10 @@ class Driver:
         inst = table.get(adv.vrid)
         if inst is None or inst.ifindex is None:
             self.discards["vrid"] += 1
+            if inst is None and self.rt.config.globals.log_unknown_vrids:
+                log.info("Unknown VRID(%d) received on interface(%s) from %s. ignoring...",
+                         adv.vrid, io.ifname, socket.inet_ntop(socket.AF_INET6 if io.family == 6
+                                                               else socket.AF_INET, src))
             return
         if src == io.src_packed:
             return  # our own advert looped back
@@ -246,6 +254,9 @@ class Driver:
     # ---------------------------------------------------------------- links
     def on_link_events(self) -> None:
         events = self.links.read() if self.links is not None else []
+        self.apply_link_events(self.link_delays.filter(events) if self.link_delays else events)
+
+    def apply_link_events(self, events: List[Tuple[int, bool]]) -> None:
         if not events:
             return
         for inst in self.rt.instances:
@@ -267,6 +278,8 @@ class Driver:
         if self.links is not None:
             loop.remove_reader(self.links.fileno())
             self.links.close()
+        if self.link_delays is not None:
+            self.link_delays.close()
         for io in self.io.values():
             loop.remove_reader(io.rx.fileno())
             io.close()
@@ -283,6 +296,8 @@ class Daemon:
         self.metrics_listen = metrics_listen
         self.servers: List[Any] = []
         ad = adapters or Adapters()
+        link_delays = LinkDelays(asyncio.get_event_loop(), ad.link_is_up, ad.ifindex, config.link_delays)
+        ad = dataclasses.replace(ad, link_is_up=link_delays.is_up)
         self.rt = Runtime(asyncio.get_event_loop(), config, EventBus(), state_dir, ad)
         self.netlink = ad.netlink()
         self.announcer = ad.announcer()
@@ -291,6 +306,8 @@ class Daemon:
         self.tracking = TrackingDriver(self.rt, self.transitions)
         self.driver = Driver(self.rt, self.netlink, self.vips, self.transitions, self.tracking)
         self.transitions.io = self.driver
+        self.driver.link_delays = link_delays
+        link_delays.on_settled = self.driver.apply_link_events
         self.operations = Operations(self.rt, self.driver, self.transitions, self.tracking, self.vips)
         self.rt.instances = [self.transitions.new_instance(cfg) for cfg in config.instances]
         self.transitions.sync_groups_changed()
@@ -345,11 +362,14 @@ class Daemon:
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
+        self.rt.adapters.apply_process_limits(*process_limits(g))
         overrides = self.operations.load_overrides()
-        if g.startup_delay_s > 0:
-            log.info("vrrp_startup_delay: waiting %.1f s before starting instances", g.startup_delay_s)
+        wait_s = startup_wait_s(g, self.rt.adapters.uptime())
+        if wait_s > 0:
+            log.info("vrrp_startup_delay/vrrp_delay_after_boot: waiting %.1f s before starting "
+                     "instances", wait_s)
             try:
-                await asyncio.wait_for(self.stopping.wait(), g.startup_delay_s)
+                await asyncio.wait_for(self.stopping.wait(), wait_s)
             except asyncio.TimeoutError:
                 pass
         tasks = []

@@ -94,6 +94,9 @@ NOOP_TOP_LEVEL: Dict[str, Tuple[str, bool]] = {
     "use_pid_dir": ("keepalived's pid files; the agent's pid is systemd's", True),
     "child_wait_time": ("how long keepalived waits for its child processes; the agent has none", True),
     "linkbeat_use_polling": ("keepalived's ioctl link polling; the agent follows links by netlink", True),
+    "linkbeat_interfaces": ("keepalived polls these interfaces' carrier with MII/ethtool ioctls; the "
+                            "agent follows every link by netlink (IFF_RUNNING), which a driver "
+                            "reports when it calls netif_carrier_on/off", True),
 }
 NOOP_GLOBAL: Dict[str, Tuple[str, bool]] = {
     **{k: ("names of keepalived's processes; the agent is one process", True) for k in (
@@ -120,6 +123,9 @@ NOOP_INSTANCE: Dict[str, Tuple[str, bool]] = {
     "lvs_sync_daemon_interface": (
         "deprecated in keepalived (use the global lvs_sync_daemon); it starts LVS's connection-sync "
         "daemon, which the agent does not run (keep keepalived if you use IPVS)", True),
+    "linkbeat_use_polling": (
+        "deprecated in keepalived (use linkbeat_interfaces); keepalived polls the interface's "
+        "carrier with ioctls, the agent follows links by netlink", True),
 }
 
 

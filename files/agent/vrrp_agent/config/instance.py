@@ -10,7 +10,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vrrp_agent.config import foreign
+from vrrp_agent.config import decided, foreign
 from vrrp_agent.config.alerts import bool_arg
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, NotifyConfig, VipSpec
 from vrrp_agent.config.syntax import (
@@ -40,8 +40,7 @@ NOT_IMPLEMENTED = {
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
-    "garp_extra_if", "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
-    "sync_group_tracking_weight", "vrf", "vmac_garp_intvl",
+    "garp_extra_if", "auth_hmac", "kernel_rx_buf_size", "native_ipv6", "vmac_garp_intvl",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
@@ -210,6 +209,8 @@ def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> I
             handler(s, raw)
         elif foreign.check(s, foreign.INSTANCE, foreign.NOOP_INSTANCE, warnings):
             continue
+        elif s.keyword in decided.INSTANCE:
+            decided.check(s, decided.INSTANCE)
         elif s.keyword in NOT_IMPLEMENTED:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:

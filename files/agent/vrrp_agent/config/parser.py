@@ -22,14 +22,16 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from vrrp_agent.config import alerts, foreign
+from vrrp_agent.config import alerts, decided, foreign, process_globals
 from vrrp_agent.config.instance import build_instance
 from vrrp_agent.config.lexer import lex
+from vrrp_agent.config.link_delays import parse_link_delays
 from vrrp_agent.config.model import (
     Config,
     GarpSettings,
     GlobalDefs,
     InstanceConfig,
+    LinkDelay,
     SyncGroupConfig,
     TrackRef,
 )
@@ -62,17 +64,13 @@ KIND_OF = {"vrrp_script": "script", "vrrp_track_file": "file", "track_file": "fi
            "vrrp_track_process": "process", "vrrp_sync_group": "sync_group"}
 
 NOT_IMPLEMENTED_TOP = {
-    "static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces", "garp_group",
-    "interface_up_down_delays", "track_group",
+    "static_ipaddress", "static_routes", "static_rules", "garp_group", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
     "vrrp_strict", "vrrp_check_unicast_src",
     "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
-    "vrrp_delay_after_boot", "vrrp_iptables", "nftables", "vrrp_ipsets", "max_auto_priority",
-    "min_auto_priority_delay", "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
-    "state_file_location", "stats_file_location", "json_file_location", "json_version",
-    "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
-    "nftables_counters", "nftables_ifindex", "nftables_priority", "vrrp_rlimit_rtime", "vrrp_vmac_garp_intvl",
+    "nftables", "max_auto_priority", "min_auto_priority_delay", "vmac_prefix", "vmac_addr_prefix",
+    "nftables_counters", "nftables_ifindex", "nftables_priority", "vrrp_vmac_garp_intvl",
 }
 
 
@@ -97,6 +95,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
     gdefs = GlobalDefs()
     seen_globals = False
     instance_stmts: List[Statement] = []
+    link_delays: List[LinkDelay] = []
     objects: Dict[str, Dict[str, Any]] = {k: {} for k in ("script", "file", "process", "sync_group")}
     for stmt in stmts:
         if stmt.keyword == "global_defs":
@@ -106,6 +105,8 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
             gdefs = _global_defs(stmt, warnings)
         elif stmt.keyword == "vrrp_instance":
             instance_stmts.append(stmt)
+        elif stmt.keyword == "interface_up_down_delays":
+            link_delays += parse_link_delays(stmt, link_delays)
         elif stmt.keyword in OBJECT_PARSERS:
             obj = OBJECT_PARSERS[stmt.keyword](stmt)
             table = objects[KIND_OF[stmt.keyword]]
@@ -131,7 +132,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
                   warnings=tuple(warnings), scripts=tuple(objects["script"].values()),
                   track_files=tuple(objects["file"].values()),
                   track_processes=tuple(objects["process"].values()),
-                  sync_groups=tuple(groups.values()))
+                  sync_groups=tuple(groups.values()), link_delays=tuple(link_delays))
 
 
 def _apply_sync_groups(instances: List[InstanceConfig], groups: Dict[str, SyncGroupConfig],
@@ -233,11 +234,14 @@ def _global_defs(stmt: Statement, warnings: List[str]) -> GlobalDefs:
             handler(s, values, garp)
         elif foreign.check(s, foreign.GLOBAL, foreign.NOOP_GLOBAL, warnings):
             continue
+        elif s.keyword in decided.GLOBAL:
+            decided.check(s, decided.GLOBAL)
         elif s.keyword in NOT_IMPLEMENTED_GLOBAL:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in global_defs")
     alerts.finish_globals(stmt, values, warnings)
+    process_globals.finish_globals(stmt, values, warnings)
     return GlobalDefs(garp=GarpSettings(**garp), **values)
 
 
@@ -318,4 +322,5 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_rt_priority": _set("rt_priority", lambda s: int_arg(s, 1, 99)),
     "vrrp_priority": _set("nice", lambda s: int_arg(s, -20, 19)),
     **alerts.GLOBAL_HANDLERS,
+    **process_globals.GLOBAL_HANDLERS,
 }

@@ -1,0 +1,109 @@
+"""global_defs keywords that tune the agent's process and its start (keepalived 2.2.7 semantics).
+
+Rules:
+- vrrp_no_swap: mlockall of current and future pages (keepalived: MCL_CURRENT |
+  MCL_FUTURE | MCL_ONFAULT), at start and at every reload.
+- vrrp_cpu_affinity CPU...: whole CPU numbers 0..(online CPUs - 1), as
+  keepalived checks them; every thread of the agent is pinned.
+- vrrp_rlimit_rttime US (old spelling vrrp_rlimit_rtime, with keepalived's
+  deprecation warning): 1..2^32-1, 1 counts as 2. Like keepalived it applies
+  only to a real-time agent (vrrp_rt_priority): soft limit US/2 (the agent logs
+  SIGXCPU as keepalived does), hard limit US. Without vrrp_rt_priority it has
+  no effect, and the agent says so. Unlike keepalived, the agent sets no limit
+  when the keyword is absent (keepalived's default 10 ms would kill a Python
+  process in a long garbage collection).
+- vrrp_delay_after_boot S (a keepalived 2.4 keyword): the instances start no
+  earlier than S seconds after the host booted; with vrrp_startup_delay the
+  longer wait wins (keepalived: "allow use of both").
+- log_unknown_vrids: log each advert whose VRID no instance on its interface
+  has, in keepalived's words.
+- default_interface IFNAME: keepalived uses it only for static addresses
+  written without `dev`; it is stored for them (a vrrp_instance still needs
+  its `interface`, as in keepalived).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from vrrp_agent.config.syntax import Statement, float_arg, no_args, no_block, one_arg
+
+IFNAMSIZ = 16
+UINT32_MAX = 2**32 - 1
+
+
+def _flag(field: str) -> Callable[..., None]:
+    def handler(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+        no_args(s)
+        values[field] = True
+    return handler
+
+
+def online_cpus() -> int:
+    return int(os.sysconf("SC_NPROCESSORS_ONLN"))
+
+
+def _cpu_affinity(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    no_block(s)
+    if not s.args:
+        raise s.error("vrrp_cpu_affinity needs at least one CPU number")
+    top = online_cpus() - 1
+    cpus = []
+    for word in s.args:
+        if not word.isdigit() or int(word) > top:
+            raise s.error(f"vrrp_cpu_affinity: {word!r} is not a CPU of this host (0..{top})")
+        cpus.append(int(word))
+    values["cpu_affinity"] = tuple(sorted(set(cpus)))
+
+
+def _rlimit_rttime(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    text = one_arg(s)
+    if not text.isdigit() or not 1 <= int(text) <= UINT32_MAX:
+        raise s.error(f"{s.keyword} {text!r} is not a number of microseconds 1..{UINT32_MAX}")
+    if "rlimit_rttime_us" in values:
+        raise s.error("vrrp_rlimit_rttime is given twice (once as vrrp_rlimit_rtime)")
+    values["rlimit_rttime_us"] = max(2, int(text))  # keepalived: halved for the soft limit, never 0
+
+
+def _delay_after_boot(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    values["delay_after_boot_s"] = float_arg(s, 0.001, UINT32_MAX / 1e6)
+
+
+def _default_interface(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    name = one_arg(s)
+    if len(name) >= IFNAMSIZ or "/" in name or name in (".", ".."):
+        raise s.error(f"default_interface {name!r} is not an interface name")
+    values["default_interface"] = name
+
+
+GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
+    "vrrp_no_swap": _flag("no_swap"),
+    "vrrp_cpu_affinity": _cpu_affinity,
+    "vrrp_rlimit_rttime": _rlimit_rttime,
+    "vrrp_rlimit_rtime": _rlimit_rttime,
+    "vrrp_delay_after_boot": _delay_after_boot,
+    "log_unknown_vrids": _flag("log_unknown_vrids"),
+    "default_interface": _default_interface,
+}
+
+
+def finish_globals(stmt: Statement, values: Dict[str, Any], warnings: List[str]) -> None:
+    """keepalived's warnings: the deprecated spelling, a real-time limit without real time."""
+    for s in stmt.block or ():
+        if s.keyword == "vrrp_rlimit_rtime":
+            warnings.append(f"{s.file}:{s.line}: 'vrrp_rlimit_rtime' is deprecated - please use "
+                            "'vrrp_rlimit_rttime' (keepalived says the same)")
+        if s.keyword in ("vrrp_rlimit_rttime", "vrrp_rlimit_rtime") and not values.get("rt_priority"):
+            warnings.append(f"{s.file}:{s.line}: '{s.keyword}' has no effect without "
+                            "vrrp_rt_priority (the limit is on real-time CPU time, as in keepalived)")
+
+
+def process_limits(g: Any) -> Tuple[bool, Tuple[int, ...], Optional[int]]:
+    """(no_swap, cpus, rttime_us) for adapters.apply_process_limits; the limit only when real-time."""
+    return g.no_swap, g.cpu_affinity, (g.rlimit_rttime_us if g.rt_priority else None)
+
+
+def startup_wait_s(g: Any, uptime_s: float) -> float:
+    """vrrp_startup_delay, or what is left of vrrp_delay_after_boot, whichever is longer."""
+    return max(g.startup_delay_s, g.delay_after_boot_s - uptime_s)
