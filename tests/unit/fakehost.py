@@ -275,6 +275,7 @@ class FakeHost:
         self.fail_vips: Set[str] = set()
         self.send_fails = False
         self.uptime_s = 3600.0
+        self.umasks: List[int] = []
 
     def adapters(self) -> Adapters:
         def ifindex(name: str) -> int:
@@ -296,6 +297,7 @@ class FakeHost:
             apply_scheduling=lambda *a: self.scheduling.append(a),
             apply_process_limits=lambda *a: self.scheduling.append(("process_limits",) + a),
             uptime=lambda: self.uptime_s,
+            set_umask=lambda mask: self.umasks.append(mask) or 0o022,
             host_facts=host_facts,
             systemd_notify=lambda msg: bool(self.notified.append(msg)),
         )

@@ -185,8 +185,7 @@ REGISTRY = {
         "--metrics-listen",
     "global:tmp_config_directory":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
-    "global:umask":
-        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:umask": "tests/unit/test_process_link_fake.py::test_umask_shapes_the_fifo_and_the_scripts",
     "global:v3_checksum_as_v2":
         "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
     "global:vmac_addr_prefix": "pending: owned elsewhere (kernel helper)",

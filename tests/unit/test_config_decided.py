@@ -117,3 +117,21 @@ def test_bad_interface_up_down_delays_are_refused_at_their_line(body, line, says
     err = _error(f"interface_up_down_delays {{\n{body}}}\n")
     assert err.line == line and says in err.message
     assert "needs a { block }" in _error("interface_up_down_delays\n").message
+
+
+# --------------------------------------------------------------- umask
+@pytest.mark.parametrize("words, mask", [("0077", 0o077), ("077", 0o077), ("18", 18), ("0x3f", 0o077),
+                                         ("0", 0), ("IWGRP|IWOTH", 0o022), ("IWGRP | IWOTH", 0o022),
+                                         ("IXUSR|IXGRP|IXOTH", 0o111)])
+def test_umask_reads_keepalived_numbers_and_bits(words, mask):
+    assert _globals(f" umask {words}\n").globals.umask == mask
+    assert _globals(" router_id a\n").globals.umask is None
+
+
+@pytest.mark.parametrize("words, says", [("", "needs a mask"), ("0778", "is not a number"),
+                                         ("01000", "not within 0777"), ("0077 1", "takes one number"),
+                                         ("IWGRP|", "unknown bit ''"), ("IWGRP IWOTH", "unknown bit"),
+                                         ("IWGRP|IWXXX", "unknown bit 'IWXXX'")])
+def test_bad_umask_is_refused_at_its_line(words, says):
+    err = _error(f"global_defs {{\n umask {words}\n}}\n")
+    assert err.line == 2 and says in err.message

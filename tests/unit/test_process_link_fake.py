@@ -5,7 +5,10 @@ vrrp_cpu_affinity / vrrp_rlimit_rttime reaching the adapter, and keepalived's li
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
+import stat
 
 import pytest
 from fakehost import FakeLan, until
@@ -162,3 +165,41 @@ def test_a_tracked_interface_is_debounced_too_and_others_are_not(lan, tmp_path):
         await a1.stop()
 
     run(scenario)
+
+
+# ------------------------------------------------------------ umask
+@pytest.mark.parametrize("mask, fifo_mode, script_umask", [("0077", 0o600, "0077"),
+                                                           ("IWGRP|IWOTH", 0o644, "0022"),
+                                                           (None, 0o644, "0022")])
+def test_umask_shapes_the_fifo_and_the_scripts(lan, tmp_path, mask, fifo_mode, script_umask):
+    host = lan.host("n1", "198.51.100.1")
+    fifo, out = tmp_path / "notify.fifo", tmp_path / "umask.out"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\numask > {out}\n")
+    hook.chmod(0o755)
+    knob = f"    umask {mask}\n" if mask else ""
+    text = (f"global_defs {{\n{knob}    notify_fifo {fifo}\n}}\n"
+            + instance(priority=255, extra=f"    notify_master {hook}\n"))
+    a1 = Agent(host, text, tmp_path)
+    started_with = os.umask(0o022)
+    real = dataclasses.replace(host.adapters(), set_umask=os.umask)
+    modes = []
+
+    async def scenario():
+        from vrrp_agent.config import load_config
+        from vrrp_agent.daemon import Daemon
+
+        a1.daemon = Daemon(load_config(str(a1.conf)), state_dir=str(a1.dir / "state"), adapters=real)
+        a1.task = asyncio.get_running_loop().create_task(a1.daemon.run())
+        await until(lambda: _ready(a1) and a1.state() == MASTER)
+        with asyncio.get_running_loop().real_time():  # the hook is a real process
+            await until(lambda: out.exists() and out.read_text().strip() != "", timeout=10)
+        modes.append(stat.S_IMODE(os.stat(fifo).st_mode))  # removed at stop (made by the agent)
+        await a1.stop()
+
+    try:
+        run(scenario)
+    finally:
+        os.umask(started_with)
+    assert modes == [fifo_mode]
+    assert out.read_text().strip() == script_umask

@@ -357,6 +357,8 @@ class Daemon:
         loop.add_signal_handler(SIGHUP, self._on_sighup)
         self.driver.links = self.rt.adapters.link_watcher()
         loop.add_reader(self.driver.links.fileno(), self.driver.on_link_events)
+        if self.rt.config.globals.umask is not None:
+            self.rt.adapters.set_umask(self.rt.config.globals.umask)  # before the FIFOs are made
         await self._start_servers()
         self.alerts.start()
         await self.vips.release_leftovers(self.rt.instances)

@@ -226,6 +226,8 @@ class Operations:
         self.rt.config = new
         self.rt.adapters.apply_scheduling(new.globals.rt_priority, new.globals.nice, previous)
         self.rt.adapters.apply_process_limits(*process_limits(new.globals))
+        if new.globals.umask is not None:
+            self.rt.adapters.set_umask(new.globals.umask)
         if self.driver.link_delays is not None:
             self.driver.link_delays.configure(new.link_delays)
         for inst in kept:

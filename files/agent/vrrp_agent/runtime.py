@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class Adapters:
     """None: adapters.systemd.notify."""
     apply_process_limits: Callable[..., Any] = apply_process_limits
     """(no_swap, cpus, rttime_us or None): vrrp_no_swap, vrrp_cpu_affinity, vrrp_rlimit_rttime."""
+    set_umask: Callable[[int], int] = os.umask
+    """umask: the process's file-creation mask (returns the previous one)."""
     uptime: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
     """Seconds since the host booted (vrrp_delay_after_boot); /proc/uptime's clock."""
 

@@ -116,7 +116,6 @@ NOOP_GLOBAL: Dict[str, Tuple[str, bool]] = {
     "config_save_dir": ("where keepalived keeps a copy of its parsed configuration", True),
     "tmp_config_directory": ("where keepalived keeps a copy of its parsed configuration", True),
     "data_use_instance": ("keepalived's data-file naming", True),
-    "umask": ("keepalived's file-creation mask; the agent's files are made 0640/0750", True),
     "random_seed": ("seeds ${_RANDOM}; the agent's ${_RANDOM} is not reproducible", True),
 }
 NOOP_INSTANCE: Dict[str, Tuple[str, bool]] = {

@@ -340,6 +340,8 @@ class GlobalDefs:
     """vrrp_delay_after_boot: start the instances no earlier than this long after the host booted."""
     log_unknown_vrids: bool = False
     """Log every advert whose VRID no instance on that interface has."""
+    umask: Optional[int] = None
+    """umask: the agent's file-creation mask (notify FIFOs, scripts); None = as started."""
     default_interface: Optional[str] = None
     """default_interface: the device of static addresses written without `dev` (keepalived)."""
 

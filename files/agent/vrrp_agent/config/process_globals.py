@@ -17,6 +17,11 @@ Rules:
   longer wait wins (keepalived: "allow use of both").
 - log_unknown_vrids: log each advert whose VRID no instance on its interface
   has, in keepalived's words.
+- umask MASK: a number as C's strtol reads it (0NNN octal, 0xNN hex, else
+  decimal) or bits IRUSR|IWGRP|... (keepalived's two forms), within 0777. The
+  agent's umask from start (before its notify FIFOs are made: keepalived
+  creates them 0644 less the mask) and for the scripts it runs, set again on
+  reload; removing the line keeps the current mask (keepalived too).
 - default_interface IFNAME: keepalived uses it only for static addresses
   written without `dev`; it is stored for them (a vrrp_instance still needs
   its `interface`, as in keepalived).
@@ -77,6 +82,42 @@ def _default_interface(s: Statement, values: Dict[str, Any], garp: Dict[str, Any
     values["default_interface"] = name
 
 
+UMASK_BITS = {"IRUSR": 0o400, "IWUSR": 0o200, "IXUSR": 0o100, "IRGRP": 0o040, "IWGRP": 0o020,
+              "IXGRP": 0o010, "IROTH": 0o004, "IWOTH": 0o002, "IXOTH": 0o001}
+
+
+def _strtol0(text: str) -> int:
+    """C's strtol(text, &end, 0) with the whole text consumed; ValueError otherwise."""
+    if text[:2].lower() == "0x":
+        return int(text[2:], 16)
+    if len(text) > 1 and text[0] == "0":
+        return int(text[1:], 8)
+    return int(text, 10)
+
+
+def _umask(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    no_block(s)
+    if not s.args:
+        raise s.error("umask needs a mask: a number (e.g. 0077) or bits such as IWGRP|IWOTH")
+    if s.args[0][:1].isdigit():
+        if len(s.args) != 1:
+            raise s.error(f"umask takes one number, got {' '.join(s.args)!r}")
+        try:
+            mask = _strtol0(s.args[0])
+        except ValueError:
+            raise s.error(f"umask {s.args[0]!r} is not a number") from None
+        if not 0 <= mask <= 0o777:
+            raise s.error(f"umask {s.args[0]} is not within 0777")
+    else:
+        words = "".join(s.args).split("|")
+        unknown = [w for w in words if w not in UMASK_BITS]
+        if unknown:
+            raise s.error(f"umask: unknown bit {unknown[0]!r} (IRUSR, IWUSR, IXUSR, IRGRP, IWGRP, "
+                          "IXGRP, IROTH, IWOTH, IXOTH, joined by |)")
+        mask = sum({UMASK_BITS[w] for w in words})
+    values["umask"] = mask
+
+
 GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_no_swap": _flag("no_swap"),
     "vrrp_cpu_affinity": _cpu_affinity,
@@ -85,6 +126,7 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "vrrp_delay_after_boot": _delay_after_boot,
     "log_unknown_vrids": _flag("log_unknown_vrids"),
     "default_interface": _default_interface,
+    "umask": _umask,
 }
 
 
