@@ -55,7 +55,8 @@ REGISTRY = {
     "global:disable_local_igmp":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:dynamic_interfaces":
-        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+        "noop: the agent always waits in FAULT for a missing interface (tests/unit/test_daemon_fake.py::"
+        "test_a_missing_interface_is_waited_for); allow_if_changes is refused with its reason",
     "global:enable_dbus":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:enable_script_security":

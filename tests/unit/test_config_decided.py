@@ -135,3 +135,12 @@ def test_umask_reads_keepalived_numbers_and_bits(words, mask):
 def test_bad_umask_is_refused_at_its_line(words, says):
     err = _error(f"global_defs {{\n umask {words}\n}}\n")
     assert err.line == 2 and says in err.message
+
+
+# --------------------------------------------------------------- dynamic_interfaces
+def test_dynamic_interfaces_is_what_the_agent_does_and_allow_if_changes_is_refused():
+    assert _globals(" dynamic_interfaces\n").warnings == ()
+    err = _error("global_defs {\n dynamic_interfaces allow_if_changes\n}\n")
+    assert err.line == 2 and "new index" in err.message and "restart" in err.message
+    unknown = _error("global_defs {\n dynamic_interfaces yes\n}\n")
+    assert "unknown dynamic_interfaces option 'yes'" in unknown.message

@@ -102,8 +102,6 @@ NOOP_GLOBAL: Dict[str, Tuple[str, bool]] = {
     **{k: ("names of keepalived's processes; the agent is one process", True) for k in (
         "process_names", "process_name", "vrrp_process_name", "checker_process_name",
         "lvs_process_name", "bfd_process_name")},
-    "dynamic_interfaces": ("the agent always allows it: an instance waits in FAULT until its "
-                           "interface appears", False),
     "reload_check_config": ("the agent always checks a new configuration before a reload and "
                             "keeps the running one when it is invalid", False),
     "include_check": ("the agent always refuses an include that matches no file", False),

@@ -22,6 +22,11 @@ Rules:
   agent's umask from start (before its notify FIFOs are made: keepalived
   creates them 0644 less the mask) and for the scripts it runs, set again on
   reload; removing the line keeps the current mask (keepalived too).
+- dynamic_interfaces: what the agent always does (an instance whose interface
+  is missing waits in FAULT until it appears), so accepted quietly.
+  `dynamic_interfaces allow_if_changes` (follow an interface deleted and made
+  again under a new index) is refused: the agent's sockets stay on the index
+  it bound, so the instance would stay in FAULT until a restart.
 - default_interface IFNAME: keepalived uses it only for static addresses
   written without `dev`; it is stored for them (a vrrp_instance still needs
   its `interface`, as in keepalived).
@@ -82,6 +87,18 @@ def _default_interface(s: Statement, values: Dict[str, Any], garp: Dict[str, Any
     values["default_interface"] = name
 
 
+def _dynamic_interfaces(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    no_block(s)
+    if not s.args:
+        return  # the agent always waits for a missing interface
+    if s.args == ("allow_if_changes",):
+        raise s.error("'dynamic_interfaces allow_if_changes' is not supported: the agent does not "
+                      "follow an interface deleted and made again under a new index (restart the "
+                      "agent after re-creating it); plain `dynamic_interfaces` is what it always does")
+    raise s.error(f"unknown dynamic_interfaces option {' '.join(s.args)!r} (keepalived knows "
+                  "allow_if_changes)")
+
+
 UMASK_BITS = {"IRUSR": 0o400, "IWUSR": 0o200, "IXUSR": 0o100, "IRGRP": 0o040, "IWGRP": 0o020,
               "IXGRP": 0o010, "IROTH": 0o004, "IWOTH": 0o002, "IXOTH": 0o001}
 
@@ -127,6 +144,7 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     "log_unknown_vrids": _flag("log_unknown_vrids"),
     "default_interface": _default_interface,
     "umask": _umask,
+    "dynamic_interfaces": _dynamic_interfaces,
 }
 
 
