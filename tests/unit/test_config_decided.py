@@ -144,3 +144,19 @@ def test_dynamic_interfaces_is_what_the_agent_does_and_allow_if_changes_is_refus
     assert err.line == 2 and "new index" in err.message and "restart" in err.message
     unknown = _error("global_defs {\n dynamic_interfaces yes\n}\n")
     assert "unknown dynamic_interfaces option 'yes'" in unknown.message
+
+
+# --------------------------------------------------------------- vrrp_sync_group global_tracking
+def test_sync_group_global_tracking_is_the_deprecated_tracking_weight():
+    two = (INSTANCE.format(body=" track_interface {\n  eth1 weight 10\n }\n")
+           + INSTANCE.replace("VI_1", "VI_2").replace("5", "6").format(body=""))
+    group = "vrrp_sync_group G {{\n group {{\n VI_1\n VI_2\n }}\n{body}}}\n"
+    config = parse_text(two + group.format(body=" global_tracking\n"), "k.conf")
+    assert config.sync_groups[0].tracking_weight
+    (warning,) = config.warnings
+    assert warning.startswith("k.conf:17: (G) global_tracking is deprecated")
+    weight = {r.name: r.weight for r in config.instances[0].tracks}
+    assert weight == {"eth1": 10}, "the weight is kept (without it the group would FAULT instead)"
+    plain = parse_text(two + group.format(body=""), "k.conf")
+    assert not plain.sync_groups[0].tracking_weight
+    assert "eth1" in plain.warnings[0] and "ignored" in plain.warnings[0]

@@ -50,6 +50,7 @@ from vrrp_agent.config.tracking import (
     parse_track_process,
     parse_user,
     parse_vrrp_script,
+    sync_group_warnings,
 )
 from vrrp_agent.errors import ConfigError
 
@@ -115,6 +116,8 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
                 raise stmt.error(f"{stmt.keyword} {obj.name} is defined twice (first at "
                                  f"{first.file}:{first.line})")
             table[obj.name] = obj
+            if stmt.keyword == "vrrp_sync_group":
+                warnings += sync_group_warnings(stmt)
         elif foreign.check(stmt, foreign.TOP_LEVEL, foreign.NOOP_TOP_LEVEL, warnings):
             continue
         elif stmt.keyword in NOT_IMPLEMENTED_TOP:
