@@ -22,6 +22,7 @@ Driver rules:
   it; received adverts are dispatched by VRID. Anything undecodable is
   counted and dropped; nothing from the wire can raise out of the loop.
 - SIGTERM/SIGINT: every master sends priority 0 and drops its VIPs; exit 0.
+  SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1: keepalived's dumps (dumps.py).
 - At startup leftover VIPs are removed (keepalived does the same).
 """
 
@@ -32,6 +33,7 @@ import dataclasses
 import logging
 import socket
 import sys
+import time
 from signal import SIGHUP, SIGINT, SIGTERM
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -40,6 +42,7 @@ from vrrp_agent.adapters import systemd
 from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
 from vrrp_agent.config.process_globals import process_limits, startup_wait_s
+from vrrp_agent.dumps import Dumper
 from vrrp_agent.errors import PacketError
 from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
@@ -48,6 +51,7 @@ from vrrp_agent.linkdelays import LinkDelays
 from vrrp_agent.operations import Operations
 from vrrp_agent.router import INIT, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged
 from vrrp_agent.runtime import Adapters, Runtime
+from vrrp_agent.status import render_table
 from vrrp_agent.transitions import Transitions
 from vrrp_agent.vips import VipKeeper, read_held_vips
 
@@ -314,6 +318,8 @@ class Daemon:
         self.alerts = StateAlerts(self.rt)
         self.stopping = asyncio.Event()
         self._notify = ad.systemd_notify or systemd.notify
+        self.dumper = Dumper(lambda: self.rt.instances, lambda: time.time() - self.rt.loop.time(),
+                             lambda: render_table(self.status()), log)
 
     # ------------------------------------------------ the control API (commands.py)
     @property
@@ -355,6 +361,8 @@ class Daemon:
         for sig in (SIGTERM, SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(SIGHUP, self._on_sighup)
+        for signum, dump in self.dumper.handlers().items():  # keepalived's DATA/STATS/JSON
+            loop.add_signal_handler(signum, dump)
         self.driver.links = self.rt.adapters.link_watcher()
         loop.add_reader(self.driver.links.fileno(), self.driver.on_link_events)
         if self.rt.config.globals.umask is not None:
