@@ -82,10 +82,11 @@ REGISTRY = {
     "global:instance":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:json_file_location":
-        "refused: not a keepalived 2.2.7 keyword (a later manual page); use vrrp-agent status --json",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
     "global:json_version":
-        "refused: not a keepalived 2.2.7 keyword (2.2.8 added it for its JSON dump); use vrrp-agent "
-        "status --json",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
     "global:log_unknown_vrids":
         ""
         "tests/unit/test_process_link_fake.py::test_log_unknown_vrids_logs_each_foreign_advert_in_keepalived_words",
@@ -180,10 +181,11 @@ REGISTRY = {
     "global:startup_script_timeout":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:state_file_location":
-        "refused: not a keepalived 2.2.7 keyword (a later manual page); use vrrp-agent status --json",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
     "global:stats_file_location":
-        "refused: not a keepalived 2.2.7 keyword (a later manual page); use vrrp-agent status --json or "
-        "--metrics-listen",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
     "global:tmp_config_directory":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:umask": "tests/unit/test_process_link_fake.py::test_umask_shapes_the_fifo_and_the_scripts",

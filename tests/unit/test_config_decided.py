@@ -43,7 +43,7 @@ def test_refused_instance_keyword_says_why_and_what_to_use(keyword):
 def test_iptables_refusal_names_nftables_and_json_version_names_the_status_command():
     assert "nftables" in _error("global_defs {\n vrrp_iptables\n}\n").message
     assert "nftables" in _error("global_defs {\n vrrp_ipsets keepalived\n}\n").message
-    assert "vrrp-agent status --json" in _error("global_defs {\n json_version 2\n}\n").message
+    assert "SIGRTMIN+2 keepalived.json" in _error("global_defs {\n json_version 2\n}\n").message
 
 
 def test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link():

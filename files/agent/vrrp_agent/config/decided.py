@@ -20,8 +20,10 @@ from typing import Dict, Tuple
 from vrrp_agent.config.foreign import refusal
 from vrrp_agent.config.syntax import Statement
 
-STATUS_INSTEAD = ("read the agent's state with `vrrp-agent status --json` (stable, no secrets), "
-                  "and remove the line")
+DUMPS_INSTEAD = ("the agent writes keepalived 2.2.7's dumps on its signals (SIGUSR1 keepalived.data, "
+                 "SIGUSR2 keepalived.stats, SIGRTMIN+2 keepalived.json in version 1's layout) into "
+                 "$TMPDIR or /tmp, as 2.2.7 does: set TMPDIR in the unit (a systemd drop-in) to move "
+                 "them, or read `vrrp-agent status --json`; and remove the line")
 NFTABLES_ONLY = ("the agent filters (no_accept, vrrp_strict) through nftables only, in its own "
                  "table; remove the line (use the `nftables` keyword to name that table)")
 
@@ -31,14 +33,13 @@ GLOBAL: Dict[str, Tuple[str, str]] = {
     "vrrp_ipsets": ("keepalived's choice of ipset names for the DROP rules of no_accept and "
                     "vrrp_strict", NFTABLES_ONLY),
     "json_version": ("not a keepalived 2.2.7 keyword (2.2.8 added it: the layout of the "
-                     "SIGRTMIN+2 JSON dump)", STATUS_INSTEAD),
+                     "SIGRTMIN+2 JSON dump)", DUMPS_INSTEAD),
     "json_file_location": ("not a keepalived 2.2.7 keyword (a later manual page lists it for the "
-                           "JSON dump)", STATUS_INSTEAD),
+                           "JSON dump)", DUMPS_INSTEAD),
     "state_file_location": ("not a keepalived 2.2.7 keyword (a later manual page lists it for the "
-                            "SIGUSR1 data dump)", STATUS_INSTEAD),
+                            "SIGUSR1 data dump)", DUMPS_INSTEAD),
     "stats_file_location": ("not a keepalived 2.2.7 keyword (a later manual page lists it for the "
-                            "SIGUSR2 statistics dump)", "read the counters with `vrrp-agent status "
-                            "--json` or the --metrics-listen endpoint, and remove the line"),
+                            "SIGUSR2 statistics dump)", DUMPS_INSTEAD),
 }
 
 INSTANCE: Dict[str, Tuple[str, str]] = {
