@@ -90,6 +90,8 @@ class LinkDelays:
 
     def _settle(self, name: str, ifindex: int, up: bool) -> None:
         self.pending.pop(name, None)
+        if name not in self.delays:  # a reload removed its delay meanwhile: the link as it is now
+            up = self.raw_is_up(name)
         self._take(name, up)
         self.on_settled([(ifindex, up)])
 
