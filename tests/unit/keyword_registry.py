@@ -88,7 +88,6 @@ REGISTRY = {
         "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
         "(tests/lab/test_dumps_lab.py)",
     "global:log_unknown_vrids":
-        ""
         "tests/unit/test_process_link_fake.py::test_log_unknown_vrids_logs_each_foreign_advert_in_keepalived_words",
     "global:lvs_flush":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
@@ -195,7 +194,6 @@ REGISTRY = {
     "global:vmac_prefix": "pending: owned elsewhere (kernel helper)",
     "global:vrrp_check_unicast_src": "pending: owned elsewhere (wire helper)",
     "global:vrrp_cpu_affinity":
-        ""
         "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
     "global:vrrp_delay_after_boot":
         "tests/unit/test_process_link_fake.py::test_vrrp_delay_after_boot_counts_from_the_boot",
@@ -239,7 +237,6 @@ REGISTRY = {
     "global:vrrp_netlink_monitor_rcv_bufs_force":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:vrrp_no_swap":
-        ""
         "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
     "global:vrrp_notify_fifo":
         "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
@@ -252,7 +249,6 @@ REGISTRY = {
     "global:vrrp_process_name":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:vrrp_rlimit_rttime":
-        ""
         "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
     "global:vrrp_rt_priority":
         "tests/lab/test_scheduling_lab.py::test_every_thread_is_realtime_and_scripts_are_not",
@@ -292,7 +288,6 @@ REGISTRY = {
         "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
     "instance:kernel_rx_buf_size": "pending: owned elsewhere (wire helper)",
     "instance:linkbeat_use_polling":
-        ""
         "tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link",
     "instance:lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
     "instance:lvs_sync_daemon_inteface":
@@ -388,10 +383,8 @@ REGISTRY = {
         "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
         "e",
     "top:interface_up_down_delays":
-        ""
-        "tests/unit/test_process_link_fake.py::test_a_link_blip_shorter_than_the_down_delay_changes_nothing",
+        "tests/lab/test_link_delays_lab.py::test_a_cable_blip_shorter_than_the_down_delay_changes_nothing",
     "top:linkbeat_interfaces":
-        ""
         "tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link",
     "top:linkbeat_use_polling":
         "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
