@@ -1,6 +1,6 @@
 """Every keyword of the VRRP half is decided: refused with its reason (config/decided.py), a
 documented no-op with a warning, or parsed into the model with keepalived's ranges and warnings
-(config/process_globals.py, config/link_delays.py)."""
+(config/process_globals.py)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,6 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from vrrp_agent.config import alerts, decided, foreign, process_globals
 from vrrp_agent.config.instance import build_instance
 from vrrp_agent.config.lexer import lex
-from vrrp_agent.config.link_delays import parse_link_delays
 from vrrp_agent.config.model import (
     Config,
     GarpSettings,
@@ -107,7 +106,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
         elif stmt.keyword == "vrrp_instance":
             instance_stmts.append(stmt)
         elif stmt.keyword == "interface_up_down_delays":
-            link_delays += parse_link_delays(stmt, link_delays)
+            link_delays += process_globals.parse_link_delays(stmt, link_delays)
         elif stmt.keyword in OBJECT_PARSERS:
             obj = OBJECT_PARSERS[stmt.keyword](stmt)
             table = objects[KIND_OF[stmt.keyword]]
