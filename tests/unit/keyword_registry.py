@@ -217,11 +217,11 @@ REGISTRY = {
     "global:vrrp_gna_interval": "tests/lab/test_agent_lab.py::test_garp_and_gna_intervals_space_the_burst",
     "global:vrrp_higher_prio_send_advert": "pending: owned elsewhere (nemesis helper)",
     "global:vrrp_ipsets":
-        "refused: the agent filters (no_accept, vrrp_strict) through nftables only; remove the line (the "
-        "nftables keyword names the table)",
+        "refused: keepalived 2.2.7 built for nftables (Debian 12) reads it as nftables with a warning; "
+        "the agent filters through nftables only: write nftables instead",
     "global:vrrp_iptables":
-        "refused: the agent filters (no_accept, vrrp_strict) through nftables only; remove the line (the "
-        "nftables keyword names the table)",
+        "refused: keepalived 2.2.7 built for nftables (Debian 12) reads it as nftables with a warning; "
+        "the agent filters through nftables only: write nftables instead",
     "global:vrrp_lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
     "global:vrrp_mcast_group4":
         "tests/unit/test_daemon_fake.py::test_reload_applies_changes_keeps_state_and_refuses_bad_configs",

@@ -30,7 +30,7 @@ def test_refused_global_keyword_says_why_and_what_to_use(keyword):
     err = _error(f"global_defs {{\n router_id a\n {keyword} x\n}}\n" + INSTANCE.format(body=""))
     what, todo = decided.GLOBAL[keyword]
     assert (err.file, err.line, err.message) == ("k.conf", 3, f"'{keyword}' is {what}: {todo}")
-    assert "remove the line" in todo or "move it" in todo
+    assert "remove the line" in todo or "instead of this line" in todo
 
 
 @pytest.mark.parametrize("keyword", sorted(decided.INSTANCE))

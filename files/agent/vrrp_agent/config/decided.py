@@ -24,8 +24,9 @@ DUMPS_INSTEAD = ("the agent writes keepalived 2.2.7's dumps on its signals (SIGU
                  "SIGUSR2 keepalived.stats, SIGRTMIN+2 keepalived.json in version 1's layout) into "
                  "$TMPDIR or /tmp, as 2.2.7 does: set TMPDIR in the unit (a systemd drop-in) to move "
                  "them, or read `vrrp-agent status --json`; and remove the line")
-NFTABLES_ONLY = ("the agent filters (no_accept, vrrp_strict) through nftables only, in its own "
-                 "table; remove the line (use the `nftables` keyword to name that table)")
+NFTABLES_ONLY = ("keepalived 2.2.7 built for nftables only (Debian 12's) reads it as `nftables` "
+                 "(table keepalived) with a warning; the agent filters (no_accept, vrrp_strict) "
+                 "through nftables only: write `nftables` instead of this line")
 
 GLOBAL: Dict[str, Tuple[str, str]] = {
     "vrrp_iptables": ("keepalived's choice of iptables chains for the DROP rules of no_accept and "
