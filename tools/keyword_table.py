@@ -24,10 +24,10 @@ SCOPES = {"top": "top level", "global": "global_defs", "instance": "vrrp_instanc
 
 
 def _foreign(scope: str, keyword: str) -> Optional[str]:
-    from vrrp_agent.config import foreign
+    from vrrp_agent.config import decided, foreign
 
-    table: Dict[str, object] = {"top": foreign.TOP_LEVEL, "global": foreign.GLOBAL,
-                                "instance": foreign.INSTANCE}.get(scope, {})
+    table: Dict[str, object] = {"top": foreign.TOP_LEVEL, "global": {**foreign.GLOBAL, **decided.GLOBAL},
+                                "instance": {**foreign.INSTANCE, **decided.INSTANCE}}.get(scope, {})
     noops: Dict[str, object] = {"top": foreign.NOOP_TOP_LEVEL, "global": foreign.NOOP_GLOBAL,
                                 "instance": foreign.NOOP_INSTANCE}.get(scope, {})
     if keyword in table:

@@ -308,6 +308,8 @@ class FakeHost:
         self.leases: Dict[str, int] = {}
         """Routed VIPs: the lease of the last add (a renewal)."""
         self.send_fails = False
+        self.uptime_s = 3600.0
+        self.umasks: List[int] = []
 
     def adapters(self) -> Adapters:
         def ifindex(name: str) -> int:
@@ -327,6 +329,9 @@ class FakeHost:
             hw_address=lambda name: b"\x02\x00\x00\x00\x00\x01",
             ifindex=ifindex,
             apply_scheduling=lambda *a: self.scheduling.append(a),
+            apply_process_limits=lambda *a: self.scheduling.append(("process_limits",) + a),
+            uptime=lambda: self.uptime_s,
+            set_umask=lambda mask: self.umasks.append(mask) or 0o022,
             host_facts=host_facts,
             systemd_notify=lambda msg: bool(self.notified.append(msg)),
         )

@@ -49,11 +49,14 @@ REGISTRY = {
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:dbus_service_name":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
-    "global:default_interface": "pending: owned elsewhere (kernel helper)",
+    "global:default_interface":
+        "noop: keepalived 2.2.7 uses it only as the device of static_ipaddress entries written without "
+        "dev (kept in the globals for them); a vrrp_instance still needs its interface",
     "global:disable_local_igmp":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:dynamic_interfaces":
-        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+        "noop: the agent always waits in FAULT for a missing interface (tests/unit/test_daemon_fake.py::"
+        "test_a_missing_interface_is_waited_for); allow_if_changes is refused with its reason",
     "global:enable_dbus":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:enable_script_security":
@@ -79,10 +82,13 @@ REGISTRY = {
     "global:instance":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:json_file_location":
-        "refused: not implemented yet (keepalived's JSON dump); use vrrp-agent status --json",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
     "global:json_version":
-        "refused: not implemented yet (keepalived's JSON dump); use vrrp-agent status --json",
-    "global:log_unknown_vrids": "refused: not implemented yet",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
+    "global:log_unknown_vrids":
+        "tests/unit/test_process_link_fake.py::test_log_unknown_vrids_logs_each_foreign_advert_in_keepalived_words",
     "global:lvs_flush":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:lvs_flush_on_stop":
@@ -174,20 +180,23 @@ REGISTRY = {
     "global:startup_script_timeout":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:state_file_location":
-        "refused: not implemented yet (keepalived's state dump); use vrrp-agent status --json",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
     "global:stats_file_location":
-        "refused: not implemented yet (keepalived's stats dump); use vrrp-agent status --json",
+        "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
+        "(tests/lab/test_dumps_lab.py)",
     "global:tmp_config_directory":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
-    "global:umask":
-        "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
+    "global:umask": "tests/unit/test_process_link_fake.py::test_umask_shapes_the_fifo_and_the_scripts",
     "global:v3_checksum_as_v2":
         "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
     "global:vmac_addr_prefix": "pending: owned elsewhere (kernel helper)",
     "global:vmac_prefix": "pending: owned elsewhere (kernel helper)",
     "global:vrrp_check_unicast_src": "pending: owned elsewhere (wire helper)",
-    "global:vrrp_cpu_affinity": "refused: not implemented yet; use systemd's CPUAffinity=",
-    "global:vrrp_delay_after_boot": "refused: not implemented yet",
+    "global:vrrp_cpu_affinity":
+        "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
+    "global:vrrp_delay_after_boot":
+        "tests/unit/test_process_link_fake.py::test_vrrp_delay_after_boot_counts_from_the_boot",
     "global:vrrp_down_timer_adverts":
         "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
     "global:vrrp_garp_extra_if": "pending: owned elsewhere (kernel helper)",
@@ -207,8 +216,12 @@ REGISTRY = {
         "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
     "global:vrrp_gna_interval": "tests/lab/test_agent_lab.py::test_garp_and_gna_intervals_space_the_burst",
     "global:vrrp_higher_prio_send_advert": "pending: owned elsewhere (nemesis helper)",
-    "global:vrrp_ipsets": "pending: owned elsewhere (kernel helper)",
-    "global:vrrp_iptables": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_ipsets":
+        "refused: keepalived 2.2.7 built for nftables (Debian 12) reads it as nftables with a warning; "
+        "the agent filters through nftables only: write nftables instead",
+    "global:vrrp_iptables":
+        "refused: keepalived 2.2.7 built for nftables (Debian 12) reads it as nftables with a warning; "
+        "the agent filters through nftables only: write nftables instead",
     "global:vrrp_lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
     "global:vrrp_mcast_group4":
         "tests/unit/test_daemon_fake.py::test_reload_applies_changes_keeps_state_and_refuses_bad_configs",
@@ -223,7 +236,8 @@ REGISTRY = {
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:vrrp_netlink_monitor_rcv_bufs_force":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
-    "global:vrrp_no_swap": "refused: not implemented yet (memory locking); use systemd's MemoryLock settings",
+    "global:vrrp_no_swap":
+        "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
     "global:vrrp_notify_fifo":
         "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
     "global:vrrp_notify_fifo_script": "tests/unit/test_alerts.py::test_fifo_keywords_with_user_and_script",
@@ -234,7 +248,8 @@ REGISTRY = {
         "l_scheduling",
     "global:vrrp_process_name":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
-    "global:vrrp_rlimit_rttime": "refused: not implemented yet; use systemd's LimitRTTIME=",
+    "global:vrrp_rlimit_rttime":
+        "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
     "global:vrrp_rt_priority":
         "tests/lab/test_scheduling_lab.py::test_every_thread_is_realtime_and_scripts_are_not",
     "global:vrrp_rx_bufs_multiplier":
@@ -273,7 +288,7 @@ REGISTRY = {
         "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
     "instance:kernel_rx_buf_size": "pending: owned elsewhere (wire helper)",
     "instance:linkbeat_use_polling":
-        "refused: deprecated in keepalived (linkbeat_interfaces); the agent follows links by netlink",
+        "tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link",
     "instance:lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
     "instance:lvs_sync_daemon_inteface":
         "tests/unit/test_config_foreign.py::test_instance_keyword_of_another_subsystem_is_named_at_its_li"
@@ -316,7 +331,9 @@ REGISTRY = {
     "instance:smtp_alert": "tests/unit/test_alerts.py::test_smtp_alert_defaults_follow_keepalived",
     "instance:state": "tests/unit/test_config.py::test_state_master_without_priority_means_owner_255",
     "instance:strict_mode": "pending: owned elsewhere (kernel helper)",
-    "instance:sync_group_tracking_weight": "refused: a vrrp_sync_group keyword: write it in the sync group",
+    "instance:sync_group_tracking_weight":
+        "refused: a vrrp_sync_group keyword (keepalived 2.2.7 does not know it in an instance): move it "
+        "into the sync group",
     "instance:timer_expired_backup": "pending: owned elsewhere (wire helper)",
     "instance:track_bfd":
         "tests/unit/test_config_foreign.py::test_instance_keyword_of_another_subsystem_is_named_at_its_li"
@@ -365,8 +382,10 @@ REGISTRY = {
     "top:instance":
         "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
         "e",
-    "top:interface_up_down_delays": "refused: not implemented yet",
-    "top:linkbeat_interfaces": "refused: not implemented yet: the agent follows links by netlink",
+    "top:interface_up_down_delays":
+        "tests/lab/test_link_delays_lab.py::test_a_cable_blip_shorter_than_the_down_delay_changes_nothing",
+    "top:linkbeat_interfaces":
+        "tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link",
     "top:linkbeat_use_polling":
         "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
     "top:local_address_group":
@@ -427,7 +446,9 @@ REGISTRY = {
     "global:nftables_ifindex": "pending: owned elsewhere (kernel helper)",
     "global:nftables_priority": "pending: owned elsewhere (kernel helper)",
     "global:vrrp_vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
-    "global:vrrp_rlimit_rtime": "refused: not implemented yet (the old spelling of vrrp_rlimit_rttime)",
+    "global:vrrp_rlimit_rtime": "tests/unit/test_config_decided.py::test_rlimit_warnings_follow_keepalived",
     "instance:vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
-    "instance:vrf": "refused: not implemented yet: the agent does not bind an instance to a VRF device",
+    "instance:vrf":
+        "refused: the agent has no VRF binding of an interface-less instance; name the VRF's member "
+        "interface with interface, or run the agent under ip vrf exec",
 }

@@ -29,15 +29,18 @@ Driver rules:
   and is re-armed then, so a backup touches the timer heap about once per
   master-down interval instead of once per advert.
 - SIGTERM/SIGINT: every master sends priority 0 and drops its VIPs; exit 0.
+  SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1: keepalived's dumps (dumps.py).
 - At startup leftover VIPs are removed (keepalived does the same).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import sys
+import time
 from signal import SIGHUP, SIGINT, SIGTERM
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -46,10 +49,13 @@ from vrrp_agent.adapters import systemd
 from vrrp_agent.adapters.scheduling import AutoPriority
 from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
+from vrrp_agent.config.process_globals import process_limits, startup_wait_s
+from vrrp_agent.dumps import Dumper
 from vrrp_agent.errors import PacketError, SystemFailure
 from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
+from vrrp_agent.linkdelays import LinkDelays
 from vrrp_agent.operations import Operations
 from vrrp_agent.routed import LeaseRenewer, withdraw_first
 from vrrp_agent.router import (
@@ -63,6 +69,7 @@ from vrrp_agent.router import (
     StateChanged,
 )
 from vrrp_agent.runtime import Adapters, Runtime
+from vrrp_agent.status import render_table
 from vrrp_agent.transitions import Transitions
 from vrrp_agent.vips import VipKeeper, read_held_vips
 from vrrp_agent.wiredriver import WireDriver
@@ -85,6 +92,7 @@ class Driver:
         self.transitions = transitions
         self.tracking = tracking
         self.links: Any = None
+        self.link_delays: Optional[LinkDelays] = None
         self.io: Dict[Tuple[str, int], Any] = {}
         self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
@@ -239,6 +247,10 @@ class Driver:
         inst = table.get(adv.vrid)
         if inst is None or inst.ifindex is None:
             self.discards["vrid"] += 1
+            if inst is None and self.rt.config.globals.log_unknown_vrids:
+                log.info("Unknown VRID(%d) received on interface(%s) from %s. ignoring...",
+                         adv.vrid, io.ifname, socket.inet_ntop(socket.AF_INET6 if io.family == 6
+                                                               else socket.AF_INET, src))
             return
         if src == io.src_packed:
             return  # our own advert looped back
@@ -309,6 +321,9 @@ class Driver:
     # ---------------------------------------------------------------- links
     def on_link_events(self) -> None:
         events = self.links.read() if self.links is not None else []
+        self.apply_link_events(self.link_delays.filter(events) if self.link_delays else events)
+
+    def apply_link_events(self, events: List[Tuple[int, bool]]) -> None:
         if not events:
             return
         for inst in self.rt.instances:
@@ -331,6 +346,8 @@ class Driver:
         if self.links is not None:
             loop.remove_reader(self.links.fileno())
             self.links.close()
+        if self.link_delays is not None:
+            self.link_delays.close()
         for io in self.io.values():
             loop.remove_reader(io.rx.fileno())
             if getattr(io, "ah_rx", None) is not None:
@@ -349,6 +366,8 @@ class Daemon:
         self.metrics_listen = metrics_listen
         self.servers: List[Any] = []
         ad = adapters or Adapters()
+        link_delays = LinkDelays(asyncio.get_event_loop(), ad.link_is_up, ad.ifindex, config.link_delays)
+        ad = dataclasses.replace(ad, link_is_up=link_delays.is_up)
         self.rt = Runtime(asyncio.get_event_loop(), config, EventBus(), state_dir, ad)
         self.netlink = ad.netlink()
         self.announcer = ad.announcer()
@@ -358,12 +377,16 @@ class Daemon:
         self.tracking = TrackingDriver(self.rt, self.transitions)
         self.driver = Driver(self.rt, self.netlink, self.vips, self.transitions, self.tracking)
         self.transitions.io = self.driver
+        self.driver.link_delays = link_delays
+        link_delays.on_settled = self.driver.apply_link_events
         self.operations = Operations(self.rt, self.driver, self.transitions, self.tracking, self.vips)
         self.rt.instances = [self.transitions.new_instance(cfg) for cfg in config.instances]
         self.transitions.sync_groups_changed()
         self.alerts = StateAlerts(self.rt)
         self.stopping = asyncio.Event()
         self._notify = ad.systemd_notify or systemd.notify
+        self.dumper = Dumper(lambda: self.rt.instances, lambda: time.time() - self.rt.loop.time(),
+                             lambda: render_table(self.status()), log)
 
     # ------------------------------------------------ the control API (commands.py)
     @property
@@ -405,8 +428,12 @@ class Daemon:
         for sig in (SIGTERM, SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(SIGHUP, self._on_sighup)
+        for signum, dump in self.dumper.handlers().items():  # keepalived's DATA/STATS/JSON
+            loop.add_signal_handler(signum, dump)
         self.driver.links = self.rt.adapters.link_watcher()
         loop.add_reader(self.driver.links.fileno(), self.driver.on_link_events)
+        if self.rt.config.globals.umask is not None:
+            self.rt.adapters.set_umask(self.rt.config.globals.umask)  # before the FIFOs are made
         await self._start_servers()
         self.alerts.start()
         if not await self._create_vmacs():
@@ -422,11 +449,14 @@ class Daemon:
         if g.max_auto_priority:
             self.driver.wire.auto_priority = AutoPriority(g.max_auto_priority,
                                                      g.min_auto_priority_delay_s, g.rt_priority)
+        self.rt.adapters.apply_process_limits(*process_limits(g))
         overrides = self.operations.load_overrides()
-        if g.startup_delay_s > 0:
-            log.info("vrrp_startup_delay: waiting %.1f s before starting instances", g.startup_delay_s)
+        wait_s = startup_wait_s(g, self.rt.adapters.uptime())
+        if wait_s > 0:
+            log.info("vrrp_startup_delay/vrrp_delay_after_boot: waiting %.1f s before starting "
+                     "instances", wait_s)
             try:
-                await asyncio.wait_for(self.stopping.wait(), g.startup_delay_s)
+                await asyncio.wait_for(self.stopping.wait(), wait_s)
             except asyncio.TimeoutError:
                 pass
         tasks = []

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from vrrp_agent import __version__
 from vrrp_agent.adapters.sockets import receive_drops
 from vrrp_agent.config.model import Config, InstanceConfig
+from vrrp_agent.config.process_globals import process_limits
 from vrrp_agent.control import ControlError
 from vrrp_agent.errors import ConfigError
 from vrrp_agent.health import TrackingDriver
@@ -251,6 +252,11 @@ class Operations:
         previous = (self.rt.config.globals.rt_priority, self.rt.config.globals.nice)
         self.rt.config = new
         self.rt.adapters.apply_scheduling(new.globals.rt_priority, new.globals.nice, previous)
+        self.rt.adapters.apply_process_limits(*process_limits(new.globals))
+        if new.globals.umask is not None:
+            self.rt.adapters.set_umask(new.globals.umask)
+        if self.driver.link_delays is not None:
+            self.driver.link_delays.configure(new.link_delays)
         for inst in kept:
             self.transitions.attach(inst)
         started = [self.transitions.new_instance(cfg) for cfg in new_cfgs]

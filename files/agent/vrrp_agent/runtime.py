@@ -14,13 +14,16 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional
 
 from vrrp_agent.adapters.announce import Announcer
 from vrrp_agent.adapters.link import LinkWatcher, hw_address, link_is_up
 from vrrp_agent.adapters.netlink import Netlink
+from vrrp_agent.adapters.process_limits import apply_process_limits
 from vrrp_agent.adapters.scheduling import apply_scheduling
 from vrrp_agent.adapters.sockets import VrrpSockets
 from vrrp_agent.adapters.vmac import VmacLinks
@@ -52,6 +55,12 @@ class Adapters:
     """(netlink) -> (interfaces, addresses), run on the netlink worker; None: the real one."""
     systemd_notify: Optional[Callable[[str], None]] = None
     """None: adapters.systemd.notify."""
+    apply_process_limits: Callable[..., Any] = apply_process_limits
+    """(no_swap, cpus, rttime_us or None): vrrp_no_swap, vrrp_cpu_affinity, vrrp_rlimit_rttime."""
+    set_umask: Callable[[int], int] = os.umask
+    """umask: the process's file-creation mask (returns the previous one)."""
+    uptime: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
+    """Seconds since the host booted (vrrp_delay_after_boot); /proc/uptime's clock."""
 
 
 @dataclass

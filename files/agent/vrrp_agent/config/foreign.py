@@ -94,13 +94,14 @@ NOOP_TOP_LEVEL: Dict[str, Tuple[str, bool]] = {
     "use_pid_dir": ("keepalived's pid files; the agent's pid is systemd's", True),
     "child_wait_time": ("how long keepalived waits for its child processes; the agent has none", True),
     "linkbeat_use_polling": ("keepalived's ioctl link polling; the agent follows links by netlink", True),
+    "linkbeat_interfaces": ("keepalived polls these interfaces' carrier with MII/ethtool ioctls; the "
+                            "agent follows every link by netlink (IFF_RUNNING), which a driver "
+                            "reports when it calls netif_carrier_on/off", True),
 }
 NOOP_GLOBAL: Dict[str, Tuple[str, bool]] = {
     **{k: ("names of keepalived's processes; the agent is one process", True) for k in (
         "process_names", "process_name", "vrrp_process_name", "checker_process_name",
         "lvs_process_name", "bfd_process_name")},
-    "dynamic_interfaces": ("the agent always allows it: an instance waits in FAULT until its "
-                           "interface appears", False),
     "reload_check_config": ("the agent always checks a new configuration before a reload and "
                             "keeps the running one when it is invalid", False),
     "include_check": ("the agent always refuses an include that matches no file", False),
@@ -113,13 +114,15 @@ NOOP_GLOBAL: Dict[str, Tuple[str, bool]] = {
     "config_save_dir": ("where keepalived keeps a copy of its parsed configuration", True),
     "tmp_config_directory": ("where keepalived keeps a copy of its parsed configuration", True),
     "data_use_instance": ("keepalived's data-file naming", True),
-    "umask": ("keepalived's file-creation mask; the agent's files are made 0640/0750", True),
     "random_seed": ("seeds ${_RANDOM}; the agent's ${_RANDOM} is not reproducible", True),
 }
 NOOP_INSTANCE: Dict[str, Tuple[str, bool]] = {
     "lvs_sync_daemon_interface": (
         "deprecated in keepalived (use the global lvs_sync_daemon); it starts LVS's connection-sync "
         "daemon, which the agent does not run (keep keepalived if you use IPVS)", True),
+    "linkbeat_use_polling": (
+        "deprecated in keepalived (use linkbeat_interfaces); keepalived polls the interface's "
+        "carrier with ioctls, the agent follows links by netlink", True),
 }
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vrrp_agent.config import foreign, wire
+from vrrp_agent.config import decided, foreign, wire
 from vrrp_agent.config.alerts import bool_arg
 from vrrp_agent.config.announce import check_vips, parse_announce
 from vrrp_agent.config.kernel import (
@@ -44,7 +44,7 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "use_vmac_addr", "use_ipvlan", "garp_extra_if", "vrf", "vmac_garp_intvl",
+    "use_vmac_addr", "use_ipvlan", "garp_extra_if", "vmac_garp_intvl",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
     "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",
@@ -262,6 +262,8 @@ def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> I
             continue
         elif s.keyword in wire.REFUSED:
             raise s.error(f"'{s.keyword}' {wire.REFUSED[s.keyword]}")
+        elif s.keyword in decided.INSTANCE:
+            decided.check(s, decided.INSTANCE)
         elif s.keyword in NOT_IMPLEMENTED:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:

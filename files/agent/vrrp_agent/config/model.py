@@ -500,6 +500,31 @@ class GlobalDefs:
     """`vrrp_higher_prio_send_advert`: the instances' default."""
     fifo_write_vrrp_states_on_reload: bool = False
     """After a reload, write every kept instance's (and group's) state line to the FIFOs."""
+    no_swap: bool = False
+    """vrrp_no_swap: lock the agent's memory (mlockall) so that it is never swapped out."""
+    cpu_affinity: Tuple[int, ...] = ()
+    """vrrp_cpu_affinity: the CPUs every thread of the agent may run on; () = leave as started."""
+    rlimit_rttime_us: Optional[int] = None
+    """vrrp_rlimit_rttime: RLIMIT_RTTIME hard limit (soft = half) while vrrp_rt_priority is set."""
+    delay_after_boot_s: float = 0.0
+    """vrrp_delay_after_boot: start the instances no earlier than this long after the host booted."""
+    log_unknown_vrids: bool = False
+    """Log every advert whose VRID no instance on that interface has."""
+    umask: Optional[int] = None
+    """umask: the agent's file-creation mask (notify FIFOs, scripts); None = as started."""
+    default_interface: Optional[str] = None
+    """default_interface: the device of static addresses written without `dev` (keepalived)."""
+
+
+@dataclass(frozen=True)
+class LinkDelay:
+    """interface_up_down_delays: a link change of `interface` takes effect after its delay."""
+
+    interface: str
+    down_s: float
+    up_s: float
+    file: str = "<string>"
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -523,3 +548,5 @@ class Config:
     """static_ipaddress: present while the agent runs (added at start, removed at stop)."""
     static_routes: Tuple[RouteSpec, ...] = ()
     static_rules: Tuple[RuleSpec, ...] = ()
+    link_delays: Tuple[LinkDelay, ...] = ()
+    """interface_up_down_delays { IFNAME DOWN [UP] }, one entry per interface."""

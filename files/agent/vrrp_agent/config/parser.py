@@ -22,7 +22,7 @@ import dataclasses
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from vrrp_agent.config import alerts, foreign
+from vrrp_agent.config import alerts, decided, foreign, process_globals
 from vrrp_agent.config.instance import build_instance, parse_static_vips
 from vrrp_agent.config.kernel import KERNEL_GLOBALS
 from vrrp_agent.config.lexer import lex
@@ -31,6 +31,7 @@ from vrrp_agent.config.model import (
     GarpSettings,
     GlobalDefs,
     InstanceConfig,
+    LinkDelay,
     SyncGroupConfig,
     TrackRef,
 )
@@ -51,6 +52,7 @@ from vrrp_agent.config.tracking import (
     parse_track_process,
     parse_user,
     parse_vrrp_script,
+    sync_group_warnings,
 )
 from vrrp_agent.config.wire import check_unicast_ttls
 from vrrp_agent.errors import ConfigError
@@ -71,16 +73,10 @@ STATIC_BLOCKS = {  # kernel state present while the agent runs (config/routes.py
     "static_rules": lambda s: parse_rules(s, virtual=False),
 }
 NOT_IMPLEMENTED_TOP = {
-    "linkbeat_interfaces", "garp_group",
-    "interface_up_down_delays", "track_group",
+    "garp_group", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "vrrp_garp_extra_if",
-    "vrrp_delay_after_boot", "vrrp_iptables", "vrrp_ipsets",
-    "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime",
-    "state_file_location", "stats_file_location", "json_file_location", "json_version",
-    "vmac_prefix", "vmac_addr_prefix", "log_unknown_vrids", "default_interface",
-    "nftables_counters", "nftables_ifindex", "nftables_priority", "vrrp_rlimit_rtime", "vrrp_vmac_garp_intvl",
+    "vrrp_garp_extra_if", "vmac_prefix", "vmac_addr_prefix", "vrrp_vmac_garp_intvl",
 }
 
 
@@ -105,6 +101,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
     gdefs = GlobalDefs()
     seen_globals = False
     instance_stmts: List[Statement] = []
+    link_delays: List[LinkDelay] = []
     objects: Dict[str, Dict[str, Any]] = {k: {} for k in ("script", "file", "process", "sync_group")}
     statics: Dict[str, Any] = {}
     for stmt in stmts:
@@ -115,6 +112,8 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
             gdefs = _global_defs(stmt, warnings)
         elif stmt.keyword == "vrrp_instance":
             instance_stmts.append(stmt)
+        elif stmt.keyword == "interface_up_down_delays":
+            link_delays += process_globals.parse_link_delays(stmt, link_delays)
         elif stmt.keyword in OBJECT_PARSERS:
             obj = OBJECT_PARSERS[stmt.keyword](stmt)
             table = objects[KIND_OF[stmt.keyword]]
@@ -123,6 +122,8 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
                 raise stmt.error(f"{stmt.keyword} {obj.name} is defined twice (first at "
                                  f"{first.file}:{first.line})")
             table[obj.name] = obj
+            if stmt.keyword == "vrrp_sync_group":
+                warnings += sync_group_warnings(stmt)
         elif foreign.check(stmt, foreign.TOP_LEVEL, foreign.NOOP_TOP_LEVEL, warnings):
             continue
         elif stmt.keyword in STATIC_BLOCKS:
@@ -148,7 +149,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
                   static_routes=statics.get("static_routes", ()),
                   static_rules=statics.get("static_rules", ()),
                   track_processes=tuple(objects["process"].values()),
-                  sync_groups=tuple(groups.values()))
+                  sync_groups=tuple(groups.values()), link_delays=tuple(link_delays))
 
 
 def _apply_sync_groups(instances: List[InstanceConfig], groups: Dict[str, SyncGroupConfig],
@@ -250,11 +251,14 @@ def _global_defs(stmt: Statement, warnings: List[str]) -> GlobalDefs:
             handler(s, values, garp)
         elif foreign.check(s, foreign.GLOBAL, foreign.NOOP_GLOBAL, warnings):
             continue
+        elif s.keyword in decided.GLOBAL:
+            decided.check(s, decided.GLOBAL)
         elif s.keyword in NOT_IMPLEMENTED_GLOBAL:
             raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in global_defs")
     alerts.finish_globals(stmt, values, warnings)
+    process_globals.finish_globals(stmt, values, warnings)
     return GlobalDefs(garp=GarpSettings(**garp), **values)
 
 
@@ -338,4 +342,5 @@ GLOBAL_HANDLERS: Dict[str, Callable[..., None]] = {
     **alerts.GLOBAL_HANDLERS,
     "vrrp_lower_prio_no_advert": _set("lower_prio_no_advert", bool_flag),
     "vrrp_higher_prio_send_advert": _set("higher_prio_send_advert", bool_flag),
+    **process_globals.GLOBAL_HANDLERS,
 }

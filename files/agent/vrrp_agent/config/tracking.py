@@ -290,6 +290,13 @@ def parse_resource_group(stmt: Statement) -> ResourceGroupConfig:
 
 # ------------------------------------------------------------------ vrrp_sync_group
 
+def sync_group_warnings(stmt: Statement) -> List[str]:
+    """keepalived's warning for the deprecated `global_tracking` (sync_group_tracking_weight)."""
+    return [f"{s.file}:{s.line}: ({_name(stmt)}) global_tracking is deprecated: it means "
+            "sync_group_tracking_weight (keepalived says the same; use track_interface/script/file "
+            "on the sync group)" for s in stmt.block or () if s.keyword == "global_tracking"]
+
+
 def parse_sync_group(stmt: Statement) -> SyncGroupConfig:
     name = _name(stmt)
     seen: Dict[str, Statement] = {}
@@ -319,8 +326,9 @@ def parse_sync_group(stmt: Statement) -> SyncGroupConfig:
             raise foreign.refusal(s, foreign.SYNC_GROUP)  # type: ignore[misc]
         elif s.keyword in ("smtp_alert", "notify_priority_changes"):
             options[s.keyword] = _bool(s)
-        elif s.keyword == "global_tracking":
-            raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
+        elif s.keyword == "global_tracking":  # keepalived 2.2.7: deprecated, the same switch
+            no_args(s)
+            tracking_weight = True
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in vrrp_sync_group")
     if not members:

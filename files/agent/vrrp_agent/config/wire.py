@@ -100,10 +100,6 @@ REFUSED = {
     "no_virtual_ipaddress": _LATER.format("2.2.8") + ": give at least one virtual_ipaddress",
     "owner_ignore_adverts": _LATER.format("2.3.3"),
     "auth_hmac": _LATER.format("2.4.0") + "; for authenticated adverts use auth_type PASS",
-    "linkbeat_use_polling": (
-        "is deprecated in keepalived 2.2.7 and polls MII/ethtool for drivers whose link state "
-        "netlink does not report; the agent follows netlink link events only: remove the line, "
-        "or keep keepalived (vrrp_engine: keepalived) for such a NIC"),
     "sync_group_tracking_weight": (
         "belongs in a vrrp_sync_group block (keepalived 2.2.7 has no vrrp_instance form)"),
 }
