@@ -100,8 +100,6 @@ REFUSED = {
     "no_virtual_ipaddress": _LATER.format("2.2.8") + ": give at least one virtual_ipaddress",
     "owner_ignore_adverts": _LATER.format("2.3.3"),
     "auth_hmac": _LATER.format("2.4.0") + "; for authenticated adverts use auth_type PASS",
-    "sync_group_tracking_weight": (
-        "belongs in a vrrp_sync_group block (keepalived 2.2.7 has no vrrp_instance form)"),
 }
 """Instance keywords refused with their reason (config/instance.py asks here first)."""
 
