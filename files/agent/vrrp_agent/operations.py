@@ -293,6 +293,8 @@ class Operations:
                 self.vips.change(inst, added, True)
                 if cfg.announce is None:  # routed VIPs have no layer-2 neighbour to teach
                     self.vips.announce(inst, cfg.garp.master_repeat, added)
+            if cfg.announce is not None:  # garp -> bgp, or a new lease: renewed in time
+                self.driver.leases.ensure_running()
             if old_routes != new_routes:
                 self.vips.change_routes(inst, [r for r in cfg.routes + cfg.rules
                                                if _unplaced((r,)) - old_routes], True)
