@@ -275,3 +275,20 @@ def test_a_host_without_nftables_is_refused_before_anything_changes(monkeypatch,
     assert "install Debian's python3-nftables" in str(error)
     assert host_errors(parse_text(BASE.format(body=""), "t.conf"),
                        HostFacts({"eth0"}, set(), set()), False) == []
+
+
+def test_a_reload_adding_a_filtered_vip_of_a_new_family_takes_a_restart():
+    # The nftables tables are set up at start for the families of the filtered VIPs;
+    # a reload bringing an IPv6 VIP to a no_accept instance would add it unfiltered.
+    from types import SimpleNamespace
+
+    from vrrp_agent.operations import Operations
+
+    v4_only = parse_text(BASE.format(body=" no_accept\n"), "t.conf")
+    with_v6 = parse_text(BASE.format(body=" no_accept\n virtual_ipaddress_excluded {\n"
+                                          "  2001:db8::7\n }\n"), "t.conf")
+    ops = SimpleNamespace(rt=SimpleNamespace(config=v4_only))
+    with pytest.raises(ConfigError, match="takes a restart"):
+        Operations._refuse_restart_only(ops, with_v6)  # type: ignore[arg-type]
+    ops.rt.config = with_v6
+    Operations._refuse_restart_only(ops, v4_only)  # fewer families: the table stays, fine

@@ -211,6 +211,10 @@ class Operations:
         if _filtering(self.rt.config) != _filtering(new):
             raise ConfigError("no_accept / strict mode / nftables settings changed: that takes a "
                               "restart (systemctl restart vrrp-agent), not a reload", new.path)
+        if _filtered_families(new) - _filtered_families(self.rt.config):  # no table for them
+            raise ConfigError("no_accept: a filtered VIP of a new address family needs its "
+                              "nftables table: that takes a restart (systemctl restart "
+                              "vrrp-agent), not a reload", new.path)
         if _statics(self.rt.config) != _statics(new):
             raise ConfigError("static_ipaddress / static_routes / static_rules changed: that "
                               "takes a restart (systemctl restart vrrp-agent), not a reload", new.path)
@@ -315,6 +319,11 @@ def _filtering(config: Config) -> Any:
     g = config.globals
     return ({c.key for c in config.instances if c.filters},
             (g.nft_table, g.nft_priority, g.nft_counters))
+
+
+def _filtered_families(config: Config) -> Set[int]:
+    """The address families of filtered VIPs: the nftables tables set up at start."""
+    return {v.family for c in config.instances if c.filters for v in c.vips + c.excluded_vips}
 
 
 def _placement(cfg: InstanceConfig) -> Any:
