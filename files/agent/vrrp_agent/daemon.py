@@ -482,6 +482,8 @@ class Daemon:
                 log.info("%s", line)
         except SystemFailure as exc:
             log.error("no_accept cannot be enforced, not starting: %s", exc)
+            for error in await self.driver.on_netlink(nft.teardown):  # the tables made so far
+                log.warning("%s", error)
             return False
         self.vips.filter = nft
         return True
