@@ -1,0 +1,30 @@
+"""Reload (operations.py) against the per-instance state other parts keep: faults that
+only a setting's own checker clears, on the fake adapters."""
+
+from __future__ import annotations
+
+from fakehost import FakeLan, until
+from test_daemon_fake import Agent, run
+from test_wire_keywords import A1, A2, unicast
+from vrrp_agent.router import FAULT, MASTER
+
+
+def test_a_reload_dropping_track_src_ip_clears_its_fault(tmp_path):
+    # Only the track_src_ip checker clears the src_ip fault of a bound instance; once a
+    # reload drops the keyword, nothing would, and the instance stayed in FAULT for good.
+    a1 = Agent(FakeLan().host("n1", A1), unicast(A1, f"        {A2}\n", 150, "    track_src_ip\n"),
+               tmp_path)
+
+    async def scenario():
+        await a1.start()
+        await until(lambda: a1.state() == MASTER)
+        a1.host.addresses[2].discard(A1)
+        await until(lambda: a1.state() == FAULT)
+        a1.conf.write_text(unicast(A1, f"        {A2}\n", 150))
+        await a1.daemon.reload()
+        a1.host.addresses[2].add(A1)
+        await until(lambda: a1.state() == MASTER)
+        assert "src_ip" not in a1.status()["tracking"]["faults"]
+        await a1.stop()
+
+    run(scenario)
