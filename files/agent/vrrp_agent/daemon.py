@@ -283,14 +283,14 @@ class Driver:
                 elif kind is RxLowerPriority:
                     self.transitions.on_rx_lower_priority(inst, action)  # type: ignore[arg-type]
 
-    def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any]]:
+    def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any, bytes]]:
         """(io, packet, destination) for each destination of `inst`'s advert, for the
         worker to send after the VIPs (make-before-break); `_send` is the loop's path."""
         io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
         if io is None:
             return []
         adver_int_cs = inst.cfg.advert_int_cs
-        return [(io, inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
+        return [(io, inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
                 for dst, dst_packed in inst.destinations]
 
     def _send(self, inst: Instance, priority: int) -> None:
@@ -301,7 +301,7 @@ class Driver:
         adver_int_cs = inst.cfg.advert_int_cs
         for dst, dst_packed in inst.destinations:
             try:
-                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
+                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
             except OSError as exc:
                 inst.counters["send_errors"] += 1
                 inst.log.debug("advert to %s not sent: %s", dst, exc)
