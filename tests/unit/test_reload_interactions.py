@@ -28,3 +28,26 @@ def test_a_reload_dropping_track_src_ip_clears_its_fault(tmp_path):
         await a1.stop()
 
     run(scenario)
+
+
+def test_a_reload_changing_mcast_src_ip_advertises_from_the_new_source(tmp_path):
+    from test_daemon_fake import instance
+
+    lan = FakeLan()
+    h1 = lan.host("n1", A1)
+    h1.addresses[2].add("198.51.100.3")
+    a1 = Agent(h1, instance(priority=150), tmp_path)
+    a2 = Agent(lan.host("n2", A2), instance(priority=100), tmp_path)
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a1.state() == MASTER and a2.status()["master_ip"] == A1)
+        a1.conf.write_text(instance(priority=150, extra="    mcast_src_ip 198.51.100.3\n"))
+        await a1.daemon.reload()
+        await until(lambda: a2.status()["master_ip"] == "198.51.100.3")
+        assert a2.daemon.instances[0].discards["checksum"] == 0 and a1.state() == MASTER
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)

@@ -234,6 +234,7 @@ class Operations:
         kept: List[Instance] = []
         new_cfgs: List[InstanceConfig] = []
         changed = []
+        resourced: List[Instance] = []
         for cfg in new.instances:
             inst = old.pop(cfg.key, None)
             if inst is None:
@@ -242,6 +243,8 @@ class Operations:
             kept.append(inst)
             if inst.cfg != cfg:
                 changed.append(inst.cfg.name)
+                if _source(inst.cfg) != _source(cfg) and inst.ifindex is not None:
+                    resourced.append(inst)  # bound again below: the new source is looked up
                 if inst.cfg.name != cfg.name:
                     self.transitions.supervisor.rename(inst.cfg.name, cfg.name)
                 self._reconfigure(inst, cfg, new, now)
@@ -263,6 +266,9 @@ class Operations:
         self.tracking.start()
         for inst in started:
             inst.log.info("new in the configuration: starting")
+            await self.driver.bind(inst)
+        for inst in resourced:
+            inst.log.info("source address changed: advertising from the new one")
             await self.driver.bind(inst)
         for inst in self.rt.instances:
             self.transitions.settle(inst)
@@ -324,6 +330,11 @@ def _filtering(config: Config) -> Any:
 def _filtered_families(config: Config) -> Set[int]:
     """The address families of filtered VIPs: the nftables tables set up at start."""
     return {v.family for c in config.instances if c.filters for v in c.vips + c.excluded_vips}
+
+
+def _source(cfg: InstanceConfig) -> Any:
+    """The configured advert source (None: the interface's primary address)."""
+    return cfg.unicast_src_ip or cfg.mcast_src_ip
 
 
 def _placement(cfg: InstanceConfig) -> Any:
