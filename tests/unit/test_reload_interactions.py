@@ -51,3 +51,22 @@ def test_a_reload_changing_mcast_src_ip_advertises_from_the_new_source(tmp_path)
         await a2.stop()
 
     run(scenario)
+
+
+def test_a_reload_adding_track_src_ip_starts_watching_the_source(tmp_path):
+    # With nothing to poll, the retry loop sleeps until a bind fails (no idle wakeups);
+    # a reload that brings track_src_ip must wake it, or the source is never checked.
+    a1 = Agent(FakeLan().host("n1", A1), unicast(A1, f"        {A2}\n", 150), tmp_path)
+
+    async def scenario():
+        await a1.start()
+        await until(lambda: a1.state() == MASTER)
+        a1.conf.write_text(unicast(A1, f"        {A2}\n", 150, "    track_src_ip\n"))
+        await a1.daemon.reload()
+        a1.host.addresses[2].discard(A1)
+        await until(lambda: a1.state() == FAULT)
+        a1.host.addresses[2].add(A1)
+        await until(lambda: a1.state() == MASTER)
+        await a1.stop()
+
+    run(scenario)

@@ -270,6 +270,8 @@ class Operations:
         for inst in resourced:
             inst.log.info("source address changed: advertising from the new one")
             await self.driver.bind(inst)
+        if any(i.cfg.track_src_ip for i in self.rt.instances):
+            self.driver.unbound.set()  # the retry loop may wait for a failed bind: poll now
         for inst in self.rt.instances:
             self.transitions.settle(inst)
         summary = {"kept": [i.cfg.name for i in kept], "changed": changed,
