@@ -43,7 +43,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent import fastpath, packet
 from vrrp_agent.adapters import systemd
-from vrrp_agent.adapters.scheduling import AutoPriority
 from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
 from vrrp_agent.errors import PacketError, SystemFailure
@@ -419,9 +418,7 @@ class Daemon:
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
-        if g.max_auto_priority:
-            self.driver.wire.auto_priority = AutoPriority(g.max_auto_priority,
-                                                     g.min_auto_priority_delay_s, g.rt_priority)
+        self.driver.wire.set_auto_priority(g)
         overrides = self.operations.load_overrides()
         if g.startup_delay_s > 0:
             log.info("vrrp_startup_delay: waiting %.1f s before starting instances", g.startup_delay_s)

@@ -255,9 +255,11 @@ class Operations:
             self.transitions.apply(inst, inst.router.shutdown(now))
             self.transitions.supervisor.forget(inst.cfg.name)
             self.driver.unbind(inst)
-        previous = (self.rt.config.globals.rt_priority, self.rt.config.globals.nice)
+        wire, old_g = self.driver.wire, self.rt.config.globals
+        previous = (wire.rt_priority_in_force(old_g), old_g.nice)  # max_auto_priority steps too
         self.rt.config = new
         self.rt.adapters.apply_scheduling(new.globals.rt_priority, new.globals.nice, previous)
+        wire.set_auto_priority(new.globals)  # from vrrp_rt_priority again, as the threads are
         for inst in kept:
             self.transitions.attach(inst)
         started = [self.transitions.new_instance(cfg) for cfg in new_cfgs]

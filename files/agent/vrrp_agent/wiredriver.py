@@ -101,6 +101,16 @@ class WireDriver:
             driver.transitions.set_fault(
                 inst, "src_ip", None if src in present else f"source address {src} is gone")
 
+    def set_auto_priority(self, gdefs: Any) -> None:
+        """At start and after a reload's apply_scheduling (threads at vrrp_rt_priority):
+        the max_auto_priority policy, starting from there."""
+        self.auto_priority = None if not gdefs.max_auto_priority else AutoPriority(
+            gdefs.max_auto_priority, gdefs.min_auto_priority_delay_s, gdefs.rt_priority)
+
+    def rt_priority_in_force(self, gdefs: Any) -> int:
+        """The real-time priority the threads run at: stepped up by the policy, or configured."""
+        return gdefs.rt_priority if self.auto_priority is None else self.auto_priority.current
+
     def late(self, late_s: float) -> None:
         """max_auto_priority: a timer fired `late_s` late; step the real-time priority up."""
         assert self.auto_priority is not None
