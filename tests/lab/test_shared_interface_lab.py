@@ -50,3 +50,40 @@ def test_rfc5798_5_1_1_1_each_instance_advertises_from_its_own_source(lab: Lab, 
     assert _sources(capture.pcap_path, n1.ip4) == {51: {n2.ip4}, 52: {SECOND}}  # type: ignore[attr-defined]
     agent.stop()
     wait_until(owned_only_by(lab, VIP2, 1), SLOW)  # the priority 0 came from SECOND too
+
+
+def test_rfc5798_5_1_1_1_ipv6_each_instance_advertises_from_its_own_link_local(lab: Lab):
+    """The same over IPv6 (IPV6_PKTINFO): a second link-local address for VI_2; the
+    agent on n1, backup of both, accepts every advert (no checksum discard)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    second = "fe80::52"
+    n2.ip("addr", "add", f"{second}/64", "dev", "eth0", "nodad")
+    capture = lab.capture(n1, bpf_filter="ip6 proto 112")
+    vips1, vips2 = ("2001:db8:100::100/64",), ("2001:db8:100::102/64",)
+    common = {"version": 3, "advert_int": 0.2}
+
+    def config(priority: int, extra2: str = "") -> str:
+        return (agent_instance(priority=priority, vips=vips1, **common)  # type: ignore[arg-type]
+                + agent_instance("VI_2", vrid=52, priority=priority, vips=vips2,  # type: ignore[arg-type]
+                                 extra=extra2, **common))
+
+    first = next(a.split("/")[0] for a in n2.addresses()  # eth0's own link-local
+                 if a.startswith("fe80:") and not a.startswith(second + "/"))
+    master = Agent(n2, config(150, f"    mcast_src_ip {second}\n").replace(
+        "    version 3\n", f"    version 3\n    mcast_src_ip {first}\n", 1))
+    wait_until(lambda: master.state("VI_2") == "MASTER", SLOW)
+    backup = Agent(n1, config(100), name="backup")
+    time.sleep(1.5)  # the backup would be master of VI_2 by now if it refused the adverts
+    assert backup.state() == "BACKUP" and backup.state("VI_2") == "BACKUP"
+    assert backup.instance("VI_2")["counters"]["discards"]["checksum"] == 0
+    capture.terminate()
+    capture.wait(5)
+    from scapy.all import IPv6, rdpcap  # test-side oracle
+
+    sources: dict = {}
+    for p in rdpcap(str(capture.pcap_path)):  # type: ignore[attr-defined]
+        if IPv6 in p and p[IPv6].nh == 112:
+            sources.setdefault(bytes(p[IPv6].payload)[1], set()).add(p[IPv6].src)
+    assert sources == {51: {first}, 52: {second}}
+    backup.stop()
+    master.stop()
