@@ -50,3 +50,30 @@ def test_a_failed_nftables_setup_removes_the_tables_it_made(monkeypatch, tmp_pat
         assert fake.tables == set()
 
     run(scenario)
+
+
+def test_a_start_that_fails_before_the_statics_does_not_remove_them(monkeypatch, tmp_path):
+    # static_ipaddress may name an address the host already had: a start that fails
+    # before adding the statics (here: the nftables set-up) must not delete them.
+    from vrrp_agent.adapters import routes
+
+    fake = FakeNftables(refuse="ip")
+    monkeypatch.setattr(nft, "load_nftables", lambda path=None: fake)
+    calls: List[bool] = []
+
+    def apply_statics(netlink, vips, routes_, rules, add):  # type: ignore[no-untyped-def]
+        calls.append(add)
+        return []
+
+    monkeypatch.setattr(routes, "apply_statics", apply_statics)
+    text = ("static_ipaddress {\n    203.0.113.250/28 dev eth0\n}\n"
+            + instance(priority=150, extra="    no_accept\n"))
+    agent = Agent(FakeLan().host("n1", "198.51.100.1"), text, tmp_path)
+
+    async def scenario():
+        await agent.start()
+        await until(lambda: agent.task.done())
+        assert agent.task.result() == 1
+        assert calls == []  # neither added nor removed
+
+    run(scenario)

@@ -363,6 +363,8 @@ class Daemon:
         self.alerts = StateAlerts(self.rt)
         self.stopping = asyncio.Event()
         self._notify = ad.systemd_notify or systemd.notify
+        self._statics_added = False
+        """static_*: removed at stop only once added (a failed start leaves the host's own)."""
 
     # ------------------------------------------------ the control API (commands.py)
     @property
@@ -415,6 +417,7 @@ class Daemon:
             await self._shutdown()
             return 1
         await self._statics(True)
+        self._statics_added = True
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
@@ -545,7 +548,8 @@ class Daemon:
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
         await self.alerts.close()
-        await self._statics(False)
+        if self._statics_added:
+            await self._statics(False)
         await self._teardown_filter()
         await self._remove_vmacs()
         for server in self.servers:  # last: event streams see the STOP transitions
