@@ -70,3 +70,33 @@ def test_a_reload_adding_track_src_ip_starts_watching_the_source(tmp_path):
         await a1.stop()
 
     run(scenario)
+
+
+def test_a_reload_adding_a_no_accept_instance_filters_its_vips(monkeypatch, tmp_path):
+    from test_daemon_fake import instance
+    from test_start_failures import FakeNftables
+    from vrrp_agent.adapters import nft
+
+    fake = FakeNftables(refuse="none")
+    monkeypatch.setattr(nft, "load_nftables", lambda path=None: fake)
+    one = instance(priority=150, extra="    no_accept\n")
+    two = one + instance("VI_2", vrid=52, priority=150, vips=("198.51.100.102/24",),
+                         extra="    no_accept\n")
+    a1 = Agent(FakeLan().host("n1", A1), one, tmp_path)
+
+    async def scenario():
+        await a1.start()
+        await until(lambda: a1.state() == MASTER)
+        a1.conf.write_text(two)
+        summary = await a1.daemon.reload()
+        assert summary["started"] == ["VI_2"]
+        await until(lambda: a1.state("VI_2") == MASTER and a1.host.has("198.51.100.102"))
+        assert "add element ip keepalived vips { 198.51.100.102 }" in fake.commands
+        a1.conf.write_text(one)
+        await a1.daemon.reload()  # VI_2 goes: out of the set after its VIP is removed
+        await until(lambda: "delete element ip keepalived vips { 198.51.100.102 }" in fake.commands)
+        assert not a1.host.has("198.51.100.102") and fake.tables == {"ip keepalived"}
+        await a1.stop()
+        assert fake.tables == set()
+
+    run(scenario)

@@ -208,7 +208,9 @@ class Operations:
                     for c in config.instances if c.vmac or c.promote_secondaries}
 
         before_vmacs, after_vmacs = vmacs(self.rt.config), vmacs(new)
-        if _filtering(self.rt.config) != _filtering(new):
+        before = {c.key: c.filters for c in self.rt.config.instances}
+        if _filtering(self.rt.config) != _filtering(new) or any(
+                before.get(c.key, c.filters) != c.filters for c in new.instances):
             raise ConfigError("no_accept / strict mode / nftables settings changed: that takes a "
                               "restart (systemctl restart vrrp-agent), not a reload", new.path)
         if _filtered_families(new) - _filtered_families(self.rt.config):  # no table for them
@@ -325,9 +327,11 @@ def _statics(config: Config) -> Set[Any]:
 
 
 def _filtering(config: Config) -> Any:
-    """Which instances filter their VIPs (no_accept), and the nftables table settings."""
+    """Whether the nftables tables are needed (some instance filters: no_accept), and their
+    settings. An instance that comes or goes with a reload only adds or takes out its own
+    VIPs; a kept one must keep its no_accept (its VIPs would be on the wrong side)."""
     g = config.globals
-    return ({c.key for c in config.instances if c.filters},
+    return (any(c.filters for c in config.instances),
             (g.nft_table, g.nft_priority, g.nft_counters))
 
 
