@@ -1,12 +1,13 @@
 """Replay a pool of raw IPv4 datagrams (pickled list of bytes) COUNT times in total.
 
-Usage: inject.py POOL COUNT [DESTINATION] (default 224.0.0.18; the route the
-datagrams take, their IP header says where they claim to go).
+Usage: inject.py POOL COUNT [RATE [DESTINATION]]
+
+RATE paces the stream at RATE packets a second (batches every 10 ms); without
+it, or 0, it goes as fast as it can. DESTINATION (default 224.0.0.18) is the
+route the datagrams take; their IP header says where they claim to go.
 
 Runs inside the client namespace; the datagrams carry their own IP header
 (IP_HDRINCL). Prints the number sent. Bounded by COUNT; stdlib only.
-`inject.py POOL COUNT RATE` paces the stream at RATE packets a second
-(batches every 10 ms); without RATE it goes as fast as it can.
 """
 
 import pickle
@@ -27,7 +28,7 @@ def main() -> int:
     sock.setsockopt(socket.SOL_SOCKET, 25, b"eth0")  # SO_BINDTODEVICE: the lab segment
     sent = 0
     n = len(pool)
-    address = (sys.argv[3] if len(sys.argv) > 3 else "224.0.0.18", 0)
+    address = (sys.argv[4] if len(sys.argv) > 4 else "224.0.0.18", 0)
     while sent < count:
         try:
             sock.sendto(pool[sent % n], address)

@@ -101,7 +101,7 @@ def test_forged_unicast_adverts_from_strangers_or_with_wrong_ttl_are_dropped(lab
     pool_path.write_bytes(pickle.dumps(pool))
     deadline = time.monotonic() + SLOW
     while agent.state() != "MASTER" and time.monotonic() < deadline:
-        lab.client.run([sys.executable, str(HERE / "inject.py"), str(pool_path), "2", n2.ip4])
+        lab.client.run([sys.executable, str(HERE / "inject.py"), str(pool_path), "2", "0", n2.ip4])
         time.sleep(0.1)
     assert agent.state() == "MASTER"
     discards = _discards(agent)
@@ -111,7 +111,7 @@ def test_forged_unicast_adverts_from_strangers_or_with_wrong_ttl_are_dropped(lab
     good.write_bytes(pickle.dumps([_forged(n1.ip4, n2.ip4, 250)]))
     deadline = time.monotonic() + SLOW
     while agent.state() != "BACKUP" and time.monotonic() < deadline:
-        lab.client.run([sys.executable, str(HERE / "inject.py"), str(good), "1", n2.ip4])
+        lab.client.run([sys.executable, str(HERE / "inject.py"), str(good), "1", "0", n2.ip4])
         time.sleep(0.1)
     assert agent.state() == "BACKUP"
 

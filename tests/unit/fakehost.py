@@ -114,7 +114,8 @@ class FakeLan:
         self.hosts.append(h)
         return h
 
-    def deliver(self, sender: FakeSockets, payload: bytes, dst: str) -> None:
+    def deliver(self, sender: FakeSockets, payload: bytes, dst: str, src: bytes = b"") -> None:
+        """`src`: the packet's source (IP_PKTINFO), else the one the send socket is bound to."""
         self.sent.append((sender.host.name, dst, payload))
         if sender.ifname in self.cut:
             return
@@ -123,7 +124,7 @@ class FakeLan:
                 continue
             for sock in host.sockets:
                 if sock.ifname == sender.ifname and sock.family == sender.family and not sock.closed:
-                    sock.inject(payload, sender.src_packed, socket.inet_pton(sock.af, dst),
+                    sock.inject(payload, src or sender.src_packed, socket.inet_pton(sock.af, dst),
                                 sender.ttl.get(dst, 255))
 
 
@@ -175,11 +176,14 @@ class FakeSockets:
         src, dst, ttl = _V6_META.unpack_from(data)
         return data[_V6_META.size:], src, dst, ttl
 
-    def send(self, packet: bytes, dst: str) -> None:
+    def send(self, packet: bytes, dst: str, src: bytes = b"") -> None:
         if self.host.send_fails:
             raise OSError("fake send failure")
         self.host.journal.append(("advert", str(packet[2])))  # byte 2: the priority
-        self.host.lan.deliver(self, packet, dst)
+        if src and src != self.src_packed:  # IP_PKTINFO: another source than the bound one
+            self.host.lan.deliver(self, packet, dst, src)
+        else:
+            self.host.lan.deliver(self, packet, dst)
 
     def close(self) -> None:
         self.closed = True

@@ -275,3 +275,42 @@ def test_a_host_without_nftables_is_refused_before_anything_changes(monkeypatch,
     assert "install Debian's python3-nftables" in str(error)
     assert host_errors(parse_text(BASE.format(body=""), "t.conf"),
                        HostFacts({"eth0"}, set(), set()), False) == []
+
+
+def test_a_reload_adding_a_filtered_vip_of_a_new_family_takes_a_restart():
+    # The nftables tables are set up at start for the families of the filtered VIPs;
+    # a reload bringing an IPv6 VIP to a no_accept instance would add it unfiltered.
+    from types import SimpleNamespace
+
+    from vrrp_agent.operations import Operations
+
+    v4_only = parse_text(BASE.format(body=" no_accept\n"), "t.conf")
+    with_v6 = parse_text(BASE.format(body=" no_accept\n virtual_ipaddress_excluded {\n"
+                                          "  2001:db8::7\n }\n"), "t.conf")
+    ops = SimpleNamespace(rt=SimpleNamespace(config=v4_only))
+    with pytest.raises(ConfigError, match="takes a restart"):
+        Operations._refuse_restart_only(ops, with_v6)  # type: ignore[arg-type]
+    ops.rt.config = with_v6
+    Operations._refuse_restart_only(ops, v4_only)  # fewer families: the table stays, fine
+
+
+def test_a_reload_under_vrrp_strict_may_add_and_remove_instances():
+    # The nftables tables exist while some instance filters: an instance that comes or
+    # goes only adds or takes out its own VIPs. A kept instance that starts or stops
+    # filtering would leave its VIPs on the wrong side of the set: a restart.
+    from types import SimpleNamespace
+
+    from vrrp_agent.operations import Operations
+
+    second = BASE.format(body="").replace("VI_1", "VI_2").replace("51", "52").replace(".100/", ".102/")
+    one = parse_text(STRICT + BASE.format(body=""), "t.conf")
+    two = parse_text(STRICT + BASE.format(body="") + second, "t.conf")
+    ops = SimpleNamespace(rt=SimpleNamespace(config=one))
+    Operations._refuse_restart_only(ops, two)  # type: ignore[arg-type]
+    ops.rt.config = two
+    Operations._refuse_restart_only(ops, one)  # type: ignore[arg-type]
+    accepting = parse_text(BASE.format(body="") + second.replace(" interface", " no_accept\n interface"),
+                           "t.conf")  # VI_2 still filters, VI_1 (kept) no longer does
+    assert [c.filters for c in accepting.instances] == [False, True]
+    with pytest.raises(ConfigError, match="takes a restart"):
+        Operations._refuse_restart_only(ops, accepting)  # type: ignore[arg-type]

@@ -182,3 +182,32 @@ def test_a_reload_forgets_the_accepted_advert(tmp_path, decodes):
         await agent.stop()
 
     run(scenario)
+
+
+def test_skip_check_adv_addr_replay_compares_against_the_master_of_now():
+    # The full path counts a different VIP list unless the advert comes from the master
+    # known *now*; a replay must decide the same way, whoever the master was when the
+    # bytes were first accepted.
+    import logging
+
+    from vrrp_agent.config import parse_text
+    from vrrp_agent.instance import Instance
+    from vrrp_agent.router import MASTER
+
+    config = parse_text(instance(priority=100, extra="    skip_check_adv_addr\n"), "t.conf")
+    inst = Instance(config.instances[0], config.globals, logging.getLogger("t"))
+    inst.set_source(socket.inet_aton("198.51.100.2"))
+    inst.router.start(0.0)
+    other_vips = b"\xc6\x33\x64\x65"
+    for now, priority in ((0.0, 200), (0.1, 201)):  # the second: from the known master
+        data = datagram(advert(priority=priority, vips=other_vips))
+        src, dst, ttl, payload = packet.split_ipv4(data)
+        inst.receive(packet.decode(payload, 4, src, dst), src, ttl, now,
+                     fastpath.wire_key(4, data), dst)
+    assert inst.counters["address_list_mismatch"] == 1
+    inst.router.on_timer(10.0)  # the master went quiet: we took over
+    assert inst.router.state == MASTER
+    data = datagram(advert(priority=201, vips=other_vips))
+    assert fastpath.match4({51: inst}, data) is inst
+    inst.receive_same(10.1)  # from a router that is not the master of now: compared
+    assert inst.counters["address_list_mismatch"] == 2

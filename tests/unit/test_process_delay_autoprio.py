@@ -108,3 +108,27 @@ def test_a_late_timer_raises_the_real_time_priority(tmp_path):
         await a1.stop()
 
     run(scenario)
+
+
+def test_a_reload_resets_the_stepped_priority_and_the_policy_together(tmp_path):
+    # The reload puts every thread back at vrrp_rt_priority; the policy must start from
+    # there again, or (at its cap) it never steps up again and the agent stays low.
+    conf = "global_defs {\n    vrrp_rt_priority 1\n    max_auto_priority 2\n}\n" + instance(priority=150)
+    host = FakeLan().host("n1", "198.51.100.1")
+    a1 = Agent(host, conf, tmp_path)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        await a1.start()
+        await until(lambda: a1.state() == MASTER)
+        loop.clock.now += 2.5
+        await asyncio.sleep(0.2)
+        assert host.scheduling[-1] == (2, None)  # stepped up to the cap
+        await a1.daemon.reload()
+        assert host.scheduling[-1][:2] == (1, None)  # back at vrrp_rt_priority
+        loop.clock.now += 2.5
+        await asyncio.sleep(0.2)
+        assert host.scheduling[-1] == (2, None)  # and up again after a late timer
+        await a1.stop()
+
+    run(scenario)

@@ -169,3 +169,57 @@ def test_a_reload_moves_the_vips_between_garp_and_bgp(lan, tmp_path):
         assert not a1.host.has(VIP)
 
     run(scenario)
+
+
+# ------------------------------------------------------------------ lease renewal
+VIP2 = "198.51.100.201"
+
+
+def _adds(host, vip) -> int:
+    return sum(1 for e in host.journal if e == ("add", vip))
+
+
+async def _renewed_within_lease(agent, vip, lease_s) -> bool:
+    """The VIP is added again (renewed) before `lease_s` of loop time ran out."""
+    adds = _adds(agent.host, vip)
+    try:
+        await until(lambda: _adds(agent.host, vip) > adds, timeout=lease_s - 0.1)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_a_shorter_lease_becoming_master_later_is_renewed_in_time(lan, tmp_path):
+    # VI_1 (lease 300) is master first: the renewer is armed for 100 s; VI_2 (lease 3)
+    # becomes master later and must be renewed before its 3 s run out.
+    text = (instance(priority=150, vips=(VIP,), extra="    announce bgp dev vrrp-bgp lease 300\n")
+            + instance(name="VI_2", vrid=52, priority=100, vips=(VIP2,), extra=ROUTED))
+    peer = instance(name="VI_2", vrid=52, priority=200, vips=(VIP2,), extra=ROUTED)
+    a1 = Agent(lan.host("n1", "198.51.100.1"), text, tmp_path)
+    a2 = Agent(lan.host("n2", "198.51.100.66"), peer, tmp_path)
+
+    async def scenario():
+        await a2.start()
+        await a1.start()
+        await until(lambda: a1.state() == MASTER and a1.state("VI_2") == BACKUP)
+        await a2.stop()
+        await until(lambda: a1.state("VI_2") == MASTER and a1.host.has(VIP2))
+        assert await _renewed_within_lease(a1, VIP2, 3)
+        await a1.stop()
+
+    run(scenario)
+
+
+def test_a_reload_from_garp_to_bgp_renews_the_lease(lan, tmp_path):
+    a1 = Agent(lan.host("n1", "198.51.100.1"), instance(priority=150, vips=(VIP,)), tmp_path)
+
+    async def scenario():
+        await a1.start()
+        await until(lambda: a1.state() == MASTER)
+        a1.conf.write_text(routed(150))
+        await a1.daemon.reload()
+        await until(lambda: a1.host.leases.get(VIP) == 3)
+        assert await _renewed_within_lease(a1, VIP, 3)
+        await a1.stop()
+
+    run(scenario)

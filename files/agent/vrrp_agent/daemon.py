@@ -46,7 +46,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent import fastpath, packet
 from vrrp_agent.adapters import systemd
-from vrrp_agent.adapters.scheduling import AutoPriority
 from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
 from vrrp_agent.config.process_globals import process_limits, startup_wait_s
@@ -295,14 +294,14 @@ class Driver:
                 elif kind is RxLowerPriority:
                     self.transitions.on_rx_lower_priority(inst, action)  # type: ignore[arg-type]
 
-    def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any]]:
+    def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any, bytes]]:
         """(io, packet, destination) for each destination of `inst`'s advert, for the
         worker to send after the VIPs (make-before-break); `_send` is the loop's path."""
         io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
         if io is None:
             return []
         adver_int_cs = inst.cfg.advert_int_cs
-        return [(io, inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
+        return [(io, inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
                 for dst, dst_packed in inst.destinations]
 
     def _send(self, inst: Instance, priority: int) -> None:
@@ -313,7 +312,7 @@ class Driver:
         adver_int_cs = inst.cfg.advert_int_cs
         for dst, dst_packed in inst.destinations:
             try:
-                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst)
+                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
             except OSError as exc:
                 inst.counters["send_errors"] += 1
                 inst.log.debug("advert to %s not sent: %s", dst, exc)
@@ -387,6 +386,8 @@ class Daemon:
         self._notify = ad.systemd_notify or systemd.notify
         self.dumper = Dumper(lambda: self.rt.instances, lambda: time.time() - self.rt.loop.time(),
                              lambda: render_table(self.status()), log)
+        self._statics_added = False
+        """static_*: removed at stop only once added (a failed start leaves the host's own)."""
 
     # ------------------------------------------------ the control API (commands.py)
     @property
@@ -443,12 +444,11 @@ class Daemon:
             await self._shutdown()
             return 1
         await self._statics(True)
+        self._statics_added = True
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
-        if g.max_auto_priority:
-            self.driver.wire.auto_priority = AutoPriority(g.max_auto_priority,
-                                                     g.min_auto_priority_delay_s, g.rt_priority)
+        self.driver.wire.set_auto_priority(g)
         self.rt.adapters.apply_process_limits(*process_limits(g))
         overrides = self.operations.load_overrides()
         wait_s = startup_wait_s(g, self.rt.adapters.uptime())
@@ -512,6 +512,8 @@ class Daemon:
                 log.info("%s", line)
         except SystemFailure as exc:
             log.error("no_accept cannot be enforced, not starting: %s", exc)
+            for error in await self.driver.on_netlink(nft.teardown):  # the tables made so far
+                log.warning("%s", error)
             return False
         self.vips.filter = nft
         return True
@@ -576,7 +578,8 @@ class Daemon:
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
         await self.alerts.close()
-        await self._statics(False)
+        if self._statics_added:
+            await self._statics(False)
         await self._teardown_filter()
         await self._remove_vmacs()
         for server in self.servers:  # last: event streams see the STOP transitions

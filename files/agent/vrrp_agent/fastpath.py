@@ -39,7 +39,7 @@ class Accepted(NamedTuple):
     src: bytes
     dst: bytes
     adv: Advertisement
-    address_mismatch: bool  # its VIP list differs from ours (counted on every advert)
+    address_mismatch: bool  # its VIP list differs from ours (skip_check_adv_addr: per advert)
 
 
 def wire_key(family: int, datagram: bytes) -> bytes:

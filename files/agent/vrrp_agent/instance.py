@@ -191,14 +191,13 @@ class Instance:
         if adv.checksum_form == "pseudo_mcast" and not self._old_checksum_ok():
             self.discards["checksum"] += 1
             return []
-        mismatch = adv.addresses != self.vip_block and not (
-            cfg.skip_check_adv_addr and src == self.router.master_ip)
-        if mismatch:
+        differs = adv.addresses != self.vip_block
+        if differs and not (cfg.skip_check_adv_addr and src == self.router.master_ip):
             # keepalived >= 2.3.3: a different VIP list is logged and counted, not fatal;
             # skip_check_adv_addr: not compared again for the master already known
             self.counters["address_list_mismatch"] += 1
         if wire and ah_parts is None:
-            self.accepted = Accepted(wire, ttl, src, dst, adv, mismatch)
+            self.accepted = Accepted(wire, ttl, src, dst, adv, differs)  # skip: decided per advert
         actions = self.router.on_advert(adv, src, now)
         if ah_seq is not None and self.router.state == "MASTER" and (
                 adv.priority < self.router.effective_priority):

@@ -209,9 +209,15 @@ class Operations:
                     for c in config.instances if c.vmac or c.promote_secondaries}
 
         before_vmacs, after_vmacs = vmacs(self.rt.config), vmacs(new)
-        if _filtering(self.rt.config) != _filtering(new):
+        before = {c.key: c.filters for c in self.rt.config.instances}
+        if _filtering(self.rt.config) != _filtering(new) or any(
+                before.get(c.key, c.filters) != c.filters for c in new.instances):
             raise ConfigError("no_accept / strict mode / nftables settings changed: that takes a "
                               "restart (systemctl restart vrrp-agent), not a reload", new.path)
+        if _filtered_families(new) - _filtered_families(self.rt.config):  # no table for them
+            raise ConfigError("no_accept: a filtered VIP of a new address family needs its "
+                              "nftables table: that takes a restart (systemctl restart "
+                              "vrrp-agent), not a reload", new.path)
         if _statics(self.rt.config) != _statics(new):
             raise ConfigError("static_ipaddress / static_routes / static_rules changed: that "
                               "takes a restart (systemctl restart vrrp-agent), not a reload", new.path)
@@ -231,6 +237,7 @@ class Operations:
         kept: List[Instance] = []
         new_cfgs: List[InstanceConfig] = []
         changed = []
+        resourced: List[Instance] = []
         for cfg in new.instances:
             inst = old.pop(cfg.key, None)
             if inst is None:
@@ -239,6 +246,8 @@ class Operations:
             kept.append(inst)
             if inst.cfg != cfg:
                 changed.append(inst.cfg.name)
+                if _source(inst.cfg) != _source(cfg) and inst.ifindex is not None:
+                    resourced.append(inst)  # bound again below: the new source is looked up
                 if inst.cfg.name != cfg.name:
                     self.transitions.supervisor.rename(inst.cfg.name, cfg.name)
                 self._reconfigure(inst, cfg, new, now)
@@ -249,9 +258,11 @@ class Operations:
             self.transitions.apply(inst, inst.router.shutdown(now))
             self.transitions.supervisor.forget(inst.cfg.name)
             self.driver.unbind(inst)
-        previous = (self.rt.config.globals.rt_priority, self.rt.config.globals.nice)
+        wire, old_g = self.driver.wire, self.rt.config.globals
+        previous = (wire.rt_priority_in_force(old_g), old_g.nice)  # max_auto_priority steps too
         self.rt.config = new
         self.rt.adapters.apply_scheduling(new.globals.rt_priority, new.globals.nice, previous)
+        wire.set_auto_priority(new.globals)  # from vrrp_rt_priority again, as the threads are
         self.rt.adapters.apply_process_limits(*process_limits(new.globals))
         if new.globals.umask is not None:
             self.rt.adapters.set_umask(new.globals.umask)
@@ -266,6 +277,11 @@ class Operations:
         for inst in started:
             inst.log.info("new in the configuration: starting")
             await self.driver.bind(inst)
+        for inst in resourced:
+            inst.log.info("source address changed: advertising from the new one")
+            await self.driver.bind(inst)
+        if any(i.cfg.track_src_ip for i in self.rt.instances):
+            self.driver.unbound.set()  # the retry loop may wait for a failed bind: poll now
         for inst in self.rt.instances:
             self.transitions.settle(inst)
         summary = {"kept": [i.cfg.name for i in kept], "changed": changed,
@@ -300,6 +316,8 @@ class Operations:
                 self.vips.change(inst, added, True)
                 if cfg.announce is None:  # routed VIPs have no layer-2 neighbour to teach
                     self.vips.announce(inst, cfg.garp.master_repeat, added)
+            if cfg.announce is not None:  # garp -> bgp, or a new lease: renewed in time
+                self.driver.leases.ensure_running()
             if old_routes != new_routes:
                 self.vips.change_routes(inst, [r for r in cfg.routes + cfg.rules
                                                if _unplaced((r,)) - old_routes], True)
@@ -316,10 +334,22 @@ def _statics(config: Config) -> Set[Any]:
 
 
 def _filtering(config: Config) -> Any:
-    """Which instances filter their VIPs (no_accept), and the nftables table settings."""
+    """Whether the nftables tables are needed (some instance filters: no_accept), and their
+    settings. An instance that comes or goes with a reload only adds or takes out its own
+    VIPs; a kept one must keep its no_accept (its VIPs would be on the wrong side)."""
     g = config.globals
-    return ({c.key for c in config.instances if c.filters},
+    return (any(c.filters for c in config.instances),
             (g.nft_table, g.nft_priority, g.nft_counters))
+
+
+def _filtered_families(config: Config) -> Set[int]:
+    """The address families of filtered VIPs: the nftables tables set up at start."""
+    return {v.family for c in config.instances if c.filters for v in c.vips + c.excluded_vips}
+
+
+def _source(cfg: InstanceConfig) -> Any:
+    """The configured advert source (None: the interface's primary address)."""
+    return cfg.unicast_src_ip or cfg.mcast_src_ip
 
 
 def _placement(cfg: InstanceConfig) -> Any:

@@ -70,8 +70,20 @@ class LeaseRenewer:
         self._timer: Optional[asyncio.TimerHandle] = None
 
     def ensure_running(self) -> None:
+        """A routed instance is (or stays) master: renew in time for the shortest lease.
+
+        An armed timer is kept unless it would fire later than this set of
+        masters needs (a shorter lease became master meanwhile)."""
         if self._timer is None:
             self._arm()
+            return
+        period = renew_period_s(self._masters())
+        if period is not None and self._timer.when() > self.rt.loop.time() + period:
+            self._timer.cancel()
+            self._arm()
+
+    def _masters(self) -> List[Instance]:
+        return [i for i in self.rt.instances if is_routed(i) and i.router.state == MASTER]
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -79,8 +91,7 @@ class LeaseRenewer:
             self._timer = None
 
     def _arm(self) -> None:
-        masters = [i for i in self.rt.instances if is_routed(i) and i.router.state == MASTER]
-        period = renew_period_s(masters)
+        period = renew_period_s(self._masters())
         self._timer = None if period is None else self.rt.loop.call_later(period, self._renew)
 
     def _renew(self) -> None:

@@ -145,7 +145,7 @@ class VipKeeper:
                 for error in result:
                     inst.log.warning("%s", error)
 
-    def advert_after(self, inst: Instance, packets: List[Tuple[Any, bytes, Any]]) -> None:
+    def advert_after(self, inst: Instance, packets: List[Tuple[Any, bytes, Any, bytes]]) -> None:
         """Queue an advert behind the netlink work already queued (make-before-break)."""
         self._submit(("advert", inst, packets, None))
 
@@ -304,12 +304,12 @@ def _vip_calls(netlink: Any, jobs: List[Job], add: bool) -> List[Outcome]:
     return out
 
 
-def _advert_calls(packets: List[Tuple[Any, bytes, Any]]) -> List[str]:
+def _advert_calls(packets: List[Tuple[Any, bytes, Any, bytes]]) -> List[str]:
     """Worker: send an advert after the VIPs and their announcement (make-before-break)."""
     errors = []
-    for io, advert, dst in packets:
+    for io, advert, dst, src in packets:
         try:
-            io.send(advert, dst)
+            io.send(advert, dst, src)
         except OSError as exc:
             errors.append(f"advert to {dst} not sent: {exc}")
     return errors

@@ -2,7 +2,9 @@
 
 Rules:
 - `attach` (at bind and on reload): `configure_io`, and the FAULT of
-  unicast_fault_no_peer. `configure_io`: an instance's settings on the sockets it shares with the
+  unicast_fault_no_peer; a bound instance without track_src_ip loses its
+  src_ip FAULT (a reload that drops the keyword: no checker would clear it).
+  `configure_io`: an instance's settings on the sockets it shares with the
   others on its interface: its multicast group (mcast_dst_ip), the TTL of
   its unicast adverts (unicast_ttl), the receive buffer (kernel_rx_buf_size)
   and, for auth_type AH, the IPPROTO_AH receive socket and its reader.
@@ -41,8 +43,12 @@ class WireDriver:
         if io is not None:
             self.configure_io(io, inst)
         no_peer = cfg.unicast_fault_no_peer and not cfg.unicast  # keepalived: FAULT, not multicast
-        self.driver.transitions.set_fault(
+        transitions = self.driver.transitions
+        transitions.set_fault(
             inst, "unicast", "unicast_fault_no_peer: no unicast peer" if no_peer else None)
+        if not cfg.track_src_ip and "src_ip" in transitions.faults_of(inst) and (
+                inst.ifindex is not None):  # bound: the source was there; no checker left
+            transitions.set_fault(inst, "src_ip", None)
 
     def configure_io(self, io: Any, inst: Instance) -> None:
         cfg = inst.cfg
@@ -94,6 +100,16 @@ class WireDriver:
             src = inst.cfg.unicast_src_ip or inst.cfg.mcast_src_ip
             driver.transitions.set_fault(
                 inst, "src_ip", None if src in present else f"source address {src} is gone")
+
+    def set_auto_priority(self, gdefs: Any) -> None:
+        """At start and after a reload's apply_scheduling (threads at vrrp_rt_priority):
+        the max_auto_priority policy, starting from there."""
+        self.auto_priority = None if not gdefs.max_auto_priority else AutoPriority(
+            gdefs.max_auto_priority, gdefs.min_auto_priority_delay_s, gdefs.rt_priority)
+
+    def rt_priority_in_force(self, gdefs: Any) -> int:
+        """The real-time priority the threads run at: stepped up by the policy, or configured."""
+        return gdefs.rt_priority if self.auto_priority is None else self.auto_priority.current
 
     def late(self, late_s: float) -> None:
         """max_auto_priority: a timer fired `late_s` late; step the real-time priority up."""

@@ -15,6 +15,9 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
   unicast peer with that TTL / hop limit (unicast_ttl), as an IP_TTL /
   IPV6_HOPLIMIT control message on each send; `set_rcvbuf(n)` raises the
   receive buffer (kernel_rx_buf_size; the largest asked for wins).
+- The send socket is bound to the first instance's source; an instance with
+  another source (its own unicast_src_ip / mcast_src_ip) passes it to
+  `send()`, which sets it per packet (IP_PKTINFO / IPV6_PKTINFO).
 - auth_type AH (IPv4): `open_ah()` adds a raw IPPROTO_AH receive socket (same
   device and groups), and `send()` hands a packet that starts with an IPv4
   header (never a VRRP message: those start with 0x21 or 0x31) to a third,
@@ -36,9 +39,12 @@ IPPROTO_AH = 51
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 IP_MULTICAST_ALL = 49
 IPV6_MULTICAST_ALL = 29
+IP_PKTINFO = 8  # linux/in.h (not in Python's socket module)
 _CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
 # struct in6_pktinfo { struct in6_addr ipi6_addr; int ipi6_ifindex; }
 _IN6_PKTINFO = struct.Struct("16si")
+# struct in_pktinfo { int ipi_ifindex; struct in_addr ipi_spec_dst; struct in_addr ipi_addr; }
+_IN_PKTINFO = struct.Struct("i4s4s")
 # struct ip_mreqn { struct in_addr imr_multiaddr; struct in_addr imr_address; int imr_ifindex; }
 _IP_MREQN = struct.Struct("4s4si")
 # struct ipv6_mreq { struct in6_addr ipv6mr_multiaddr; unsigned int ipv6mr_interface; }
@@ -212,8 +218,14 @@ class VrrpSockets:
         self.src = src
         self.src_packed = socket.inet_pton(self.af, src)
 
-    def send(self, packet: bytes, dst: str) -> None:
-        """Send one advert; an error is the caller's to count (link down, no route)."""
+    def send(self, packet: bytes, dst: str, src: bytes = b"") -> None:
+        """Send one advert; an error is the caller's to count (link down, no route).
+
+        `src` (packed): the instance's source when it is not the one the send
+        socket is bound to (two instances on one interface with their own
+        unicast_src_ip / mcast_src_ip), as an IP_PKTINFO / IPV6_PKTINFO control
+        message: the checksum was computed over it.
+        """
         if self.tx is None:
             raise OSError("no source address on %s yet" % self.ifname)
         if packet[0] == 0x45 and self.family == 4:  # a whole IPv4 datagram (AH)
@@ -221,10 +233,17 @@ class VrrpSockets:
             return
         address = (dst, 0) if self.family == 4 else (dst, 0, 0, self.ifindex)
         cmsg = self._ttl_cmsg.get(dst)
+        if src and src != self.src_packed:
+            cmsg = (cmsg or []) + [self._pktinfo(src)]
         if cmsg is None:
             self.tx.sendto(packet, address)
         else:
             self.tx.sendmsg([packet], cmsg, 0, address)
+
+    def _pktinfo(self, src: bytes) -> Tuple[int, int, bytes]:
+        if self.family == 4:
+            return socket.IPPROTO_IP, IP_PKTINFO, _IN_PKTINFO.pack(self.ifindex, src, b"\0" * 4)
+        return socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, _IN6_PKTINFO.pack(src, self.ifindex)
 
     def close_tx(self) -> None:
         if self.tx is not None:
