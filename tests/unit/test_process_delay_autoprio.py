@@ -123,12 +123,12 @@ def test_a_reload_resets_the_stepped_priority_and_the_policy_together(tmp_path):
         await until(lambda: a1.state() == MASTER)
         loop.clock.now += 2.5
         await asyncio.sleep(0.2)
-        assert host.scheduling[-1] == (2, None)  # stepped up to the cap
+        assert rt_steps(host)[-1] == (2, None)  # stepped up to the cap
         await a1.daemon.reload()
-        assert host.scheduling[-1][:2] == (1, None)  # back at vrrp_rt_priority
+        assert rt_steps(host)[-1][:2] == (1, None)  # back at vrrp_rt_priority
         loop.clock.now += 2.5
         await asyncio.sleep(0.2)
-        assert host.scheduling[-1] == (2, None)  # and up again after a late timer
+        assert rt_steps(host)[-1] == (2, None)  # and up again after a late timer
         await a1.stop()
 
     run(scenario)
