@@ -115,13 +115,16 @@ REGISTRY = {
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:lvs_timeouts":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
-    "global:max_auto_priority": "pending: owned elsewhere (wire helper)",
-    "global:min_auto_priority_delay": "pending: owned elsewhere (wire helper)",
+    "global:max_auto_priority":
+        "tests/lab/test_scheduling_lab.py::test_max_auto_priority_steps_up_after_the_agent_was_not_scheduled",
+    "global:min_auto_priority_delay":
+        "tests/unit/test_process_delay_autoprio.py::test_a_late_timer_raises_the_real_time_priority",
     "global:net_namespace":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:net_namespace_ipvs":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
-    "global:nftables": "pending: owned elsewhere (kernel helper)",
+    "global:nftables":
+        "tests/lab/test_no_accept_lab.py::test_no_accept_drops_traffic_to_the_vip_like_keepalived",
     "global:nftables_ipvs":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:nftables_ipvs_priority":
@@ -192,7 +195,8 @@ REGISTRY = {
         "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
     "global:vmac_addr_prefix": "pending: owned elsewhere (kernel helper)",
     "global:vmac_prefix": "pending: owned elsewhere (kernel helper)",
-    "global:vrrp_check_unicast_src": "pending: owned elsewhere (wire helper)",
+    "global:vrrp_check_unicast_src":
+        "tests/unit/test_wire_keywords.py::test_check_unicast_src_from_the_instance_or_global_defs",
     "global:vrrp_cpu_affinity":
         "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
     "global:vrrp_delay_after_boot":
@@ -215,14 +219,16 @@ REGISTRY = {
     "global:vrrp_garp_master_repeat":
         "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
     "global:vrrp_gna_interval": "tests/lab/test_agent_lab.py::test_garp_and_gna_intervals_space_the_burst",
-    "global:vrrp_higher_prio_send_advert": "pending: owned elsewhere (nemesis helper)",
+    "global:vrrp_higher_prio_send_advert":
+        "tests/unit/test_router_answers.py::test_keywords_parse_with_keepalived_booleans_and_global_defaults",
     "global:vrrp_ipsets":
         "refused: keepalived 2.2.7 built for nftables (Debian 12) reads it as nftables with a warning; "
         "the agent filters through nftables only: write nftables instead",
     "global:vrrp_iptables":
         "refused: keepalived 2.2.7 built for nftables (Debian 12) reads it as nftables with a warning; "
         "the agent filters through nftables only: write nftables instead",
-    "global:vrrp_lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
+    "global:vrrp_lower_prio_no_advert":
+        "tests/unit/test_router_answers.py::test_keywords_parse_with_keepalived_booleans_and_global_defaults",
     "global:vrrp_mcast_group4":
         "tests/unit/test_daemon_fake.py::test_reload_applies_changes_keeps_state_and_refuses_bad_configs",
     "global:vrrp_mcast_group6":
@@ -260,17 +266,22 @@ REGISTRY = {
         "noop: the agent never drops an advert whose address list differs from its own, which is the"
         " check this keyword skips",
     "global:vrrp_startup_delay": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
-    "global:vrrp_strict": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_strict":
+        "tests/unit/test_config_kernel.py::test_vrrp_strict_resets_like_keepalived_and_warns_with_file_line",
     "global:vrrp_version": "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
-    "instance:accept": "pending: owned elsewhere (kernel helper)",
+    "instance:accept":
+        "tests/unit/test_config_kernel.py::test_accept_mode_defaults_and_no_accept",
     "instance:advert_int": "tests/unit/test_config.py::test_v3_centiseconds_and_ipv6_forces_version_3",
-    "instance:auth_hmac": "pending: owned elsewhere (wire helper)",
+    "instance:auth_hmac":
+        "refused: not a keepalived 2.2.7 keyword (2.4.0); use auth_type PASS or AH",
     "instance:authentication": "tests/unit/test_config.py::test_keepalived_warnings_are_kept_not_fatal",
-    "instance:check_unicast_src": "pending: owned elsewhere (wire helper)",
+    "instance:check_unicast_src":
+        "tests/lab/test_unicast_ttl_lab.py::test_forged_unicast_adverts_from_strangers_or_with_wrong_ttl_are_dropped",
     "instance:debug": "tests/unit/test_cli_control.py::test_check_config_offline_and_against_this_host",
     "instance:dont_track_primary":
         "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
-    "instance:down_timer_adverts": "pending: owned elsewhere (wire helper)",
+    "instance:down_timer_adverts":
+        "tests/unit/test_wire_keywords.py::test_kernel_rx_buf_size_and_down_timer_adverts_reach_the_socket_and_the_router",
     "instance:garp_extra_if": "pending: owned elsewhere (kernel helper)",
     "instance:garp_lower_prio_delay":
         "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
@@ -283,24 +294,31 @@ REGISTRY = {
     "instance:garp_master_refresh_repeat":
         "tests/unit/test_router.py::test_garp_second_burst_after_delay_and_refresh",
     "instance:garp_master_repeat": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
-    "instance:higher_prio_send_advert": "pending: owned elsewhere (nemesis helper)",
+    "instance:higher_prio_send_advert":
+        "tests/unit/test_router_answers.py::test_rfc5798_6_4_3_higher_prio_send_advert_sends_one_before_yielding",
     "instance:interface":
         "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
-    "instance:kernel_rx_buf_size": "pending: owned elsewhere (wire helper)",
+    "instance:kernel_rx_buf_size":
+        "tests/unit/test_wire_keywords.py::test_kernel_rx_buf_size_and_down_timer_adverts_reach_the_socket_and_the_router",
     "instance:linkbeat_use_polling":
         "tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link",
-    "instance:lower_prio_no_advert": "pending: owned elsewhere (nemesis helper)",
+    "instance:lower_prio_no_advert":
+        "tests/unit/test_router_answers.py::test_lower_prio_no_advert_keeps_the_garps_and_the_hook",
     "instance:lvs_sync_daemon_inteface":
         "tests/unit/test_config_foreign.py::test_instance_keyword_of_another_subsystem_is_named_at_its_li"
         "ne",
     "instance:lvs_sync_daemon_interface":
         "tests/unit/test_config_foreign.py::test_lvs_sync_daemon_interface_in_an_instance_is_accepted_wit"
         "h_a_warning",
-    "instance:mcast_dst_ip": "pending: owned elsewhere (wire helper)",
+    "instance:mcast_dst_ip":
+        "tests/lab/test_unicast_ttl_lab.py::test_mcast_dst_ip_group_is_shared_with_keepalived",
     "instance:mcast_src_ip": "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
-    "instance:native_ipv6": "pending: owned elsewhere (wire helper)",
-    "instance:no_accept": "pending: owned elsewhere (kernel helper)",
-    "instance:no_virtual_ipaddress": "pending: owned elsewhere (kernel helper)",
+    "instance:native_ipv6":
+        "tests/unit/test_wire_keywords.py::test_mcast_dst_ip_native_ipv6_and_the_timer_keywords",
+    "instance:no_accept":
+        "tests/lab/test_no_accept_lab.py::test_no_accept_drops_traffic_to_the_vip_like_keepalived",
+    "instance:no_virtual_ipaddress":
+        "refused: not a keepalived 2.2.7 keyword (2.2.8); give at least one virtual_ipaddress",
     "instance:nopreempt": "tests/unit/test_config.py::test_keepalived_warnings_are_kept_not_fatal",
     "instance:notify":
         "tests/lab/test_tracking_lab.py::test_notify_order_is_preserved_under_a_flapping_check",
@@ -311,30 +329,37 @@ REGISTRY = {
         "tests/lab/test_tracking_lab.py::test_notify_order_is_preserved_under_a_flapping_check",
     "instance:notify_master":
         "tests/unit/test_scripts_notify.py::test_notify_hooks_run_in_order_one_at_a_time",
-    "instance:notify_master_rx_lower_pri": "pending: owned elsewhere (nemesis helper)",
+    "instance:notify_master_rx_lower_pri":
+        "tests/lab/test_flood.py::test_notify_master_rx_lower_pri_runs_once_per_episode",
     "instance:notify_priority_changes":
         "tests/unit/test_alerts.py::test_notify_priority_changes_instance_then_group_then_global",
     "instance:notify_stop": "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
-    "instance:old_unicast_checksum": "pending: owned elsewhere (wire helper)",
-    "instance:owner_ignore_adverts": "pending: owned elsewhere (wire helper)",
+    "instance:old_unicast_checksum":
+        "tests/lab/test_unicast_ttl_lab.py::test_old_unicast_checksum_with_keepalived",
+    "instance:owner_ignore_adverts":
+        "refused: not a keepalived 2.2.7 keyword (2.3.3); the agent follows 2.2.7",
     "instance:preempt":
         "tests/unit/test_router.py::test_rfc5798_6_4_2_preempting_a_live_lower_master_is_make_before_brea"
         "k",
     "instance:preempt_delay": "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
     "instance:priority":
         "tests/lab/test_agent_lab.py::test_rfc3768_election_freeze_failover_and_preempt_back",
-    "instance:promote_secondaries": "pending: owned elsewhere (kernel helper)",
+    "instance:promote_secondaries":
+        "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
     "instance:resource_group":
         "tests/unit/test_daemon_fake.py::test_resources_start_after_the_vips_and_a_failed_start_is_a_held"
         "_fault",
-    "instance:skip_check_adv_addr": "pending: owned elsewhere (wire helper)",
+    "instance:skip_check_adv_addr":
+        "tests/unit/test_wire_keywords.py::test_skip_check_adv_addr_compares_the_vip_list_once_per_master",
     "instance:smtp_alert": "tests/unit/test_alerts.py::test_smtp_alert_defaults_follow_keepalived",
     "instance:state": "tests/unit/test_config.py::test_state_master_without_priority_means_owner_255",
-    "instance:strict_mode": "pending: owned elsewhere (kernel helper)",
+    "instance:strict_mode":
+        "tests/unit/test_config_kernel.py::test_strict_defaults_accept_to_the_owner_and_needs_a_vip",
     "instance:sync_group_tracking_weight":
         "refused: a vrrp_sync_group keyword (keepalived 2.2.7 does not know it in an instance): move it "
         "into the sync group",
-    "instance:timer_expired_backup": "pending: owned elsewhere (wire helper)",
+    "instance:timer_expired_backup":
+        "refused: not a keepalived 2.2.7 keyword (2.2.8); the agent follows 2.2.7",
     "instance:track_bfd":
         "tests/unit/test_config_foreign.py::test_instance_keyword_of_another_subsystem_is_named_at_its_li"
         "ne",
@@ -348,14 +373,18 @@ REGISTRY = {
     "instance:track_script":
         "tests/unit/test_cli_control.py::test_a_failing_vrrp_script_faults_and_a_weighted_one_moves_the_p"
         "riority",
-    "instance:track_src_ip": "pending: owned elsewhere (wire helper)",
-    "instance:unicast_fault_no_peer": "pending: owned elsewhere (wire helper)",
+    "instance:track_src_ip":
+        "tests/lab/test_unicast_ttl_lab.py::test_track_src_ip_faults_while_the_unicast_source_is_removed",
+    "instance:unicast_fault_no_peer":
+        "tests/unit/test_wire_keywords.py::test_unicast_fault_no_peer_is_fault_instead_of_multicast",
     "instance:unicast_peer": "tests/lab/test_agent_lab.py::test_unicast_peers_three_nodes",
     "instance:unicast_src_ip":
         "tests/unit/test_heartbeat_import.py::test_subsecond_deadtime_uses_vrrpv3_and_ucast_peers",
-    "instance:unicast_ttl": "pending: owned elsewhere (wire helper)",
+    "instance:unicast_ttl":
+        "tests/lab/test_unicast_ttl_lab.py::test_unicast_ttl_keepalived_accepts",
     "instance:use_ipvlan": "pending: owned elsewhere (kernel helper)",
-    "instance:use_vmac": "pending: owned elsewhere (kernel helper)",
+    "instance:use_vmac":
+        "tests/lab/test_vmac_lab.py::test_use_vmac_matches_keepalived",
     "instance:use_vmac_addr": "pending: owned elsewhere (kernel helper)",
     "instance:v3_checksum_as_v2":
         "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
@@ -365,9 +394,12 @@ REGISTRY = {
     "instance:virtual_ipaddress_excluded": "tests/unit/test_config.py::test_vip_options_and_excluded",
     "instance:virtual_router_id":
         "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
-    "instance:virtual_routes": "pending: owned elsewhere (kernel helper)",
-    "instance:virtual_rules": "pending: owned elsewhere (kernel helper)",
-    "instance:vmac_xmit_base": "pending: owned elsewhere (kernel helper)",
+    "instance:virtual_routes":
+        "tests/lab/test_routes_lab.py::test_virtual_routes_and_rules_follow_the_vip_like_keepalived",
+    "instance:virtual_rules":
+        "tests/lab/test_routes_lab.py::test_virtual_routes_and_rules_follow_the_vip_like_keepalived",
+    "instance:vmac_xmit_base":
+        "tests/lab/test_vmac_lab.py::test_use_vmac_matches_keepalived",
     "top:SSL":
         "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
         "e",
@@ -400,9 +432,12 @@ REGISTRY = {
     "top:net_namespace_ipvs":
         "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
         "e",
-    "top:static_ipaddress": "pending: owned elsewhere (kernel helper)",
-    "top:static_routes": "pending: owned elsewhere (kernel helper)",
-    "top:static_rules": "pending: owned elsewhere (kernel helper)",
+    "top:static_ipaddress":
+        "tests/lab/test_routes_lab.py::test_static_addresses_routes_rules_stay_while_running_like_keepalived",
+    "top:static_routes":
+        "tests/lab/test_routes_lab.py::test_static_addresses_routes_rules_stay_while_running_like_keepalived",
+    "top:static_rules":
+        "tests/lab/test_routes_lab.py::test_static_addresses_routes_rules_stay_while_running_like_keepalived",
     "top:track_file":
         "tests/unit/test_daemon_fake.py::test_a_tracked_file_moves_the_priority_and_a_weight_0_file_fault"
         "s",
@@ -421,12 +456,14 @@ REGISTRY = {
     "top:vrrp_sync_group": "tests/unit/test_config_foreign.py::test_track_bfd_in_a_sync_group_is_named",
     "top:vrrp_track_file": "tests/unit/test_config_tracking.py::test_track_file_needs_an_absolute_path",
     "top:vrrp_track_process": "tests/unit/test_cli_control.py::test_a_tracked_process_is_counted",
-    "track_process:delay": "pending: owned elsewhere (wire helper)",
-    "track_process:delay_down": "pending: owned elsewhere (wire helper)",
-    "track_process:delay_up": "pending: owned elsewhere (wire helper)",
-    "track_process:fork_delay": "pending: owned elsewhere (wire helper)",
-    "track_process:terminate_delay": "pending: owned elsewhere (wire helper)",
-    "vip:-nodad": "pending: owned elsewhere (kernel helper)",
+    "track_process:delay":
+        "tests/unit/test_process_delay_autoprio.py::test_terminate_and_fork_delay_hold_the_fault_back",
+    "track_process:fork_delay":
+        "tests/unit/test_process_delay_autoprio.py::test_terminate_and_fork_delay_hold_the_fault_back",
+    "track_process:terminate_delay":
+        "tests/unit/test_process_delay_autoprio.py::test_terminate_and_fork_delay_hold_the_fault_back",
+    "vip:-nodad":
+        "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
     "vip:autojoin": "pending: owned elsewhere (kernel helper)",
     "vip:brd": "tests/unit/test_config.py::test_vip_options_and_excluded",
     "vip:broadcast": "tests/unit/test_config_keywords.py::test_vip_broadcast_is_brd",
@@ -434,21 +471,30 @@ REGISTRY = {
     "vip:home": "pending: owned elsewhere (kernel helper)",
     "vip:label": "tests/unit/test_config.py::test_vip_options_and_excluded",
     "vip:mngtmpaddr": "pending: owned elsewhere (kernel helper)",
-    "vip:no_track": "pending: owned elsewhere (kernel helper)",
-    "vip:nodad": "pending: owned elsewhere (kernel helper)",
-    "vip:noprefixroute": "pending: owned elsewhere (kernel helper)",
+    "vip:no_track":
+        "tests/unit/test_config_kernel.py::test_vip_options_nodad_noprefixroute_preferred_lft_no_track",
+    "vip:nodad":
+        "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
+    "vip:noprefixroute":
+        "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
     "vip:peer": "pending: owned elsewhere (kernel helper)",
-    "vip:preferred_lft": "pending: owned elsewhere (kernel helper)",
+    "vip:preferred_lft":
+        "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
     "vip:scope": "tests/unit/test_config.py::test_vip_options_and_excluded",
     "vip:track_group": "pending: owned elsewhere (kernel helper)",
     "vip:use_vmac": "pending: owned elsewhere (kernel helper)",
-    "global:nftables_counters": "pending: owned elsewhere (kernel helper)",
-    "global:nftables_ifindex": "pending: owned elsewhere (kernel helper)",
-    "global:nftables_priority": "pending: owned elsewhere (kernel helper)",
+    "global:nftables_counters":
+        "tests/unit/test_config_kernel.py::test_nftables_globals",
+    "global:nftables_ifindex":
+        "tests/unit/test_config_kernel.py::test_nftables_globals",
+    "global:nftables_priority":
+        "tests/unit/test_config_kernel.py::test_nftables_globals",
     "global:vrrp_vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
     "global:vrrp_rlimit_rtime": "tests/unit/test_config_decided.py::test_rlimit_warnings_follow_keepalived",
     "instance:vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
     "instance:vrf":
         "refused: the agent has no VRF binding of an interface-less instance; name the VRF's member "
         "interface with interface, or run the agent under ip vrf exec",
+    "instance:announce":
+        "tests/lab/test_routed_lab.py::test_the_client_follows_the_master_through_every_failure",
 }

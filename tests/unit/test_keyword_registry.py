@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Dict, Set
 
 from keyword_registry import REGISTRY
-from vrrp_agent.config import decided, foreign, instance, parser, tracking
+from vrrp_agent.config import decided, foreign, instance, parser, tracking, wire
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ("noop: ", "refused: ", "pending: owned elsewhere (")
@@ -19,13 +19,15 @@ def table_keywords() -> Set[str]:
     scopes: Dict[str, Set[str]] = {
         "top": ({"global_defs", "vrrp_instance", "include", "interface_up_down_delays"}
                 | set(parser.OBJECT_PARSERS)
-                | parser.NOT_IMPLEMENTED_TOP | set(foreign.TOP_LEVEL) | set(foreign.NOOP_TOP_LEVEL)),
+                | set(parser.STATIC_BLOCKS) | parser.NOT_IMPLEMENTED_TOP | set(foreign.TOP_LEVEL)
+                | set(foreign.NOOP_TOP_LEVEL)),
         "global": (set(parser.GLOBAL_HANDLERS) | parser.NOT_IMPLEMENTED_GLOBAL | set(foreign.GLOBAL)
                    | set(foreign.NOOP_GLOBAL) | set(decided.GLOBAL)),
         "instance": (set(instance.HANDLERS) | instance.NOT_IMPLEMENTED | set(foreign.INSTANCE)
-                     | set(foreign.NOOP_INSTANCE) | set(decided.INSTANCE)),
-        "vip": {"dev", "label", "scope", "brd", "broadcast"} | instance.VIP_OPTIONS_NOT_IMPLEMENTED,
-        "track_process": set(tracking.TRACK_PROCESS_NOT_IMPLEMENTED),
+                     | set(foreign.NOOP_INSTANCE) | set(decided.INSTANCE) | set(wire.REFUSED)),
+        "vip": ({"dev", "label", "scope", "brd", "broadcast", "preferred_lft"} | instance.VIP_FLAGS
+                | instance.VIP_OPTIONS_NOT_IMPLEMENTED),
+        "track_process": set(tracking.PROCESS_DELAYS),
     }
     return {f"{scope}:{kw}" for scope, kws in scopes.items() for kw in kws}
 
