@@ -457,7 +457,8 @@ def test_a_script_shipped_from_the_controller_lands_in_the_scripts_dir():
 # ---------------------------------------------------------------- issue 13: vMAC, routes, strict mode
 
 ROUTED = dict(VI_1, auth_pass=None, use_vmac="vmac1",
-              virtual_routes=["203.0.113.0/24 via 198.51.100.1 dev eth0"], virtual_rules=["from 198.51.100.100 table 100"], accept=False)
+              virtual_routes=["203.0.113.0/24 via 198.51.100.1 dev eth0"],
+              virtual_rules=["from 198.51.100.100 table 100"], accept=False)
 
 
 def test_vmac_routes_and_no_accept_render_a_configuration_the_agent_accepts():
