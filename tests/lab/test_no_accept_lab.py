@@ -10,43 +10,18 @@ table is gone.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from agentlab import Agent, agent_instance
-from netlab import Host, Keepalived, Lab, keepalived_instance, wait_until
+from netlab import Keepalived, Lab, keepalived_instance, wait_until
+from nftlab import ruleset
 
 pytestmark = pytest.mark.usefixtures("keepalived_bin")
 
-NFT_LIST = ("import json, nftables, sys; n = nftables.Nftables(); n.set_json_output(True); "
-            "rc, out, err = n.cmd('list ruleset'); print(out)")
 CASES = {
     "v4-no_accept": dict(family=4, mode="no_accept"),
     "v4-vrrp_strict": dict(family=4, mode="vrrp_strict"),
     "v6-no_accept": dict(family=6, mode="no_accept"),
 }
-
-
-def ruleset(node: Host) -> dict:
-    """{(family, table): {"sets": {name: (type, elements)}, "chains": {name: (hook, prio,
-    policy, [rule expressions])}}}, read through libnftables (system python3)."""
-    out = json.loads(node.run(["/usr/bin/python3", "-c", NFT_LIST]).stdout)["nftables"]
-    tables: dict = {}
-    for item in out:
-        for kind, body in item.items():
-            if kind == "table":
-                tables[(body["family"], body["name"])] = {"sets": {}, "chains": {}, "rules": {}}
-            elif kind == "set":
-                t = tables[(body["family"], body["table"])]
-                elems = sorted(json.dumps(e) for e in body.get("elem", []))
-                t["sets"][body["name"]] = (body["type"], elems)
-            elif kind == "chain":
-                t = tables[(body["family"], body["table"])]
-                t["chains"][body["name"]] = (body.get("hook"), body.get("prio"), body.get("policy"))
-            elif kind == "rule":
-                t = tables[(body["family"], body["table"])]
-                t["rules"].setdefault(body["chain"], []).append(json.dumps(body["expr"]))
-    return tables
 
 
 def configs(family: int, mode: str, priority: int, state: str, make) -> str:

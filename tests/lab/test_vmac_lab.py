@@ -3,7 +3,8 @@
 keepalived is master on node 1 and the agent backup on node 2, both reading the
 same instance text: their vMAC links and the sysctls they set must be the same;
 the adverts and gratuitous ARPs of each master leave from the virtual MAC (the
-parent's MAC with vmac_xmit_base, adverts only); after a stop the vMAC is gone
+parent's MAC with vmac_xmit_base, adverts only); both set up the same nftables
+table (IGMP leaving the vMAC goes out of the parent); after a stop the vMAC is gone
 and the agent has put every sysctl back (keepalived leaves the parent's two). A vMAC on an
 interface that cannot carry a macvlan is refused with FILE:LINE before anything
 changes.
@@ -18,6 +19,7 @@ import sys
 import pytest
 from agentlab import AGENT_DIR, Agent, agent_instance
 from netlab import Host, Keepalived, Lab, keepalived_instance, wait_until
+from nftlab import ruleset
 
 pytestmark = pytest.mark.usefixtures("keepalived_bin")
 
@@ -78,6 +80,8 @@ def test_use_vmac_matches_keepalived(lab: Lab, xmit_base: bool):
             "kind": "macvlan", "mode": "private", "address": VMAC, "parent": "eth0",
             "up": True, "disable_ipv6": "1"}
         assert sysctls(n2, "eth0", "vrrp.51") == sysctls(n1, "eth0", "vrrp.51")
+        # keepalived's nftables table: IGMP leaving the vMAC goes out of the parent
+        assert ruleset(n2) == ruleset(n1) and ("ip", "keepalived") in ruleset(n1)
         assert not on_vmac(n2) and not n2.has_address(VIP)
         want_src = n1.macs["eth0"] if xmit_base else VMAC
         assert advert_source_mac(lab) == want_src
@@ -94,6 +98,7 @@ def test_use_vmac_matches_keepalived(lab: Lab, xmit_base: bool):
 
         assert agent.stop() == 0
     assert vmac_link(n1) == vmac_link(n2) == {}
+    assert ruleset(n1) == ruleset(n2) == {}
     assert sysctls(n2, "eth0") == before[n2]  # the agent puts every sysctl back
     # keepalived 2.2.7 leaves arp_ignore/arp_filter set on the parent (a documented difference)
     left = {k: v for k, v in sysctls(n1, "eth0").items() if before[n1][k] != v}
@@ -138,3 +143,17 @@ def test_use_vmac_on_an_interface_without_macvlan_is_refused(make_lab, interface
                  check=False, timeout=20)
     assert run.returncode != 0 and "use_vmac" in run.stderr
     assert vmac_link(n1) == {}
+
+
+def test_use_vmac_parent_link_down_is_a_fault(make_lab):
+    """The vMAC follows its parent: eth0 down -> FAULT, VIP gone; eth0 up -> MASTER again."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    agent = Agent(n1, agent_instance(state="MASTER", priority=150, extra="    use_vmac\n"))
+    wait_until(lambda: on_vmac(n1), 15, message="VIP on the vMAC")
+    n1.link_down("eth0")
+    wait_until(lambda: agent.state() == "FAULT", 10, message="FAULT with the parent down")
+    assert not on_vmac(n1)
+    n1.link_up("eth0")
+    wait_until(lambda: agent.state() == "MASTER" and on_vmac(n1), 15, message="MASTER again")
+    assert agent.stop() == 0

@@ -398,17 +398,28 @@ class Daemon:
         return True
 
     async def _setup_filter(self) -> bool:
-        """no_accept: keepalived's nftables tables, before any VIP (False: logged error)."""
+        """no_accept: keepalived's nftables tables, before any VIP (False: logged error).
+
+        use_vmac: the IGMP rule of the same table, best effort (as keepalived).
+        """
         families = {v.family for c in self.rt.config.instances if c.filters
                     for v in c.vips + c.excluded_vips}
-        if not families:
+        vmacs = [(c.vmac.name, c.interface) for c in self.rt.config.instances
+                 if c.vmac and c.family == 4]
+        if not families and not vmacs:
             return True
-        from vrrp_agent.adapters.nft import NftFilter
+        from vrrp_agent.adapters.nft import NftFilter, missing_reason
+
+        if not families:
+            reason = await self.driver.on_netlink(missing_reason)
+            if reason is not None:
+                log.warning("use_vmac: IGMP reports will leave from the virtual MAC: %s", reason)
+                return True
 
         g = self.rt.config.globals
         nft = NftFilter(g.nft_table, g.nft_priority, g.nft_counters)
         try:
-            for line in await self.driver.on_netlink(nft.setup, families):
+            for line in await self.driver.on_netlink(nft.setup, families, vmacs):
                 log.info("%s", line)
         except SystemFailure as exc:
             log.error("no_accept cannot be enforced, not starting: %s", exc)

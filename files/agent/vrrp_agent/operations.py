@@ -300,4 +300,5 @@ def _filtering(config: Config) -> Any:
     """Which instances filter their VIPs (no_accept), and the nftables table settings."""
     g = config.globals
     return ({c.key for c in config.instances if c.filters},
-            (g.nft_table, g.nft_priority, g.nft_counters))
+            (g.nft_table, g.nft_priority, g.nft_counters) if any(c.filters or c.vmac for c in
+                                                                 config.instances) else None)
