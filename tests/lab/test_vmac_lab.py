@@ -157,3 +157,51 @@ def test_use_vmac_parent_link_down_is_a_fault(make_lab):
     n1.link_up("eth0")
     wait_until(lambda: agent.state() == "MASTER" and on_vmac(n1), 15, message="MASTER again")
     assert agent.stop() == 0
+
+
+def _v6_vmac(node: Host) -> dict:
+    """The IPv6 vMAC's link, its addresses (flags) and the parent's link-local."""
+    link = vmac_link(node)
+    if not link:
+        return {}
+    mode = node.run(["cat", "/proc/sys/net/ipv6/conf/vrrp.51/addr_gen_mode"]).stdout.strip()
+    addrs = {}
+    for entry in json.loads(node.ip("-j", "-6", "addr", "show", "dev", "vrrp.51").stdout):
+        for a in entry["addr_info"]:
+            addrs[a["local"]] = sorted(k for k in ("nodad", "deprecated") if a.get(k))
+    parent_ll = [a for a in node.addresses("eth0") if a.startswith("fe80:")]
+    return dict(link, addr_gen_mode=mode, addresses=addrs, parent_ll=parent_ll)
+
+
+def test_use_vmac_ipv6_matches_keepalived(lab: Lab):
+    """IPv6: MAC 00:00:5e:00:02:VRID, the parent's link-local (nodad, deprecated) on the vMAC,
+    no IPv4 sysctl changed, keepalived's MLD/RS rules; the NAs and adverts leave from the vMAC."""
+    n1, n2 = lab.node(1), lab.node(2)
+    vip6, vmac6 = "2001:db8:100::100", "00:00:5e:00:02:33"
+    spec = dict(version=3, advert_int=0.5, vips=[f"{vip6}/64"], extra="    use_vmac\n")
+    before = {n: sysctls(n, "eth0") for n in (n1, n2)}
+    keepalived = Keepalived(n1, keepalived_instance(state="MASTER", priority=150, **spec))
+    wait_until(lambda: vip6 in _v6_vmac(n1).get("addresses", {}), 15, message="keepalived's VIP")
+    agent = Agent(n2, agent_instance(priority=100, **spec))
+    wait_until(lambda: agent.state() == "BACKUP", 15, message="agent backup")
+    k_state, a_state = _v6_vmac(n1), _v6_vmac(n2)
+    assert k_state["address"] == a_state["address"] == vmac6
+    assert k_state["addresses"].pop(vip6) == ["nodad"]
+    for st in (k_state, a_state):  # the parent's link-local, nodad and deprecated
+        (ll,) = st.pop("parent_ll")
+        assert st.pop("addresses") == {ll.split("/")[0]: ["deprecated", "nodad"]}
+    assert k_state == a_state and a_state["addr_gen_mode"] == "1" and a_state["mode"] == "private"
+    assert ruleset(n2) == ruleset(n1) and ("ip6", "keepalived") in ruleset(n1)
+    assert sysctls(n1, "eth0") == before[n1] and sysctls(n2, "eth0") == before[n2]
+
+    with lab.watch_garp(vip6) as watch:
+        keepalived.stop()
+        wait_until(lambda: vip6 in _v6_vmac(n2).get("addresses", {}), 15, message="agent takes over")
+        wait_until(lambda: lab.nd_owners(vip6) == {vmac6}, 10, message="the vMAC answers ND")
+        wait_until(lambda: watch.records(), 10, message="the agent's unsolicited NAs")
+        assert {r["eth_src"] for r in watch.records()} == {vmac6}
+    out = lab.client.run(["timeout", "5", "tcpdump", "-e", "-n", "-c", "1", "-i", "eth0",
+                          "ip6 proto 112"], check=False).stdout if lab.client else ""
+    assert f"{vmac6} >" in out, out
+    assert agent.stop() == 0
+    assert vmac_link(n2) == {} and ruleset(n2) == {}

@@ -53,11 +53,11 @@ def test_use_vmac_bad_input_names_file_and_line(body: str, message: str):
     assert message in _error(body)
 
 
-def test_use_vmac_on_ipv6_is_refused_with_the_reason():
+def test_use_vmac_on_ipv6_uses_the_ipv6_virtual_mac():
     text = ("vrrp_instance V6 {\n interface eth0\n virtual_router_id 51\n use_vmac\n"
             " virtual_ipaddress {\n  2001:db8::100/64\n }\n}\n")
-    with pytest.raises(ConfigError, match="t.conf:4: use_vmac on an IPv6 instance"):
-        parse_text(text, "t.conf")
+    vmac = parse_text(text, "t.conf").instances[0].vmac
+    assert vmac is not None and (vmac.name, vmac.mac) == ("vrrp.51", "00:00:5e:00:02:33")
 
 
 def _sys_net(tmp_path, name: str, hw_type: int, *markers: str):

@@ -387,7 +387,7 @@ class Daemon:
             return True
 
         def on_worker() -> List[str]:
-            return list(self.vmacs.apply(self.netlink.ipr(), configs, self.rt.adapters.ifindex))
+            return list(self.vmacs.apply(self.netlink, configs, self.rt.adapters.ifindex))
 
         try:
             for line in await self.driver.on_netlink(on_worker):
@@ -404,8 +404,7 @@ class Daemon:
         """
         families = {v.family for c in self.rt.config.instances if c.filters
                     for v in c.vips + c.excluded_vips}
-        vmacs = [(c.vmac.name, c.interface) for c in self.rt.config.instances
-                 if c.vmac and c.family == 4]
+        vmacs = [(c.vmac.name, c.interface, c.family) for c in self.rt.config.instances if c.vmac]
         if not families and not vmacs:
             return True
         from vrrp_agent.adapters.nft import NftFilter, missing_reason
@@ -413,7 +412,7 @@ class Daemon:
         if not families:
             reason = await self.driver.on_netlink(missing_reason)
             if reason is not None:
-                log.warning("use_vmac: IGMP reports will leave from the virtual MAC: %s", reason)
+                log.warning("use_vmac: IGMP/MLD reports will leave from the virtual MAC: %s", reason)
                 return True
 
         g = self.rt.config.globals

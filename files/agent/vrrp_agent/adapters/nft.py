@@ -15,10 +15,12 @@ Rules:
   accepts neighbour solicitations/advertisements (a backup-free VIP must still
   answer ND) and sends link-local traffic to empty `*_link_local` chains.
   nftables_counters adds a counter to each drop rule.
-- use_vmac (IPv4): as keepalived, the `ip` table also holds a map `vmac_map`
-  (vMAC -> parent) and, first in `out`, a rule that sends IGMP leaving a
-  macvlan out of its parent instead (dup to the parent, drop): a backup's
-  vMAC never teaches the switches the virtual MAC with its group joins.
+- use_vmac: as keepalived, the table of the instance's family also holds a
+  map `vmac_map` (vMAC -> parent) and, first in `out`, a rule that sends IGMP
+  (IPv4) / MLDv2 reports (IPv6) leaving a macvlan out of its parent instead
+  (dup to the parent, drop): a backup's vMAC never teaches the switches the
+  virtual MAC with its group joins. IPv6 also drops router solicitations
+  leaving a vMAC (set `vmac_set`).
   Without libnftables this part is skipped with a warning (keepalived too
   runs without it); the filtering part is never skipped.
 - `setup()` replaces a leftover table of the same name (a run killed with -9);
@@ -74,18 +76,26 @@ def missing_reason() -> Optional[str]:
 
 
 def table_text(family: int, name: str, priority: int, counters: bool, filtering: bool = True,
-               vmacs: Sequence[Tuple[str, str]] = ()) -> str:
+               vmacs: Sequence[Tuple[str, str, int]] = ()) -> str:
     """The nft text of one table (module rules: keepalived's layout)."""
     fam, addr, ip = ("ip", "ipv4_addr", "ip") if family == 4 else ("ip6", "ipv6_addr", "ip6")
     count = " counter" if counters else ""
     base = f"type filter hook {{hook}} priority {priority}; policy accept;"
     lines = [f"table {fam} {name} {{"]
     igmp = ""
-    if vmacs and family == 4:
-        pairs = ", ".join(f'"{vmac}" : "{parent}"' for vmac, parent in vmacs)
+    mine = [(vmac, parent) for vmac, parent, fam_of in vmacs if fam_of == family]
+    if mine:
+        pairs = ", ".join(f'"{vmac}" : "{parent}"' for vmac, parent in mine)
         lines.append(f"  map vmac_map {{ type iface_index : iface_index; elements = {{ {pairs} }}; }}")
-        igmp = (f'ip protocol igmp meta oifkind "macvlan"{count} '
-                "dup to ip daddr device oif map @vmac_map drop; ")
+        if family == 4:
+            igmp = (f'ip protocol igmp meta oifkind "macvlan"{count} '
+                    "dup to ip daddr device oif map @vmac_map drop; ")
+        else:
+            names = ", ".join(f'"{vmac}"' for vmac, _parent in mine)
+            lines.append(f"  set vmac_set {{ type iface_index; elements = {{ {names} }}; }}")
+            igmp = (f'icmpv6 type mld2-listener-report meta oifkind "macvlan"{count} '
+                    "dup to ip6 daddr device oif map @vmac_map drop; "
+                    f'icmpv6 type nd-router-solicit meta oifkind "macvlan" oif @vmac_set{count} drop; ')
     if not filtering:
         lines.append(f"  chain out {{ {base.format(hook='output')} {igmp}}}")
         return "\n".join(lines + ["}"])
@@ -122,15 +132,15 @@ class NftFilter:
         rc, _out, err = self._nft.cmd(text)
         return rc, str(err).strip()
 
-    def setup(self, families: Iterable[int], vmacs: Sequence[Tuple[str, str]] = ()) -> List[str]:
+    def setup(self, families: Iterable[int], vmacs: Sequence[Tuple[str, str, int]] = ()) -> List[str]:
         """Create the tables (replacing leftovers); raises SystemFailure.
 
-        `families`: those whose VIPs some instance filters; `vmacs`: (vMAC, parent)
-        of the IPv4 vMACs (the IGMP rule).
+        `families`: those whose VIPs some instance filters; `vmacs`: (vMAC, parent,
+        family) of every vMAC (the IGMP / MLD rules).
         """
         lines = []
         filtering = set(families)
-        for family in sorted(filtering | ({4} if vmacs else set())):
+        for family in sorted(filtering | {fam for _v, _p, fam in vmacs}):
             fam = "ip" if family == 4 else "ip6"
             self._cmd(f"add table {fam} {self.name}")  # so that the delete cannot fail
             text = table_text(family, self.name, self.priority, self.counters,
@@ -140,7 +150,7 @@ class NftFilter:
                 raise SystemFailure(f"nftables table {fam} {self.name}: {err}")
             self.families.add(family)
             why = ["no_accept"] if family in filtering else []
-            why += ["vMAC IGMP"] if vmacs and family == 4 else []
+            why += ["vMAC group reports"] if any(f == family for _v, _p, f in vmacs) else []
             lines.append(f"nftables table {fam} {self.name} set up ({', '.join(why)})")
         return lines
 

@@ -69,9 +69,6 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
             raise xmit_base[1].error("vmac_xmit_base needs use_vmac")
         return None
     (name, mac), s = use_vmac
-    if family == 6:
-        raise s.error("use_vmac on an IPv6 instance is not implemented by the agent yet "
-                      "(IPv4 instances only)")
     if name is None:
         name = f"vrrp.{vrid}"
     if name == interface:
