@@ -666,6 +666,10 @@ def vrrp_cluster_plan(hostvars, members, master=None):
         for item in merged:
             before = len(errors)
             family = _check_instance(host, item, defs, errors)
+            if (item.get("use_vmac") and item.get("unicast", host_vars.get("vrrp_unicast", False))
+                    and not item.get("vmac_xmit_base")):
+                errors.append("%s: vrrp_instances[%s].use_vmac with unicast needs vmac_xmit_base: true"
+                              % (host, item.get("name", "?")))
             if item.get("strict_mode", host_vars.get("vrrp_strict", False)) is True:
                 _check_strict("%s: vrrp_instances[%s]" % (host, item.get("name", "?")), item,
                               item.get("version", 2), errors)

@@ -505,3 +505,5 @@ def test_kernel_keys_are_validated_with_host_instance_and_field():
     assert "s1: vrrp_instances[VI_1].preempt_delay: strict mode has no preempt_delay" in strict
     assert "s1: vrrp_instances[VI_1].accept: strict mode has no accept mode with VRRPv2" in strict
     assert "s1: vrrp_strict must be true or false" in errors_of(*cluster(2, vrrp_strict="on"))
+    assert "s1: vrrp_instances[VI_1].use_vmac with unicast needs vmac_xmit_base: true" in errors_of(
+        *cluster(2, [dict(VI_1, use_vmac=True)], vrrp_unicast=True))
