@@ -275,3 +275,13 @@ def test_a_host_without_nftables_is_refused_before_anything_changes(monkeypatch,
     assert "install Debian's python3-nftables" in str(error)
     assert host_errors(parse_text(BASE.format(body=""), "t.conf"),
                        HostFacts({"eth0"}, set(), set()), False) == []
+
+
+def test_garp_extra_if_instance_and_global():
+    inst = parse_text("global_defs {\n vrrp_garp_extra_if all 100\n}\n" + BASE.format(body=""),
+                      "t.conf").instances[0]
+    assert (inst.garp.extra_if_s, inst.garp.extra_if_all) == (100, True)
+    own = _one(" garp_extra_if 30\n")
+    assert (own.garp.extra_if_s, own.garp.extra_if_all) == (30, False)
+    for bad in ("all", "all x", "86401", "all 1 2"):
+        assert "t.conf:7: garp_extra_if takes [all] SECONDS" in _error(f" garp_extra_if {bad}\n")

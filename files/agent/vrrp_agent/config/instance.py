@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from vrrp_agent.config.kernel import (
     apply_strict,
     build_vmac,
+    parse_garp_extra_if,
     parse_strict_mode,
     parse_use_vmac,
     resolve_accept,
@@ -47,7 +48,7 @@ NOT_IMPLEMENTED = {
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
     "timer_expired_backup", "owner_ignore_adverts", "old_unicast_checksum", "skip_check_adv_addr",
-    "garp_extra_if", "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
+    "auth_hmac", "linkbeat_use_polling", "kernel_rx_buf_size", "native_ipv6",
     "lvs_sync_daemon_interface", "sync_group_tracking_weight",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
@@ -240,11 +241,19 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "vmac_xmit_base": _store("vmac_xmit_base", _flag),
     "promote_secondaries": _store("promote_secondaries", _flag),
     "strict_mode": _store("strict_mode", parse_strict_mode),
+    "garp_extra_if": lambda s, raw: _garp_extra_if(s, raw),
     "accept": _store("accept", _flag),
     "no_accept": _store("no_accept", _flag),
     "virtual_routes": _store("routes", parse_routes),
     "virtual_rules": _store("rules", parse_rules),
 }
+
+
+def _garp_extra_if(s: Statement, raw: Raw) -> None:
+    if "g.extra_if_s" in raw:
+        raise s.error(f"'garp_extra_if' appears twice (first at line {raw['g.extra_if_s'][1].line})")
+    seconds, every = parse_garp_extra_if(s)
+    raw["g.extra_if_s"], raw["g.extra_if_all"] = (float(seconds), s), (every, s)
 
 
 def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> InstanceConfig:

@@ -82,6 +82,23 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
                       file=s.file, line=s.line)
 
 
+# ------------------------------------------------------------------ garp_extra_if
+def parse_garp_extra_if(s: Statement) -> Tuple[int, bool]:
+    """`garp_extra_if [all] SECONDS` / `vrrp_garp_extra_if [all] SECONDS` (0..86400, 0 = off)."""
+    no_block(s)
+    words = list(s.args)
+    every = bool(words) and words[0] == "all"
+    if every:
+        words.pop(0)
+    if len(words) != 1 or not words[0].isdigit() or int(words[0]) > 86400:
+        raise s.error(f"{s.keyword} takes [all] SECONDS (0..86400), got {' '.join(s.args)!r}")
+    return int(words[0]), every
+
+
+def _global_extra_if(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    garp["extra_if_s"], garp["extra_if_all"] = parse_garp_extra_if(s)
+
+
 # ------------------------------------------------------------------ strict and accept mode
 _BOOL = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 _NFT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -180,4 +197,5 @@ KERNEL_GLOBALS = {
     "nftables_priority": _nft_priority,
     "nftables_counters": _flag_to("nft_counters"),
     "nftables_ifindex": _nft_ifindex,
+    "vrrp_garp_extra_if": _global_extra_if,
 }

@@ -36,6 +36,12 @@ class GarpSettings:
     """Delay of the second burst sent when a master hears a lower priority (None = master_delay)."""
     lower_prio_repeat: Optional[int] = None
     """Burst size sent when a master hears a lower priority (None = master_repeat)."""
+    extra_if_s: float = 0.0
+    """garp_extra_if: while master, one GARP/NA per VIP every this many seconds on the
+    VIP interfaces other than the instance's (0 = off)."""
+    extra_if_all: bool = False
+    """garp_extra_if `all`: on every such interface; without it only on vMACs of
+    individual VIPs (use_vmac_addr, VIP use_vmac), which the agent does not create."""
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ NOT_IMPLEMENTED_GLOBAL = {
     "notify_fifo", "notify_fifo_script", "vrrp_notify_priority_changes", "enable_snmp_vrrp",
     "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
     "enable_traps", "snmp_socket", "enable_dbus", "dbus_service_name", "vrrp_check_unicast_src",
-    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_garp_extra_if",
+    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert",
     "vrrp_delay_after_boot", "dynamic_interfaces", "vrrp_iptables", "vrrp_ipsets",
     "max_auto_priority", "min_auto_priority_delay",
     "vrrp_no_swap", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "reload_check_config",
