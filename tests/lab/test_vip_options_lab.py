@@ -91,10 +91,11 @@ def test_garp_extra_if_like_keepalived(make_lab, every: bool):
                                                               extra=extra))
             else:
                 daemon = Agent(node, agent_instance(state="MASTER", priority=150, extra=extra))
-            wait_until(lambda: [m for _t, m in w0.events() if m == node.macs["eth0"]], 15,
+            mac0 = node.macs["eth0"]
+            wait_until(lambda: [m for _t, m in w0.events() if m == mac0], 15,  # noqa: B023
                        message=f"{engine}'s takeover burst")
-            burst = min(t for t, m in w0.events() if m == node.macs["eth0"])
-            wait_until(lambda: len(w1.events()) >= 8 or not every, 10,
+            burst = min(t for t, m in w0.events() if m == mac0)
+            wait_until(lambda: len(w1.events()) >= 8 or not every, 10,  # noqa: B023
                        message=f"{engine}'s periodic GARPs on eth1")
             if not every:
                 time.sleep(3.5)  # long enough for three periodic rounds: there must be none
