@@ -205,3 +205,34 @@ def test_use_vmac_ipv6_matches_keepalived(lab: Lab):
     assert f"{vmac6} >" in out, out
     assert agent.stop() == 0
     assert vmac_link(n2) == {} and ruleset(n2) == {}
+
+
+def test_use_vmac_keeps_an_other_family_evip_on_the_interface_like_keepalived(make_lab):
+    """An IPv4 instance's vMAC carries its IPv4 VIPs; an IPv6 eVIP without dev stays on
+    eth0 (the vMAC has no IPv6), as keepalived places it. One engine after the other."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    extra = ("    use_vmac\n    virtual_ipaddress_excluded {\n        198.51.100.101/24\n"
+             "        2001:db8:100::100/64\n    }\n")
+    wanted = {"198.51.100.100", "198.51.100.101", "2001:db8:100::100"}
+
+    def placement() -> dict:
+        out = {}
+        for link in json.loads(n1.ip("-j", "addr").stdout):
+            for a in link["addr_info"]:
+                if a["local"] in wanted:
+                    out[a["local"]] = link["ifname"]
+        return out
+
+    seen = {}
+    for engine in ("keepalived", "agent"):
+        if engine == "keepalived":
+            daemon = Keepalived(n1, keepalived_instance(state="MASTER", priority=150, extra=extra))
+        else:
+            daemon = Agent(n1, agent_instance(state="MASTER", priority=150, extra=extra))
+        wait_until(lambda: len(placement()) == 3, 15, message="every VIP in place")
+        seen[engine] = placement()
+        daemon.stop()
+        wait_until(lambda: not placement() and vmac_link(n1) == {}, 10, message="all removed")
+    assert seen["agent"] == seen["keepalived"] == {
+        "198.51.100.100": "vrrp.51", "198.51.100.101": "vrrp.51", "2001:db8:100::100": "eth0"}

@@ -166,7 +166,7 @@ class VipKeeper:
         if garp.extra_if_s <= 0 or not garp.extra_if_all:
             return ()
         own = inst.cfg.vip_interface
-        return tuple(v for v in inst.all_vips if (v.dev or own) != own)
+        return tuple(v for v in inst.all_vips if inst.cfg.vip_dev(v) != own)
 
     def _extra_garp_later(self, inst: Instance) -> None:
         chain = self._extra_chains[id(inst)] = self._extra_chains.get(id(inst), 0) + 1
@@ -197,7 +197,7 @@ class VipKeeper:
                 inst.log.info("%s %s", "added" if add else "removed", what)
 
     def _ifindex(self, inst: Instance, vip: VipSpec) -> Optional[int]:
-        name = vip.dev or inst.cfg.vip_interface  # use_vmac: the vMAC
+        name = inst.cfg.vip_dev(vip)  # use_vmac: the vMAC
         if name == inst.cfg.socket_interface and inst.ifindex is not None:
             return inst.ifindex
         try:
@@ -265,7 +265,7 @@ class VipKeeper:
         now = self.rt.loop.time()
         for _round in range(repeat):
             for vip in chosen:
-                key = (vip.dev or inst.cfg.vip_interface, vip.family)
+                key = (inst.cfg.vip_dev(vip), vip.family)
                 at = max(now, self.announce_free.get(key, now))
                 gap = garp.interval_s if vip.family == 4 else garp.gna_interval_s
                 self.announce_free[key] = at + gap
@@ -279,7 +279,7 @@ class VipKeeper:
             self._send(inst, 1, (vip,))
 
     def _send(self, inst: Instance, repeat: int, vips: Tuple[VipSpec, ...]) -> None:
-        self._submit(("announce", inst, [(vip.dev or inst.cfg.vip_interface, vip) for vip in vips], repeat))
+        self._submit(("announce", inst, [(inst.cfg.vip_dev(vip), vip) for vip in vips], repeat))
 
 
 # ------------------------------------------------------- netlink worker thread

@@ -342,8 +342,16 @@ class InstanceConfig:
 
     @property
     def vip_interface(self) -> str:
-        """Where VIPs without a `dev` go: the vMAC interface, or the instance interface."""
+        """Where VIPs of the instance's family without a `dev` go: the vMAC, or the interface."""
         return self.vmac.name if self.vmac else self.interface
+
+    def vip_dev(self, vip: VipSpec) -> str:
+        """The interface of one VIP: its `dev`, else the vMAC for the instance's family,
+        else the instance interface (an eVIP of the other family stays off the vMAC,
+        as keepalived does)."""
+        if vip.dev:
+            return vip.dev
+        return self.vip_interface if vip.family == self.family else self.interface
 
     @property
     def socket_interface(self) -> str:
