@@ -209,6 +209,13 @@ def _track(s: Statement, raw: Raw) -> None:
     raw["tracks"] = (tuple(refs), s)
 
 
+def _garp_extra_if(s: Statement, raw: Raw) -> None:
+    if "g.extra_if_s" in raw:
+        raise s.error(f"'garp_extra_if' appears twice (first at line {raw['g.extra_if_s'][1].line})")
+    seconds, every = parse_garp_extra_if(s)
+    raw["g.extra_if_s"], raw["g.extra_if_all"] = (float(seconds), s), (every, s)
+
+
 HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     **{k: _track for k in TRACK_KINDS},
     **{k: _store("n." + k, parse_notify) for k in NOTIFY_KEYS},
@@ -241,19 +248,12 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "vmac_xmit_base": _store("vmac_xmit_base", _flag),
     "promote_secondaries": _store("promote_secondaries", _flag),
     "strict_mode": _store("strict_mode", parse_strict_mode),
-    "garp_extra_if": lambda s, raw: _garp_extra_if(s, raw),
+    "garp_extra_if": _garp_extra_if,
     "accept": _store("accept", _flag),
     "no_accept": _store("no_accept", _flag),
     "virtual_routes": _store("routes", parse_routes),
     "virtual_rules": _store("rules", parse_rules),
 }
-
-
-def _garp_extra_if(s: Statement, raw: Raw) -> None:
-    if "g.extra_if_s" in raw:
-        raise s.error(f"'garp_extra_if' appears twice (first at line {raw['g.extra_if_s'][1].line})")
-    seconds, every = parse_garp_extra_if(s)
-    raw["g.extra_if_s"], raw["g.extra_if_all"] = (float(seconds), s), (every, s)
 
 
 def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> InstanceConfig:
