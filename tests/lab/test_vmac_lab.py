@@ -236,3 +236,37 @@ def test_use_vmac_keeps_an_other_family_evip_on_the_interface_like_keepalived(ma
         wait_until(lambda: not placement() and vmac_link(n1) == {}, 10, message="all removed")
     assert seen["agent"] == seen["keepalived"] == {
         "198.51.100.100": "vrrp.51", "198.51.100.101": "vrrp.51", "2001:db8:100::100": "eth0"}
+
+
+def test_two_families_on_one_vrid_get_keepalived_vmac_names(make_lab):
+    """An IPv4 and an IPv6 instance with VRID 51 on eth0: vrrp.51 and vrrp6.51, each with its
+    family's virtual MAC and VIP, as keepalived names and fills them. One engine at a time."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    v6 = agent_instance(name="VI_6", state="MASTER", priority=150, version=3,
+                        vips=["2001:db8:100::100/64"], extra="    use_vmac\n")
+    seen = {}
+    for engine in ("keepalived", "agent"):
+        if engine == "keepalived":
+            v4 = keepalived_instance(state="MASTER", priority=150, version=3, extra="    use_vmac\n")
+            daemon = Keepalived(n1, v4 + v6)
+        else:
+            daemon = Agent(n1, agent_instance(state="MASTER", priority=150, version=3,
+                                              extra="    use_vmac\n") + v6)
+
+        def links() -> dict:
+            out = {}
+            for link in json.loads(n1.ip("-j", "addr").stdout):
+                if link["ifname"].startswith("vrrp"):
+                    out[link["ifname"]] = (link["address"], sorted(
+                        a["local"] for a in link["addr_info"] if not a["local"].startswith("fe80")))
+            return out
+
+        wait_until(lambda: len(links()) == 2 and all(v[1] for v in links().values()), 15,
+                   message=f"{engine}'s two vMACs with their VIPs")
+        seen[engine] = links()
+        daemon.stop()
+        wait_until(lambda: not links(), 10, message="vMACs removed")
+    assert seen["agent"] == seen["keepalived"] == {
+        "vrrp.51": (VMAC, ["198.51.100.100"]),
+        "vrrp6.51": ("00:00:5e:00:02:33", ["2001:db8:100::100"])}

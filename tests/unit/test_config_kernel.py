@@ -285,3 +285,24 @@ def test_garp_extra_if_instance_and_global():
     assert (own.garp.extra_if_s, own.garp.extra_if_all) == (30, False)
     for bad in ("all", "all x", "86401", "all 1 2"):
         assert "t.conf:7: garp_extra_if takes [all] SECONDS" in _error(f" garp_extra_if {bad}\n")
+
+
+def test_vmac_names_follow_keepalived_when_two_instances_share_a_vrid():
+    v4 = ("vrrp_instance A {{\n interface eth0\n virtual_router_id 51\n use_vmac{name}\n"
+          " virtual_ipaddress {{\n  198.51.100.100/24\n }}\n}}\n")
+    v6 = ("vrrp_instance B {\n interface eth0\n virtual_router_id 51\n use_vmac\n"
+          " virtual_ipaddress {\n  2001:db8::100/64\n }\n}\n")
+    v4b = v4.replace("A {", "C {").replace("eth0", "eth1")
+    config = parse_text(v4.format(name="") + v6 + v4b.format(name=""), "t.conf")
+    assert [i.vmac.name for i in config.instances if i.vmac] == ["vrrp.51", "vrrp6.51", "vrrp1.51"]
+    # a configured name is kept and skipped by the automatic ones
+    config = parse_text(v4.format(name=" vrrp.51") + v4b.format(name=""), "t.conf")
+    assert [i.vmac.name for i in config.instances if i.vmac] == ["vrrp.51", "vrrp1.51"]
+    with pytest.raises(ConfigError, match="t.conf:12: use_vmac v51 is also the vMAC of vrrp_instance A"):
+        parse_text(v4.format(name=" v51") + v4b.format(name=" v51"), "t.conf")
+
+
+def test_promote_secondaries_with_use_vmac_is_ignored_with_a_warning():
+    config = parse_text(BASE.format(body=" use_vmac\n promote_secondaries\n"), "t.conf")
+    assert not config.instances[0].promote_secondaries
+    assert any(w.startswith("t.conf:8: promote_secondaries is set on every vMAC") for w in config.warnings)

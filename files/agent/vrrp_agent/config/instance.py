@@ -314,6 +314,11 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
             raise _vip_error(vip, f"virtual IP {vip.address} is also a unicast address of this instance")
     vmac = build_vmac(raw.get("use_vmac"), raw.get("vmac_xmit_base"), interface=interface,
                       vrid=raw["vrid"][0], family=family, unicast=bool(peers))
+    promote = _get(raw, "promote_secondaries", False)
+    if vmac is not None and promote:
+        _warn(warnings, raw["promote_secondaries"][1], "promote_secondaries is set on every "
+              "vMAC anyway: ignored for the instance interface, as keepalived does")
+        promote = False
     garp = dataclasses.replace(gdefs.garp, **{k[2:]: v[0] for k, v in raw.items() if k.startswith("g.")})
     return InstanceConfig(
         name=name, interface=interface, vrid=raw["vrid"][0], priority=priority,
@@ -328,7 +333,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
         resources=_get(raw, "resources"), vmac=vmac,
         routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
-        promote_secondaries=_get(raw, "promote_secondaries", False), strict=strict,
+        promote_secondaries=promote, strict=strict,
         accept=_accept(raw, strict, version, priority, vips + excluded, warnings),
         file=stmt.file, line=stmt.line,
     )

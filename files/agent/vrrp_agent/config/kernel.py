@@ -20,11 +20,13 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from vrrp_agent.config.model import VmacConfig
+from vrrp_agent.config.model import InstanceConfig, VmacConfig
 from vrrp_agent.config.syntax import Statement, int_arg, no_args, no_block, one_arg
+from vrrp_agent.errors import ConfigError
 
 IFNAMSIZ = 16
 _IFNAME = re.compile(r"^[^\s/:]{1,15}$")
@@ -69,8 +71,9 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
             raise xmit_base[1].error("vmac_xmit_base needs use_vmac")
         return None
     (name, mac), s = use_vmac
+    auto_name = name is None
     if name is None:
-        name = f"vrrp.{vrid}"
+        name = f"vrrp.{vrid}"  # assign_vmac_names() makes it unique across instances
     if name == interface:
         raise s.error(f"use_vmac interface {name} is the instance interface itself")
     if unicast and xmit_base is None:
@@ -79,7 +82,35 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
     if int(octets[0], 16) & 1:
         raise s.error(f"use_vmac MAC {mac} is a multicast address")
     return VmacConfig(name=name, mac=":".join(octets), xmit_base=xmit_base is not None,
-                      file=s.file, line=s.line)
+                      auto_name=auto_name, file=s.file, line=s.line)
+
+
+def assign_vmac_names(instances: List[InstanceConfig]) -> List[InstanceConfig]:
+    """keepalived's vMAC naming: a configured name is used as is (twice is an error);
+    an unnamed vMAC gets vrrp.VRID, else vrrpN.VRID with N = 1, 2, ... (IPv6: 6 first)."""
+    taken: Dict[str, InstanceConfig] = {}
+    for inst in instances:
+        if inst.vmac is not None and not inst.vmac.auto_name:
+            other = taken.get(inst.vmac.name)
+            if other is not None:
+                raise ConfigError(f"use_vmac {inst.vmac.name} is also the vMAC of vrrp_instance "
+                                  f"{other.name}", inst.vmac.file, inst.vmac.line)
+            taken[inst.vmac.name] = inst
+    out = []
+    for inst in instances:
+        vmac = inst.vmac
+        if vmac is not None and vmac.auto_name:
+            numbers = ([6] if inst.family == 6 else []) + [n for n in range(1, 100) if
+                                                           n != 6 or inst.family == 4]
+            name = f"vrrp.{inst.vrid}"
+            for number in numbers:
+                if name not in taken:
+                    break
+                name = f"vrrp{number}.{inst.vrid}"
+            taken[name] = inst
+            inst = dataclasses.replace(inst, vmac=dataclasses.replace(vmac, name=name))
+        out.append(inst)
+    return out
 
 
 # ------------------------------------------------------------------ garp_extra_if

@@ -277,6 +277,8 @@ class VmacConfig:
     """00:00:5e:00:01:VRID (RFC 5798 §7.3) unless configured."""
     xmit_base: bool = False
     """Adverts on the parent interface instead of the macvlan."""
+    auto_name: bool = False
+    """No name configured: keepalived's vrrp.VRID, or the next free vrrpN.VRID."""
     file: str = ""
     line: int = 0
 

@@ -21,7 +21,7 @@ import ipaddress
 from typing import Any, Callable, Dict, List, Set, Tuple
 
 from vrrp_agent.config.instance import build_instance, parse_static_vips
-from vrrp_agent.config.kernel import KERNEL_GLOBALS
+from vrrp_agent.config.kernel import KERNEL_GLOBALS, assign_vmac_names
 from vrrp_agent.config.lexer import tokenize
 from vrrp_agent.config.model import (
     Config,
@@ -134,6 +134,7 @@ def _build(path: str, stmts: List[Statement], files: List[str]) -> Config:
             raise stmt.error(f"unknown keyword '{stmt.keyword}' at top level")
     instances = [build_instance(stmt, gdefs, warnings) for stmt in instance_stmts]
     _check_unique(instances)
+    instances = assign_vmac_names(instances)
     groups = objects["sync_group"]
     instances = _apply_sync_groups(instances, groups, warnings)
     instances = [_resolve_tracks(inst, objects, warnings) for inst in instances]
