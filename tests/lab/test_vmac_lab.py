@@ -270,3 +270,43 @@ def test_two_families_on_one_vrid_get_keepalived_vmac_names(make_lab):
     assert seen["agent"] == seen["keepalived"] == {
         "vrrp.51": (VMAC, ["198.51.100.100"]),
         "vrrp6.51": ("00:00:5e:00:02:33", ["2001:db8:100::100"])}
+
+
+PER_VIP = {
+    "vip-use_vmac": "    virtual_ipaddress_excluded {\n        203.0.113.100/24 dev eth1 use_vmac\n    }\n",
+    "use_vmac_addr": ("    use_vmac_addr\n    virtual_ipaddress_excluded {\n"
+                      "        203.0.113.100/24 dev eth1\n        2001:db8:100::100/64\n    }\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PER_VIP))
+def test_per_vip_vmacs_like_keepalived(make_lab, case: str):
+    """VIP option use_vmac / use_vmac_addr: a vMAC per (interface, family) named and filled
+    as keepalived does (vrrp1.51 on eth1, vrrp6.51 for IPv6 on eth0). One engine at a time."""
+    lab = make_lab(nodes=1, ifaces=("eth0", "eth1"), client=False)
+    n1 = lab.node(1)
+    extra = "    use_vmac\n" + PER_VIP[case]
+
+    def links() -> dict:
+        out = {}
+        for link in json.loads(n1.ip("-j", "addr").stdout):
+            if link["ifname"].startswith("vrrp"):
+                out[link["ifname"]] = (link["address"], link.get("link"), sorted(
+                    a["local"] for a in link["addr_info"] if not a["local"].startswith("fe80")))
+        return out
+
+    seen = {}
+    want = 3 if case == "use_vmac_addr" else 2
+    for engine in ("keepalived", "agent"):
+        if engine == "keepalived":
+            daemon = Keepalived(n1, keepalived_instance(state="MASTER", priority=150, extra=extra))
+        else:
+            daemon = Agent(n1, agent_instance(state="MASTER", priority=150, extra=extra))
+        wait_until(lambda: len(links()) == want and all(v[2] for v in links().values()), 15,
+                   message=f"{engine}'s vMACs with their VIPs")
+        seen[engine] = (links(), ruleset(n1))
+        daemon.stop()
+        wait_until(lambda: not links(), 10, message="vMACs removed")
+    assert seen["agent"][0] == seen["keepalived"][0]
+    assert seen["agent"][0]["vrrp1.51"] == (VMAC, "eth1", ["203.0.113.100"])
+    assert seen["agent"][1] == seen["keepalived"][1]

@@ -306,3 +306,21 @@ def test_promote_secondaries_with_use_vmac_is_ignored_with_a_warning():
     config = parse_text(BASE.format(body=" use_vmac\n promote_secondaries\n"), "t.conf")
     assert not config.instances[0].promote_secondaries
     assert any(w.startswith("t.conf:8: promote_secondaries is set on every vMAC") for w in config.warnings)
+
+
+def test_per_vip_vmacs_one_per_interface_and_family():
+    inst = _one(" use_vmac\n use_vmac_addr\n virtual_ipaddress_excluded {\n"
+                "  203.0.113.100/24 dev eth1\n  203.0.113.101/24 dev eth1\n  2001:db8::1/64\n"
+                "  198.51.100.101/24\n }\n")
+    got = [(v.name, v.mac, v.parent, v.family) for v in inst.vip_vmacs]
+    assert got == [("vrrp1.51", "00:00:5e:00:01:33", "eth1", 4),
+                   ("vrrp6.51", "00:00:5e:00:02:33", "eth0", 6)]
+    by_address = {v.address: inst.vip_dev(v) for v in inst.excluded_vips}
+    assert by_address == {"203.0.113.100": "vrrp1.51", "203.0.113.101": "vrrp1.51",
+                          "2001:db8::1": "vrrp6.51", "198.51.100.101": "vrrp.51"}
+    only = _one(" use_vmac\n virtual_ipaddress_excluded {\n  203.0.113.100/24 dev eth1 use_vmac\n"
+                "  2001:db8::1/64\n }\n")
+    assert [v.name for v in only.vip_vmacs] == ["vrrp1.51"]
+    assert only.vip_dev(only.excluded_vips[1]) == "eth0"
+    assert "t.conf:7: use_vmac_addr and the VIP option use_vmac need the instance's use_vmac" in \
+        _error(" use_vmac_addr\n")

@@ -74,7 +74,12 @@ class HostSetup:
         """
         families = {v.family for c in self.rt.config.instances if c.filters
                     for v in c.vips + c.excluded_vips}
-        vmacs = [(c.vmac.name, c.interface, c.family) for c in self.rt.config.instances if c.vmac]
+        from vrrp_agent.adapters.vmac import ipv6_evips
+
+        vmacs = [(v.name, parent, family) for c in self.rt.config.instances
+                 for v, parent, family in c.all_vmacs]
+        vmacs += [(c.vmac.name, c.interface, 6) for c in self.rt.config.instances
+                  if c.vmac and ipv6_evips(c)]  # its MLD too, as keepalived
         if not families and not vmacs:
             return True
         from vrrp_agent.adapters.nft import NftFilter, missing_reason

@@ -198,7 +198,7 @@ class Operations:
         So are vMAC interfaces (created at start, removed at stop).
         """
         def vmacs(config: Config) -> Dict[Any, Any]:
-            return {c.key: (c.vmac and (c.vmac.name, c.vmac.mac, c.vmac.xmit_base),
+            return {c.key: ([(v.name, v.mac, v.xmit_base, p, f) for v, p, f in c.all_vmacs],
                             c.promote_secondaries)
                     for c in config.instances if c.vmac or c.promote_secondaries}
 

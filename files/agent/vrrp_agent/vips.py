@@ -163,10 +163,12 @@ class VipKeeper:
     def _extra_if_vips(self, inst: Instance) -> Tuple[VipSpec, ...]:
         """The VIPs garp_extra_if refreshes (module rules)."""
         garp = inst.cfg.garp
-        if garp.extra_if_s <= 0 or not garp.extra_if_all:
+        if garp.extra_if_s <= 0:
             return ()
         own = inst.cfg.vip_interface
-        return tuple(v for v in inst.all_vips if inst.cfg.vip_dev(v) != own)
+        per_vip = {v.name for v in inst.cfg.vip_vmacs}
+        return tuple(v for v in inst.all_vips if inst.cfg.vip_dev(v) != own
+                     and (garp.extra_if_all or inst.cfg.vip_dev(v) in per_vip))
 
     def _extra_garp_later(self, inst: Instance) -> None:
         chain = self._extra_chains[id(inst)] = self._extra_chains.get(id(inst), 0) + 1

@@ -30,7 +30,7 @@ import errno
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from vrrp_agent.config.model import Config, InstanceConfig, VipSpec
+from vrrp_agent.config.model import Config, InstanceConfig, VipSpec, VmacConfig
 from vrrp_agent.errors import ConfigError, SystemFailure
 
 ARPHRD_ETHER = 1
@@ -46,13 +46,16 @@ def parent_errors(config: Config, sys_net: str = SYS_NET) -> List[ConfigError]:
     """The vMAC parents that cannot carry a macvlan, as FILE:LINE errors."""
     errors = []
     for inst in config.instances:
-        vmac = inst.vmac
-        if vmac is None:
-            continue
-        why = _cannot_carry(inst.interface, vmac.name, sys_net)
-        if why:
-            errors.append(ConfigError(f"use_vmac: {why}", vmac.file, vmac.line))
+        for vmac, parent, _family in inst.all_vmacs:
+            why = _cannot_carry(parent, vmac.name, sys_net)
+            if why:
+                errors.append(ConfigError(f"use_vmac: {why}", vmac.file, vmac.line))
     return errors
+
+
+def ipv6_evips(inst: InstanceConfig) -> bool:
+    """An IPv4 instance with IPv6 eVIPs: keepalived keeps IPv6 on its vMAC (and filters MLD)."""
+    return inst.family == 4 and any(v.family == 6 for v in inst.all_vips_config)
 
 
 def _cannot_carry(parent: str, name: str, sys_net: str) -> Optional[str]:
@@ -91,19 +94,20 @@ class VmacLinks:
         for inst in instances:  # promote_secondaries: on the instance interface
             if inst.promote_secondaries:
                 self._set(self.proc_v4, inst.interface, "promote_secondaries", 1)
-        vmacs = [inst for inst in instances if inst.vmac is not None]
-        if any(inst.family == 4 for inst in vmacs):
+        vmacs = [(inst, *entry) for inst in instances for entry in inst.all_vmacs]
+        if any(family == 4 for _inst, _vmac, _parent, family in vmacs):
             lines += self._rp_filter_all()
-        for inst in vmacs:
-            lines.append(self._one(netlink, inst, ifindex(inst.interface)))
+        for inst, vmac, parent_name, family in vmacs:
+            ipv6_too = vmac is inst.vmac and ipv6_evips(inst)
+            lines.append(self._one(netlink, inst.name, vmac, parent_name, family,
+                                   ifindex(parent_name), ipv6_too))
         return lines
 
-    def _one(self, netlink: Any, inst: InstanceConfig, parent: int) -> str:
+    def _one(self, netlink: Any, owner: str, vmac: VmacConfig, parent_name: str, family: int,
+             parent: int, ipv6_too: bool = False) -> str:
         from pyroute2.netlink.exceptions import NetlinkError
 
         ipr = netlink.ipr()
-        vmac = inst.vmac
-        assert vmac is not None
         found = ipr.link_lookup(ifname=vmac.name)
         try:
             if not found:
@@ -116,21 +120,24 @@ class VmacLinks:
                 ipr.link("set", index=found[0], address=vmac.mac)
                 verb = "reused"
             index = ipr.link_lookup(ifname=vmac.name)[0]
-            if inst.family == 4:
+            if family == 4:
                 for key, value in PARENT_SYSCTLS:
-                    self._set(self.proc_v4, inst.interface, key, value)
+                    self._set(self.proc_v4, parent_name, key, value)
                 for key, value in VMAC_SYSCTLS:
                     self._set(self.proc_v4, vmac.name, key, value)
-                self._set(self.proc_v6, vmac.name, "disable_ipv6", 1, restore=False)
+                if ipv6_too:  # IPv6 eVIPs: IPv6 on, but no address of its own (keepalived)
+                    self._set(self.proc_v6, vmac.name, "addr_gen_mode", 1, restore=False)
+                else:
+                    self._set(self.proc_v6, vmac.name, "disable_ipv6", 1, restore=False)
             else:
                 self._set(self.proc_v6, vmac.name, "addr_gen_mode", 1, restore=False)
             ipr.link("set", index=index, state="up")
-            if inst.family == 6:
+            if family == 6:
                 self._link_local(netlink, parent, index, vmac.name)
         except NetlinkError as exc:
-            raise SystemFailure(f"use_vmac {vmac.name} on {inst.interface}: netlink error "
+            raise SystemFailure(f"use_vmac {vmac.name} on {parent_name}: netlink error "
                                 f"{exc.code} {errno.errorcode.get(exc.code, '')}") from exc
-        return f"vMAC {vmac.name} ({vmac.mac}) {verb} on {inst.interface} for {inst.name}"
+        return f"vMAC {vmac.name} ({vmac.mac}) {verb} on {parent_name} for {owner}"
 
     @staticmethod
     def _link_local(netlink: Any, parent: int, index: int, name: str) -> None:

@@ -17,6 +17,7 @@ from vrrp_agent.config.kernel import (
     parse_strict_mode,
     parse_use_vmac,
     resolve_accept,
+    vip_vmacs,
 )
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.config.routes import parse_routes, parse_rules
@@ -43,7 +44,7 @@ from vrrp_agent.errors import ConfigError
 NOT_IMPLEMENTED = {
     "track_bfd", "notify_deleted",
     "notify_master_rx_lower_pri", "notify_priority_changes",
-    "use_vmac_addr", "use_ipvlan",
+    "use_ipvlan",
     "smtp_alert", "no_virtual_ipaddress",
     "unicast_fault_no_peer", "unicast_ttl", "check_unicast_src", "mcast_dst_ip", "track_src_ip",
     "lower_prio_no_advert", "higher_prio_send_advert", "down_timer_adverts",
@@ -52,9 +53,9 @@ NOT_IMPLEMENTED = {
     "lvs_sync_daemon_interface", "sync_group_tracking_weight",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
-    "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",
+    "peer", "home", "mngtmpaddr", "autojoin", "track_group",
 }
-VIP_FLAGS = {"nodad", "-nodad", "noprefixroute", "no_track"}
+VIP_FLAGS = {"nodad", "-nodad", "noprefixroute", "no_track", "use_vmac"}
 LFT_FOREVER = 0xFFFFFFFF
 SCOPES = {"global", "site", "link", "host", "nowhere"}
 
@@ -111,7 +112,7 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
                    nodad=False if "-nodad" in flags else None,
                    noprefixroute="noprefixroute" in flags,
                    preferred_lft=_lifetime(stmt, opts.get("preferred_lft")),
-                   file=stmt.file, line=stmt.line)
+                   use_vmac="use_vmac" in flags, file=stmt.file, line=stmt.line)
 
 
 def _lifetime(stmt: Statement, text: Optional[str]) -> Optional[int]:
@@ -133,8 +134,9 @@ def parse_static_vips(stmt: Statement) -> Tuple[VipSpec, ...]:
         if vip.dev is None:
             raise line.error("static_ipaddress entries need 'dev IFNAME' "
                              "(the agent has no default interface)")
-        if "no_track" in line.args:
-            raise line.error("no_track applies to virtual addresses, not static_ipaddress")
+        for word in ("no_track", "use_vmac"):
+            if word in line.args:
+                raise line.error(f"{word} applies to virtual addresses, not static_ipaddress")
         vips.append(vip)
     return tuple(vips)
 
@@ -246,6 +248,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "debug": _store("debug", _debug_level),
     "use_vmac": _store("use_vmac", parse_use_vmac),
     "vmac_xmit_base": _store("vmac_xmit_base", _flag),
+    "use_vmac_addr": _store("use_vmac_addr", _flag),
     "promote_secondaries": _store("promote_secondaries", _flag),
     "strict_mode": _store("strict_mode", parse_strict_mode),
     "garp_extra_if": _garp_extra_if,
@@ -332,6 +335,7 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         tracks=_get(raw, "tracks", ()),
         notify=notify_config({k[2:]: v[0] for k, v in raw.items() if k.startswith("n.")}),
         resources=_get(raw, "resources"), vmac=vmac,
+        vip_vmacs=vip_vmacs(raw, vmac, interface, family, vips + excluded),
         routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
         promote_secondaries=promote, strict=strict,
         accept=_accept(raw, strict, version, priority, vips + excluded, warnings),

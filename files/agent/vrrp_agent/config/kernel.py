@@ -24,7 +24,7 @@ import dataclasses
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from vrrp_agent.config.model import InstanceConfig, VmacConfig
+from vrrp_agent.config.model import InstanceConfig, VipSpec, VmacConfig
 from vrrp_agent.config.syntax import Statement, int_arg, no_args, no_block, one_arg
 from vrrp_agent.errors import ConfigError
 
@@ -85,6 +85,31 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
                       auto_name=auto_name, file=s.file, line=s.line)
 
 
+def vip_vmacs(raw: Any, vmac: Optional[VmacConfig], interface: str, family: int,
+              vips: Tuple[VipSpec, ...]) -> Tuple[VmacConfig, ...]:
+    """Per-VIP vMACs, one per (interface, family) other than the instance's own: for VIPs
+    with the `use_vmac` option, or every such VIP with `use_vmac_addr` (keepalived)."""
+    every = "use_vmac_addr" in raw
+    asked = [v for v in vips if v.use_vmac]
+    if vmac is None:
+        where = raw["use_vmac_addr"][1] if every else (asked[0] if asked else None)
+        if where is not None:
+            raise ConfigError("use_vmac_addr and the VIP option use_vmac need the instance's "
+                              "use_vmac", where.file, where.line)
+        return ()
+    out: Dict[Tuple[str, int], VmacConfig] = {}
+    for vip in vips:
+        parent = vip.dev or interface
+        if (parent, vip.family) == (interface, family) or not (every or vip.use_vmac):
+            continue
+        if (parent, vip.family) not in out:  # the instance's MAC; the other family's own
+            mac = vmac.mac if vip.family == family else vmac_mac(None, raw["vrid"][0], vip.family)
+            out[(parent, vip.family)] = VmacConfig(
+                name="", mac=mac, auto_name=True, parent=parent, family=vip.family,
+                file=vip.file, line=vip.line)
+    return tuple(out.values())
+
+
 def assign_vmac_names(instances: List[InstanceConfig]) -> List[InstanceConfig]:
     """keepalived's vMAC naming: a configured name is used as is (twice is an error);
     an unnamed vMAC gets vrrp.VRID, else vrrpN.VRID with N = 1, 2, ... (IPv6: 6 first)."""
@@ -100,17 +125,27 @@ def assign_vmac_names(instances: List[InstanceConfig]) -> List[InstanceConfig]:
     for inst in instances:
         vmac = inst.vmac
         if vmac is not None and vmac.auto_name:
-            numbers = ([6] if inst.family == 6 else []) + [n for n in range(1, 100) if
-                                                           n != 6 or inst.family == 4]
-            name = f"vrrp.{inst.vrid}"
-            for number in numbers:
-                if name not in taken:
-                    break
-                name = f"vrrp{number}.{inst.vrid}"
+            name = _free_name(taken, inst.vrid, inst.family)
             taken[name] = inst
             inst = dataclasses.replace(inst, vmac=dataclasses.replace(vmac, name=name))
-        out.append(inst)
+        extra = []
+        for per_vip in inst.vip_vmacs:
+            name = _free_name(taken, inst.vrid, per_vip.family)
+            taken[name] = inst
+            extra.append(dataclasses.replace(per_vip, name=name))
+        out.append(dataclasses.replace(inst, vip_vmacs=tuple(extra)) if extra else inst)
     return out
+
+
+def _free_name(taken: Dict[str, Any], vrid: int, family: int) -> str:
+    """vrrp.VRID, else vrrpN.VRID, N = 1, 2, ... (IPv6: 6 first), as keepalived."""
+    numbers = ([6] if family == 6 else []) + [n for n in range(1, 100) if n != 6 or family == 4]
+    name = f"vrrp.{vrid}"
+    for number in numbers:
+        if name not in taken:
+            break
+        name = f"vrrp{number}.{vrid}"
+    return name
 
 
 # ------------------------------------------------------------------ garp_extra_if

@@ -68,6 +68,9 @@ class VipSpec:
     preferred_lft: Optional[int] = None
     """Seconds (0xFFFFFFFF = forever); None = keepalived's default: 0 (deprecated)
     for an IPv6 /128, forever otherwise."""
+    use_vmac: bool = False
+    """VIP option `use_vmac`: on a vMAC of its own interface and family (needs the
+    instance's use_vmac)."""
     file: str = ""
     line: int = 0
 
@@ -279,6 +282,10 @@ class VmacConfig:
     """Adverts on the parent interface instead of the macvlan."""
     auto_name: bool = False
     """No name configured: keepalived's vrrp.VRID, or the next free vrrpN.VRID."""
+    parent: str = ""
+    """A per-VIP vMAC's interface ("" = the instance interface)."""
+    family: int = 0
+    """A per-VIP vMAC's family (0 = the instance's)."""
     file: str = ""
     line: int = 0
 
@@ -335,6 +342,8 @@ class InstanceConfig:
     accept: bool = True
     """Accept mode (RFC 5798 §6.1): False = no_accept, packets to the VIPs are dropped
     through nftables while MASTER (never for the address owner, priority 255)."""
+    vip_vmacs: Tuple[VmacConfig, ...] = ()
+    """Per-VIP vMACs (VIP option use_vmac, use_vmac_addr): one per (interface, family)."""
     routes: Tuple[RouteSpec, ...] = ()
     """virtual_routes: added after the VIPs on MASTER, removed before them on leaving."""
     rules: Tuple[RuleSpec, ...] = ()
@@ -348,12 +357,26 @@ class InstanceConfig:
         return self.vmac.name if self.vmac else self.interface
 
     def vip_dev(self, vip: VipSpec) -> str:
-        """The interface of one VIP: its `dev`, else the vMAC for the instance's family,
-        else the instance interface (an eVIP of the other family stays off the vMAC,
-        as keepalived does)."""
+        """The interface of one VIP: its per-VIP vMAC, else its `dev`, else the vMAC for the
+        instance's family, else the instance interface (an eVIP of the other family stays
+        off the vMAC, as keepalived does)."""
+        parent = vip.dev or self.interface
+        for vmac in self.vip_vmacs:
+            if vmac.parent == parent and vmac.family == vip.family:
+                return vmac.name
         if vip.dev:
             return vip.dev
         return self.vip_interface if vip.family == self.family else self.interface
+
+    @property
+    def all_vips_config(self) -> Tuple[VipSpec, ...]:
+        return self.vips + self.excluded_vips
+
+    @property
+    def all_vmacs(self) -> Tuple[Tuple[VmacConfig, str, int], ...]:
+        """(vMAC, parent, family) of the instance's vMAC and its per-VIP ones."""
+        own = ((self.vmac, self.interface, self.family),) if self.vmac else ()
+        return own + tuple((v, v.parent, v.family) for v in self.vip_vmacs)
 
     @property
     def socket_interface(self) -> str:
