@@ -3,8 +3,11 @@ with the system python3, normalised for comparing the agent's tables with keepal
 
 from __future__ import annotations
 
+import functools
 import json
+import subprocess
 
+import pytest
 from netlab import Host
 
 NFT_LIST = ("import nftables; n = nftables.Nftables(); n.set_json_output(True); "
@@ -31,3 +34,19 @@ def ruleset(node: Host) -> dict:
                 t = tables[(body["family"], body["table"])]
                 t["rules"].setdefault(body["chain"], []).append(json.dumps(body["expr"]))
     return tables
+
+
+@functools.cache
+def _nftables_missing() -> bool:
+    argv = ["/usr/bin/python3", "-c", "import nftables; nftables.Nftables()"]
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=30).returncode != 0
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def nftables_lib() -> None:
+    """Skip when Debian's python3-nftables (libnftables) is not installed."""
+    if _nftables_missing():
+        pytest.skip("python3-nftables is not installed (apt-get install python3-nftables)")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 from agentlab import Agent, agent_instance
 from netlab import Keepalived, Lab, keepalived_instance, wait_until
-from nftlab import ruleset
+from nftlab import nftables_lib, ruleset  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.usefixtures("keepalived_bin")
+pytestmark = pytest.mark.usefixtures("keepalived_bin", "nftables_lib")
 
 CASES = {
     "v4-no_accept": dict(family=4, mode="no_accept"),

@@ -19,7 +19,7 @@ import sys
 import pytest
 from agentlab import AGENT_DIR, Agent, agent_instance
 from netlab import Host, Keepalived, Lab, keepalived_instance, wait_until
-from nftlab import ruleset
+from nftlab import nftables_lib, ruleset  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.usefixtures("keepalived_bin")
 
@@ -65,6 +65,7 @@ def advert_source_mac(lab: Lab) -> str:
 
 
 @pytest.mark.parametrize("xmit_base", [False, True], ids=["vmac", "xmit_base"])
+@pytest.mark.usefixtures("nftables_lib")
 def test_use_vmac_matches_keepalived(lab: Lab, xmit_base: bool):
     n1, n2 = lab.node(1), lab.node(2)
     extra = "    use_vmac\n" + ("    vmac_xmit_base\n" if xmit_base else "")
@@ -173,6 +174,7 @@ def _v6_vmac(node: Host) -> dict:
     return dict(link, addr_gen_mode=mode, addresses=addrs, parent_ll=parent_ll)
 
 
+@pytest.mark.usefixtures("nftables_lib")
 def test_use_vmac_ipv6_matches_keepalived(lab: Lab):
     """IPv6: MAC 00:00:5e:00:02:VRID, the parent's link-local (nodad, deprecated) on the vMAC,
     no IPv4 sysctl changed, keepalived's MLD/RS rules; the NAs and adverts leave from the vMAC."""
@@ -280,6 +282,7 @@ PER_VIP = {
 
 
 @pytest.mark.parametrize("case", sorted(PER_VIP))
+@pytest.mark.usefixtures("nftables_lib")
 def test_per_vip_vmacs_like_keepalived(make_lab, case: str):
     """VIP option use_vmac / use_vmac_addr: a vMAC per (interface, family) named and filled
     as keepalived does (vrrp1.51 on eth1, vrrp6.51 for IPv6 on eth0). One engine at a time."""
