@@ -16,7 +16,8 @@ NFT_LIST = ("import nftables; n = nftables.Nftables(); n.set_json_output(True); 
 
 def ruleset(node: Host) -> dict:
     """{(family, table): {"sets": {name: (type, elements)}, "chains": {name: (hook, prio,
-    policy)}, "rules": {chain: [expressions]}}}; maps count as sets."""
+    policy)}, "rules": {chain: [expressions]}}}; maps count as sets, counters' values are
+    left out (they count traffic, not configuration)."""
     out = json.loads(node.run(["/usr/bin/python3", "-c", NFT_LIST]).stdout)["nftables"]
     tables: dict = {}
     for item in out:
@@ -32,7 +33,8 @@ def ruleset(node: Host) -> dict:
                 t["chains"][body["name"]] = (body.get("hook"), body.get("prio"), body.get("policy"))
             elif kind == "rule":
                 t = tables[(body["family"], body["table"])]
-                t["rules"].setdefault(body["chain"], []).append(json.dumps(body["expr"]))
+                expr = [{"counter": "present"} if "counter" in e else e for e in body["expr"]]
+                t["rules"].setdefault(body["chain"], []).append(json.dumps(expr))
     return tables
 
 

@@ -81,3 +81,22 @@ def test_no_accept_drops_traffic_to_the_vip_like_keepalived(lab: Lab, case: str)
     assert agent.stop() == 0
     assert ruleset(n2) == {}
     assert pings(lab, n2.ip4 if family == 4 else n2.ip6)  # nothing left behind
+
+
+def test_nftables_globals_shape_the_table_like_keepalived(make_lab):
+    """nftables NAME, nftables_priority, nftables_counters (and nftables_ifindex, which changes
+    nothing here): the same table as keepalived's. One engine after the other on one node."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    head = ("global_defs {\n    nftables vrrp_tab\n    nftables_priority -5\n"
+            "    nftables_counters\n    nftables_ifindex\n}\n")
+    body = _body(agent_instance(state="MASTER", priority=150, extra="    no_accept\n"), 2)
+    seen = {}
+    for engine in ("keepalived", "agent"):
+        daemon = (Keepalived if engine == "keepalived" else Agent)(n1, head + body)
+        wait_until(lambda: n1.has_address("198.51.100.100"), 15, message=f"{engine} master")
+        seen[engine] = ruleset(n1)
+        daemon.stop()
+        wait_until(lambda: ruleset(n1) == {}, 10, message="table removed")
+    assert list(seen["keepalived"]) == [("ip", "vrrp_tab")]
+    assert seen["agent"] == seen["keepalived"]
