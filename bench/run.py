@@ -7,7 +7,8 @@ Families: failover (bench/failover.py: failover, switchover, client-visible
 outage), cpu (bench/cpu.py: CPU per 1000 adverts, RSS), jitter (bench/jitter.py:
 advert jitter and spurious failovers at 0.01 s under a CPU hog), site
 (bench/site_timing.py: site.yml on the podman lab, cold and rerun), routed
-(bench/routed.py: event -> router route change -> client reply over BGP). --quick: one
+(bench/routed.py: event -> router route change -> client reply over BGP), vmac
+(bench/vmac.py: failover and first GARP with use_vmac). --quick: one
 run per point, v3 timers only, short windows (minutes instead of ~20). Prints
 markdown; --write FILE writes it with the machine description. Run as root.
 """
@@ -29,8 +30,9 @@ import jitter
 import routed
 import site_timing
 import targets
+import vmac
 
-FAMILIES = ("failover", "cpu", "jitter", "site", "routed")
+FAMILIES = ("failover", "cpu", "jitter", "site", "routed", "vmac")
 NOTES = Path(__file__).resolve().with_name("notes.md")
 
 
@@ -60,6 +62,11 @@ def run(families: List[str], quick: bool) -> List[str]:
                         + routed.tables(routed.measure(runs, progress), runs))
     if "site" in families:
         sections.append("## Deploying with site.yml\n\n" + site_timing.tables(site_timing.measure(progress)))
+    if "vmac" in families:
+        runs = 3 if quick else 5
+        timers = ["v3 0.1 s"] if quick else list(common.TIMERS)
+        sections.append("## Failover with use_vmac\n\n"
+                        + vmac.tables(vmac.measure(runs, timers, progress), runs))
     sections.append("## Against the targets (issue 7)\n\n" + targets.table(fail, cpu_res, jit))
     return sections
 

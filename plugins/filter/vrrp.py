@@ -30,6 +30,12 @@ Rules (docs/ansible.md "Inventory model"):
   instances) or ``vrrp_address6`` (IPv6 instances; ``vrrp_address`` when it
   is an IPv6 address), else the instance interface's address from the
   facts (IPv4 primary, IPv6 link-local); its peers are the other members'.
+- Kernel-side keys (issue 13): ``use_vmac`` (true or a name),
+  ``vmac_xmit_base``, ``virtual_routes`` / ``virtual_rules`` (keepalived's
+  route/rule lines, checked by the engine), ``accept`` and ``strict_mode``
+  (default ``vrrp_strict``). Combinations strict mode would silently change
+  (auth_pass, preempt_delay, vmac_xmit_base, v2 accept) are refused here.
+  ``filters`` (rendered) says the agent needs python3-nftables on that host.
 - Every problem found is reported, each naming the host, the instance and
   the field; the role fails on any error before touching a host.
 """
@@ -62,6 +68,10 @@ INSTANCE_KEYS = {
     "priority", "master", "preempt", "nopreempt", "preempt_delay", "unicast", "mcast_src_ip",
     "garp", "notify", "resources", "unicast_ttl", "unicast_peer_ttl",
 } | set(TRACK_KINDS)
+KERNEL_KEYS = {"use_vmac", "vmac_xmit_base", "virtual_routes", "virtual_rules", "accept", "strict_mode"}
+INSTANCE_KEYS |= KERNEL_KEYS
+_IFNAME = re.compile(r"^[^\s/:]{1,15}$")
+_LINE_FORBIDDEN = re.compile(r"[{}\n#!\"]")
 SCRIPT_KEYS = {"name", "script", "src", "dest", "interval", "timeout", "weight", "rise", "fall",
                "user", "init_fail"}
 TRACK_FILE_KEYS = {"name", "file", "weight", "reverse", "init_file", "init_overwrite"}
@@ -286,6 +296,7 @@ def _check_instance(host, inst, defs, errors):
             errors.append("%s.notify.%s is not an event (known: %s)" % (where, key, ", ".join(NOTIFY_KEYS)))
     _check_tracks(where, inst, defs, errors)
     _check_unicast_ttl(where, inst, errors)
+    _check_kernel(where, inst, version, errors)
     return family
 
 
@@ -313,6 +324,39 @@ def _check_unicast_ttl(where, inst, errors):
     elif low > (ttl or 255):
         errors.append("%s.unicast_peer_ttl.min %d is above unicast_ttl %d: the members would drop "
                       "each other's adverts" % (where, low, ttl or 255))
+
+
+def _check_kernel(where, inst, version, errors):
+    """use_vmac, vmac_xmit_base, virtual_routes/rules, accept, strict_mode (module rules)."""
+    for key in ("vmac_xmit_base", "accept", "strict_mode"):
+        if key in inst and not isinstance(inst[key], bool):
+            errors.append("%s.%s must be true or false, got %r" % (where, key, inst[key]))
+    vmac = inst.get("use_vmac", False)
+    if not isinstance(vmac, bool) and not (isinstance(vmac, str) and _IFNAME.match(vmac)):
+        errors.append("%s.use_vmac must be true/false or an interface name (1..15 characters, "
+                      "no '/', ':' or space), got %r" % (where, vmac))
+    if inst.get("vmac_xmit_base") and not vmac:
+        errors.append("%s.vmac_xmit_base needs use_vmac" % where)
+    for key in ("virtual_routes", "virtual_rules"):
+        lines = inst.get(key) or []
+        if not isinstance(lines, list) or not all(isinstance(x, str) and x.strip() for x in lines):
+            errors.append("%s.%s must be a list of keepalived %s lines" % (where, key, key[8:-1]))
+            continue
+        for line in lines:
+            if _LINE_FORBIDDEN.search(line):
+                errors.append("%s.%s: %r may not hold braces, quotes, comments or newlines"
+                              % (where, key, line))
+
+
+def _check_strict(where, inst, version, errors):
+    """What strict mode would reset silently in the engine is an error in the inventory."""
+    for key, why in (("auth_pass", "strict mode has no authentication"),
+                     ("preempt_delay", "strict mode has no preempt_delay"),
+                     ("vmac_xmit_base", "strict mode refuses vmac_xmit_base")):
+        if inst.get(key):
+            errors.append("%s.%s: %s (the engine would drop it)" % (where, key, why))
+    if inst.get("accept") and version == 2:
+        errors.append("%s.accept: strict mode has no accept mode with VRRPv2 (use version: 3)" % where)
 
 
 def _check_tracks(where, item, defs, errors):
@@ -506,6 +550,7 @@ def _render(host, item, family, priority, state, preempt, delay, members, hostva
         "unicast_peer_opts": "".join(" %s_ttl %d" % (k, v) for k, v in sorted(
             (item.get("unicast_peer_ttl") or {}).items(), reverse=True)),
     }
+    rendered.update(_render_kernel(item, host_vars, version))
     for kind in TRACK_KINDS:
         rendered[kind] = [str(e) for e in item.get(kind) or []]
     if item.get("unicast", host_vars.get("vrrp_unicast", False)):
@@ -523,6 +568,25 @@ def _check_unicast_only(host, item, hostvars, errors):
         if item.get(key) is not None:
             errors.append("%s: vrrp_instances[%s].%s needs unicast (unicast: true or vrrp_unicast)"
                           % (host, item["name"], key))
+
+
+def _render_kernel(item, host_vars, version):
+    """The kernel-side keys as the template writes them; filters: needs python3-nftables."""
+    strict = item.get("strict_mode", host_vars.get("vrrp_strict", False))
+    accept = item.get("accept")
+    if accept is None:
+        accept = not strict  # the role's priorities are below 255: never the owner
+    elif strict and version == 2:
+        accept = False
+    vmac = item.get("use_vmac", False)
+    return {
+        "use_vmac": vmac if isinstance(vmac, str) else bool(vmac),
+        "vmac_xmit_base": bool(item.get("vmac_xmit_base", False)),
+        "virtual_routes": [str(x) for x in item.get("virtual_routes") or []],
+        "virtual_rules": [str(x) for x in item.get("virtual_rules") or []],
+        "accept": item.get("accept"), "strict_mode": item.get("strict_mode"),
+        "filters": not accept,
+    }
 
 
 def _check_unicast(host, item, family, hostvars, errors):
@@ -620,6 +684,8 @@ def vrrp_cluster_plan(hostvars, members, master=None):
         if engine not in ("agent", "keepalived"):
             errors.append("%s: vrrp_engine must be agent or keepalived, got %r" % (host, engine))
         _check_rt_priority(host, host_vars.get("vrrp_rt_priority", 0), errors)
+        if not isinstance(host_vars.get("vrrp_strict", False), bool):
+            errors.append("%s: vrrp_strict must be true or false, got %r" % (host, host_vars["vrrp_strict"]))
         if not isinstance(host_vars.get("vrrp_preempt", True), bool):
             errors.append("%s: vrrp_preempt must be true or false, got %r"
                           % (host, host_vars["vrrp_preempt"]))
@@ -640,6 +706,13 @@ def vrrp_cluster_plan(hostvars, members, master=None):
         for item in merged:
             before = len(errors)
             family = _check_instance(host, item, defs, errors)
+            if (item.get("use_vmac") and item.get("unicast", host_vars.get("vrrp_unicast", False))
+                    and not item.get("vmac_xmit_base")):
+                errors.append("%s: vrrp_instances[%s].use_vmac with unicast needs vmac_xmit_base: true"
+                              % (host, item.get("name", "?")))
+            if item.get("strict_mode", host_vars.get("vrrp_strict", False)) is True:
+                _check_strict("%s: vrrp_instances[%s]" % (host, item.get("name", "?")), item,
+                              item.get("version", 2), errors)
             if engine == "keepalived":
                 for key in AGENT_ONLY:
                     if item.get(key):

@@ -10,43 +10,18 @@ table is gone.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from agentlab import Agent, agent_instance
-from netlab import Host, Keepalived, Lab, keepalived_instance, wait_until
+from netlab import Keepalived, Lab, keepalived_instance, wait_until
+from nftlab import nftables_lib, ruleset  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.usefixtures("keepalived_bin")
+pytestmark = pytest.mark.usefixtures("keepalived_bin", "nftables_lib")
 
-NFT_LIST = ("import json, nftables, sys; n = nftables.Nftables(); n.set_json_output(True); "
-            "rc, out, err = n.cmd('list ruleset'); print(out)")
 CASES = {
     "v4-no_accept": dict(family=4, mode="no_accept"),
     "v4-vrrp_strict": dict(family=4, mode="vrrp_strict"),
     "v6-no_accept": dict(family=6, mode="no_accept"),
 }
-
-
-def ruleset(node: Host) -> dict:
-    """{(family, table): {"sets": {name: (type, elements)}, "chains": {name: (hook, prio,
-    policy, [rule expressions])}}}, read through libnftables (system python3)."""
-    out = json.loads(node.run(["/usr/bin/python3", "-c", NFT_LIST]).stdout)["nftables"]
-    tables: dict = {}
-    for item in out:
-        for kind, body in item.items():
-            if kind == "table":
-                tables[(body["family"], body["name"])] = {"sets": {}, "chains": {}, "rules": {}}
-            elif kind == "set":
-                t = tables[(body["family"], body["table"])]
-                elems = sorted(json.dumps(e) for e in body.get("elem", []))
-                t["sets"][body["name"]] = (body["type"], elems)
-            elif kind == "chain":
-                t = tables[(body["family"], body["table"])]
-                t["chains"][body["name"]] = (body.get("hook"), body.get("prio"), body.get("policy"))
-            elif kind == "rule":
-                t = tables[(body["family"], body["table"])]
-                t["rules"].setdefault(body["chain"], []).append(json.dumps(body["expr"]))
-    return tables
 
 
 def configs(family: int, mode: str, priority: int, state: str, make) -> str:
@@ -106,3 +81,22 @@ def test_no_accept_drops_traffic_to_the_vip_like_keepalived(lab: Lab, case: str)
     assert agent.stop() == 0
     assert ruleset(n2) == {}
     assert pings(lab, n2.ip4 if family == 4 else n2.ip6)  # nothing left behind
+
+
+def test_nftables_globals_shape_the_table_like_keepalived(make_lab):
+    """nftables NAME, nftables_priority, nftables_counters (and nftables_ifindex, which changes
+    nothing here): the same table as keepalived's. One engine after the other on one node."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    head = ("global_defs {\n    nftables vrrp_tab\n    nftables_priority -5\n"
+            "    nftables_counters\n    nftables_ifindex\n}\n")
+    body = _body(agent_instance(state="MASTER", priority=150, extra="    no_accept\n"), 2)
+    seen = {}
+    for engine in ("keepalived", "agent"):
+        daemon = (Keepalived if engine == "keepalived" else Agent)(n1, head + body)
+        wait_until(lambda: n1.has_address("198.51.100.100"), 15, message=f"{engine} master")
+        seen[engine] = ruleset(n1)
+        daemon.stop()
+        wait_until(lambda: ruleset(n1) == {}, 10, message="table removed")
+    assert list(seen["keepalived"]) == [("ip", "vrrp_tab")]
+    assert seen["agent"] == seen["keepalived"]

@@ -128,3 +128,29 @@ def test_unreachable_gateway_is_refused_before_anything_changes(make_lab):
                         extra="    virtual_routes {\n        0.0.0.0/0 via 203.0.113.1 table 5\n    }\n")
     path.write_text(ok)
     assert n1.run([*agent, "check-config", "-f", str(path)], check=False).returncode == 0
+
+
+def test_reload_applies_the_virtual_route_delta_and_refuses_static_changes(make_lab):
+    """While MASTER a reload removes the dropped routes/rules and adds the new ones; a
+    static block change needs a restart (refused, the running configuration kept)."""
+    lab = make_lab(nodes=1, client=False)
+    n1 = lab.node(1)
+    before = ("    virtual_routes {\n        203.0.113.0/25 via 198.51.100.1\n"
+              "        blackhole 203.0.113.128/25 table 100\n    }\n")
+    after = ("    virtual_routes {\n        203.0.113.0/25 via 198.51.100.1\n"
+             "        unreachable 203.0.113.192/26 table 100\n    }\n"
+             "    virtual_rules {\n        from 198.51.100.100 table 100\n    }\n")
+    agent = Agent(n1, STATICS + agent_instance(state="MASTER", priority=150, extra=before))
+    wait_until(lambda: len(routes(n1)) == 3, 15, message="master with its routes")
+    agent.conf_path.write_text(STATICS + agent_instance(state="MASTER", priority=150, extra=after))
+    assert agent.cli("reload").returncode == 0
+    wait_until(lambda: len(rules(n1)) == 2, 10, message="the new rule")
+    dsts = sorted(r["dst"] for r in routes(n1))
+    assert dsts == ["203.0.113.0/25", "203.0.113.16/28", "203.0.113.192/26"]
+    agent.conf_path.write_text(agent_instance(state="MASTER", priority=150, extra=after))
+    cp = agent.cli("reload")
+    assert cp.returncode != 0 and "static_ipaddress / static_routes / static_rules changed" in \
+        cp.stdout + cp.stderr
+    assert n1.has_address("203.0.113.250")  # the running configuration is kept
+    assert agent.stop() == 0
+    assert state(n1) == ([], [])

@@ -7,6 +7,7 @@ while running and restored at stop, as keepalived does.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from agentlab import Agent, agent_instance
@@ -69,3 +70,37 @@ def test_vip_options_and_promote_secondaries_match_keepalived(make_lab):
     assert promote(n2) == promote_keepalived == "1"
     assert agent.stop() == 0
     assert promote(n2) == "0" and vip_addresses(n2) == {}
+
+
+@pytest.mark.parametrize("every", [True, False], ids=["all", "vmac-only"])
+def test_garp_extra_if_like_keepalived(make_lab, every: bool):
+    """garp_extra_if [all] 1: while MASTER, periodic GARPs for the eVIP on eth1 (another
+    interface than the instance's), none for the VIP on eth0; without `all` none at all
+    (only per-VIP vMACs would get them). keepalived first on node 1, then the agent on node 2."""
+    lab: Lab = make_lab(nodes=2, ifaces=("eth0", "eth1"))
+    extra = ("    garp_master_delay 0\n"  # one burst at takeover: later GARPs are periodic ones
+             f"    garp_extra_if {'all ' if every else ''}1\n"
+             "    virtual_ipaddress_excluded {\n        203.0.113.100/24 dev eth1\n    }\n")
+    seen = {}
+    for engine, i in (("keepalived", 1), ("agent", 2)):
+        node = lab.node(i)
+        with lab.watch_garp("198.51.100.100") as w0, \
+                lab.watch_garp("203.0.113.100", ifname="eth1") as w1:
+            if engine == "keepalived":
+                daemon = Keepalived(node, keepalived_instance(state="MASTER", priority=150,
+                                                              extra=extra))
+            else:
+                daemon = Agent(node, agent_instance(state="MASTER", priority=150, extra=extra))
+            mac0 = node.macs["eth0"]
+            wait_until(lambda: [m for _t, m in w0.events() if m == mac0], 15,  # noqa: B023
+                       message=f"{engine}'s takeover burst")
+            burst = min(t for t, m in w0.events() if m == mac0)
+            wait_until(lambda: len(w1.events()) >= 8 or not every, 10,  # noqa: B023
+                       message=f"{engine}'s periodic GARPs on eth1")
+            if not every:
+                time.sleep(3.5)  # long enough for three periodic rounds: there must be none
+            later0 = [t for t, m in w0.events() if t > burst + 0.5]
+            later1 = [t for t, m in w1.events() if t > burst + 0.5 and m == node.macs["eth1"]]
+            seen[engine] = (len(later1) >= 2, later0)
+            daemon.stop()
+    assert seen["keepalived"] == seen["agent"] == (every, [])

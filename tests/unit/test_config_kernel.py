@@ -53,11 +53,11 @@ def test_use_vmac_bad_input_names_file_and_line(body: str, message: str):
     assert message in _error(body)
 
 
-def test_use_vmac_on_ipv6_is_refused_with_the_reason():
+def test_use_vmac_on_ipv6_uses_the_ipv6_virtual_mac():
     text = ("vrrp_instance V6 {\n interface eth0\n virtual_router_id 51\n use_vmac\n"
             " virtual_ipaddress {\n  2001:db8::100/64\n }\n}\n")
-    with pytest.raises(ConfigError, match="t.conf:4: use_vmac on an IPv6 instance"):
-        parse_text(text, "t.conf")
+    vmac = parse_text(text, "t.conf").instances[0].vmac
+    assert vmac is not None and (vmac.name, vmac.mac) == ("vrrp.51", "00:00:5e:00:02:33")
 
 
 def _sys_net(tmp_path, name: str, hw_type: int, *markers: str):
@@ -314,3 +314,52 @@ def test_a_reload_under_vrrp_strict_may_add_and_remove_instances():
     assert [c.filters for c in accepting.instances] == [False, True]
     with pytest.raises(ConfigError, match="takes a restart"):
         Operations._refuse_restart_only(ops, accepting)  # type: ignore[arg-type]
+
+
+def test_garp_extra_if_instance_and_global():
+    inst = parse_text("global_defs {\n vrrp_garp_extra_if all 100\n}\n" + BASE.format(body=""),
+                      "t.conf").instances[0]
+    assert (inst.garp.extra_if_s, inst.garp.extra_if_all) == (100, True)
+    own = _one(" garp_extra_if 30\n")
+    assert (own.garp.extra_if_s, own.garp.extra_if_all) == (30, False)
+    for bad in ("all", "all x", "86401", "all 1 2"):
+        assert "t.conf:7: garp_extra_if takes [all] SECONDS" in _error(f" garp_extra_if {bad}\n")
+
+
+def test_vmac_names_follow_keepalived_when_two_instances_share_a_vrid():
+    v4 = ("vrrp_instance A {{\n interface eth0\n virtual_router_id 51\n use_vmac{name}\n"
+          " virtual_ipaddress {{\n  198.51.100.100/24\n }}\n}}\n")
+    v6 = ("vrrp_instance B {\n interface eth0\n virtual_router_id 51\n use_vmac\n"
+          " virtual_ipaddress {\n  2001:db8::100/64\n }\n}\n")
+    v4b = v4.replace("A {", "C {").replace("eth0", "eth1")
+    config = parse_text(v4.format(name="") + v6 + v4b.format(name=""), "t.conf")
+    assert [i.vmac.name for i in config.instances if i.vmac] == ["vrrp.51", "vrrp6.51", "vrrp1.51"]
+    # a configured name is kept and skipped by the automatic ones
+    config = parse_text(v4.format(name=" vrrp.51") + v4b.format(name=""), "t.conf")
+    assert [i.vmac.name for i in config.instances if i.vmac] == ["vrrp.51", "vrrp1.51"]
+    with pytest.raises(ConfigError, match="t.conf:12: use_vmac v51 is also the vMAC of vrrp_instance A"):
+        parse_text(v4.format(name=" v51") + v4b.format(name=" v51"), "t.conf")
+
+
+def test_promote_secondaries_with_use_vmac_is_ignored_with_a_warning():
+    config = parse_text(BASE.format(body=" use_vmac\n promote_secondaries\n"), "t.conf")
+    assert not config.instances[0].promote_secondaries
+    assert any(w.startswith("t.conf:8: promote_secondaries is set on every vMAC") for w in config.warnings)
+
+
+def test_per_vip_vmacs_one_per_interface_and_family():
+    inst = _one(" use_vmac\n use_vmac_addr\n virtual_ipaddress_excluded {\n"
+                "  203.0.113.100/24 dev eth1\n  203.0.113.101/24 dev eth1\n  2001:db8::1/64\n"
+                "  198.51.100.101/24\n }\n")
+    got = [(v.name, v.mac, v.parent, v.family) for v in inst.vip_vmacs]
+    assert got == [("vrrp1.51", "00:00:5e:00:01:33", "eth1", 4),
+                   ("vrrp6.51", "00:00:5e:00:02:33", "eth0", 6)]
+    by_address = {v.address: inst.vip_dev(v) for v in inst.excluded_vips}
+    assert by_address == {"203.0.113.100": "vrrp1.51", "203.0.113.101": "vrrp1.51",
+                          "2001:db8::1": "vrrp6.51", "198.51.100.101": "vrrp.51"}
+    only = _one(" use_vmac\n virtual_ipaddress_excluded {\n  203.0.113.100/24 dev eth1 use_vmac\n"
+                "  2001:db8::1/64\n }\n")
+    assert [v.name for v in only.vip_vmacs] == ["vrrp1.51"]
+    assert only.vip_dev(only.excluded_vips[1]) == "eth0"
+    assert "t.conf:7: use_vmac_addr and the VIP option use_vmac need the instance's use_vmac" in \
+        _error(" use_vmac_addr\n")

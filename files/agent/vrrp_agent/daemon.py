@@ -8,6 +8,7 @@ Parts (each module's header states its rules), wired here, no mixins:
   Operations (operations)     status, takeover/standby/release, reload
   VipKeeper (vips)            VIPs and announcements on the netlink worker; held VIPs
   WireDriver (wiredriver)     per-instance socket settings, AH receive, track_src_ip, late timers
+  HostSetup (hostsetup)       vMACs, nftables tables, static_* for the daemon's lifetime
 Every OS call goes through runtime.Adapters, so tests can drive all of it
 with fakes.
 
@@ -50,9 +51,10 @@ from vrrp_agent.alerts import StateAlerts
 from vrrp_agent.config.model import Config
 from vrrp_agent.config.process_globals import process_limits, startup_wait_s
 from vrrp_agent.dumps import Dumper
-from vrrp_agent.errors import PacketError, SystemFailure
+from vrrp_agent.errors import PacketError
 from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
+from vrrp_agent.hostsetup import HostSetup
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
 from vrrp_agent.operations import Operations
@@ -371,7 +373,7 @@ class Daemon:
         self.netlink = ad.netlink()
         self.announcer = ad.announcer()
         self.vips = VipKeeper(self.rt, self.netlink, self.announcer)
-        self.vmacs = ad.vmac_links()
+        self.host_setup = HostSetup(self.rt, self.netlink, self.vips, ad.vmac_links())
         self.transitions = Transitions(self.rt, self.vips)
         self.tracking = TrackingDriver(self.rt, self.transitions)
         self.driver = Driver(self.rt, self.netlink, self.vips, self.transitions, self.tracking)
@@ -437,14 +439,9 @@ class Daemon:
             self.rt.adapters.set_umask(self.rt.config.globals.umask)  # before the FIFOs are made
         await self._start_servers()
         self.alerts.start()
-        if not await self._create_vmacs():
+        if not await self.host_setup.start():  # vMACs, nftables, static_* (hostsetup.py)
             await self._shutdown()
             return 1
-        if not await self._setup_filter():
-            await self._shutdown()
-            return 1
-        await self._statics(True)
-        self._statics_added = True
         await self.vips.release_leftovers(self.rt.instances)
         g = self.rt.config.globals
         self.rt.adapters.apply_scheduling(g.rt_priority, g.nice)  # netlink thread exists
@@ -476,75 +473,6 @@ class Daemon:
             task.cancel()
         await self._shutdown()
         return 0
-
-    async def _create_vmacs(self) -> bool:
-        """use_vmac: the macvlans, before any VIP or socket (False: a system error, logged).
-
-        promote_secondaries: its sysctl, here too (restored with the vMACs at stop).
-        """
-        configs = [c for c in self.rt.config.instances if c.vmac or c.promote_secondaries]
-        if not configs:
-            return True
-
-        def on_worker() -> List[str]:
-            return list(self.vmacs.apply(self.netlink.ipr(), configs, self.rt.adapters.ifindex))
-
-        try:
-            for line in await self.driver.on_netlink(on_worker):
-                log.info("%s", line)
-        except (SystemFailure, OSError) as exc:
-            log.error("cannot set up the vMAC interfaces: %s", exc)
-            return False
-        return True
-
-    async def _setup_filter(self) -> bool:
-        """no_accept: keepalived's nftables tables, before any VIP (False: logged error)."""
-        families = {v.family for c in self.rt.config.instances if c.filters
-                    for v in c.vips + c.excluded_vips}
-        if not families:
-            return True
-        from vrrp_agent.adapters.nft import NftFilter
-
-        g = self.rt.config.globals
-        nft = NftFilter(g.nft_table, g.nft_priority, g.nft_counters)
-        try:
-            for line in await self.driver.on_netlink(nft.setup, families):
-                log.info("%s", line)
-        except SystemFailure as exc:
-            log.error("no_accept cannot be enforced, not starting: %s", exc)
-            for error in await self.driver.on_netlink(nft.teardown):  # the tables made so far
-                log.warning("%s", error)
-            return False
-        self.vips.filter = nft
-        return True
-
-    async def _teardown_filter(self) -> None:
-        if self.vips.filter is not None:
-            for error in await self.driver.on_netlink(self.vips.filter.teardown):
-                log.warning("%s", error)
-            self.vips.filter = None
-
-    async def _statics(self, add: bool) -> None:
-        """static_ipaddress / static_routes / static_rules: at start, and removed at stop."""
-        c = self.rt.config
-        if not (c.static_vips or c.static_routes or c.static_rules):
-            return
-        from vrrp_agent.adapters.routes import apply_statics
-
-        outcomes = await self.driver.on_netlink(apply_statics, self.netlink, c.static_vips,
-                                                c.static_routes, c.static_rules, add)
-        for what, result in outcomes:
-            if isinstance(result, str):
-                log.error("%s", result)
-            elif result:
-                log.info("%s %s", "added" if add else "removed", what)
-
-    async def _remove_vmacs(self) -> None:
-        if not any(c.vmac or c.promote_secondaries for c in self.rt.config.instances):
-            return
-        for what, error in await self.driver.on_netlink(
-                lambda: self.vmacs.remove_all(self.netlink.ipr())):
-            log.warning("use_vmac clean-up: %s: %s", what, error)
 
     async def _start_servers(self) -> None:
         from vrrp_agent import commands  # noqa: F401 - fills the command registry
@@ -578,10 +506,7 @@ class Daemon:
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
         await self.alerts.close()
-        if self._statics_added:
-            await self._statics(False)
-        await self._teardown_filter()
-        await self._remove_vmacs()
+        await self.host_setup.stop()
         for server in self.servers:  # last: event streams see the STOP transitions
             await server.close()
         self.driver.close()

@@ -204,7 +204,7 @@ class Operations:
         So are vMAC interfaces (created at start, removed at stop).
         """
         def vmacs(config: Config) -> Dict[Any, Any]:
-            return {c.key: (c.vmac and (c.vmac.name, c.vmac.mac, c.vmac.xmit_base),
+            return {c.key: ([(v.name, v.mac, v.xmit_base, p, f) for v, p, f in c.all_vmacs],
                             c.promote_secondaries)
                     for c in config.instances if c.vmac or c.promote_secondaries}
 
@@ -339,7 +339,8 @@ def _filtering(config: Config) -> Any:
     VIPs; a kept one must keep its no_accept (its VIPs would be on the wrong side)."""
     g = config.globals
     return (any(c.filters for c in config.instances),
-            (g.nft_table, g.nft_priority, g.nft_counters))
+            (g.nft_table, g.nft_priority, g.nft_counters)
+            if any(c.filters or c.vmac for c in config.instances) else None)
 
 
 def _filtered_families(config: Config) -> Set[int]:

@@ -18,6 +18,10 @@ Rules:
 - no_accept (adapters/nft.py): with a filter, an instance that filters puts
   its VIPs into the nftables drop set before adding them and takes them out
   after removing them (keepalived's order), in the same worker job.
+- garp_extra_if (keepalived): from the VIP add of a takeover, every N seconds
+  while MASTER, one GARP/NA for each VIP on an interface other than the
+  instance's VIP interface (`all`; without it only per-VIP vMACs, which the
+  agent does not create, so nothing is sent). The chain stops with mastership.
 - `vrrp_garp_interval` / `vrrp_gna_interval` (keepalived): each gratuitous
   ARP on an interface goes out at least the interval after the previous
   one there (each NA after the previous NA), across repeats, VIPs and
@@ -63,6 +67,8 @@ class VipKeeper:
         self.announcer = announcer
         self.held: Set[str] = read_held_vips(rt.state_dir)
         self._batch: Optional[List[Step]] = None
+        self._extra_chains: Dict[int, int] = {}
+        """id(instance) -> the number of its running garp_extra_if chain."""
         self.filter: Any = None
         """adapters.nft.NftFilter when some instance uses no_accept (set by the daemon)."""
         self.announce_free: Dict[Tuple[str, int], float] = {}
@@ -156,6 +162,34 @@ class VipKeeper:
         self.change(inst, inst.all_vips, add)
         if routes and add:
             self.change_routes(inst, routes, True)
+        if add:
+            self._extra_garp_later(inst)
+
+    def _extra_if_vips(self, inst: Instance) -> Tuple[VipSpec, ...]:
+        """The VIPs garp_extra_if refreshes (module rules)."""
+        garp = inst.cfg.garp
+        if garp.extra_if_s <= 0:
+            return ()
+        own = inst.cfg.vip_interface
+        per_vip = {v.name for v in inst.cfg.vip_vmacs}
+        return tuple(v for v in inst.all_vips if inst.cfg.vip_dev(v) != own
+                     and (garp.extra_if_all or inst.cfg.vip_dev(v) in per_vip))
+
+    def _extra_garp_later(self, inst: Instance) -> None:
+        chain = self._extra_chains[id(inst)] = self._extra_chains.get(id(inst), 0) + 1
+        if self._extra_if_vips(inst):
+            self.rt.loop.call_later(inst.cfg.garp.extra_if_s, self._extra_garp, inst, chain)
+
+    def _extra_garp(self, inst: Instance, chain: int) -> None:
+        """One garp_extra_if round, then the next; a chain ends when the instance leaves
+        MASTER or a newer takeover started its own."""
+        if (self._extra_chains.get(id(inst)) != chain or inst.router.state != MASTER
+                or inst not in self.rt.instances):
+            return
+        vips = self._extra_if_vips(inst)
+        if vips:
+            self._send(inst, 1, vips)
+            self.rt.loop.call_later(inst.cfg.garp.extra_if_s, self._extra_garp, inst, chain)
 
     def change_routes(self, inst: Instance, specs: Sequence[Any], add: bool) -> None:
         """Queue virtual_routes / virtual_rules adds (or removals), in the given order."""
@@ -175,7 +209,7 @@ class VipKeeper:
                 return self.rt.adapters.ifindex(inst.cfg.announce.dev)
             except OSError:
                 return inst.cfg.announce.dev
-        name = vip.dev or inst.cfg.vip_interface  # use_vmac: the vMAC
+        name = inst.cfg.vip_dev(vip)  # use_vmac: the vMAC
         if name == inst.cfg.socket_interface and inst.ifindex is not None:
             return inst.ifindex
         try:
@@ -243,7 +277,7 @@ class VipKeeper:
         now = self.rt.loop.time()
         for _round in range(repeat):
             for vip in chosen:
-                key = (vip.dev or inst.cfg.vip_interface, vip.family)
+                key = (inst.cfg.vip_dev(vip), vip.family)
                 at = max(now, self.announce_free.get(key, now))
                 gap = garp.interval_s if vip.family == 4 else garp.gna_interval_s
                 self.announce_free[key] = at + gap
@@ -257,7 +291,7 @@ class VipKeeper:
             self._send(inst, 1, (vip,))
 
     def _send(self, inst: Instance, repeat: int, vips: Tuple[VipSpec, ...]) -> None:
-        self._submit(("announce", inst, [(vip.dev or inst.cfg.vip_interface, vip) for vip in vips], repeat))
+        self._submit(("announce", inst, [(inst.cfg.vip_dev(vip), vip) for vip in vips], repeat))
 
 
 # ------------------------------------------------------- netlink worker thread

@@ -452,3 +452,58 @@ def test_a_script_shipped_from_the_controller_lands_in_the_scripts_dir():
     assert (by_name["a"]["dest"], by_name["a"]["script"]) == ("/srv/vrrp/check_a", "/srv/vrrp/check_a")
     assert (by_name["b"]["dest"], by_name["b"]["script"]) == ("/opt/b", "/opt/b --port 80")
     assert "s1: vrrp_scripts[c].dest must be an absolute path" in plan["errors"]
+
+
+# ---------------------------------------------------------------- issue 13: vMAC, routes, strict mode
+
+ROUTED = dict(VI_1, auth_pass=None, use_vmac="vmac1",
+              virtual_routes=["203.0.113.0/24 via 198.51.100.1 dev eth0"],
+              virtual_rules=["from 198.51.100.100 table 100"], accept=False)
+
+
+def test_vmac_routes_and_no_accept_render_a_configuration_the_agent_accepts():
+    from vrrp_agent.config import parse_text
+
+    hostvars, members = cluster(2, [ROUTED])
+    plan = vrrp_cluster_plan(hostvars, members)
+    assert plan["errors"] == [] and plan["hosts"]["s1"][0]["filters"] is True
+    config = parse_text(render(hostvars, members, "s1"))
+    (inst,) = config.instances
+    assert inst.vmac is not None and (inst.vmac.name, inst.vmac.mac) == ("vmac1", "00:00:5e:00:01:01")
+    assert [r.dst for r in inst.routes] == ["203.0.113.0/24"] and inst.rules[0].table == 100
+    assert not inst.accept and inst.filters
+
+
+def test_vrrp_strict_renders_strict_no_accept_and_needs_nftables():
+    from vrrp_agent.config import parse_text
+
+    hostvars, members = cluster(2, [dict(VI_1, auth_pass=None)], vrrp_strict=True)
+    plan = vrrp_cluster_plan(hostvars, members)
+    assert plan["errors"] == [] and plan["hosts"]["s2"][0]["filters"] is True
+    text = render(hostvars, members, "s2")
+    assert "    vrrp_strict\n" in text
+    (inst,) = parse_text(text).instances
+    assert inst.strict and not inst.accept
+    accepted = vrrp_cluster_plan(*cluster(2, [dict(VI_1, auth_pass=None, version=3, accept=True)],
+                                          vrrp_strict=True))
+    assert accepted["errors"] == [] and accepted["hosts"]["s1"][0]["filters"] is False
+
+
+def test_kernel_keys_are_validated_with_host_instance_and_field():
+    bad = dict(VI_1, use_vmac="far-too-long-name", vmac_xmit_base="yes", accept="no",
+               virtual_routes=["203.0.113.0/24 via 198.51.100.1 }"], virtual_rules="from all")
+    errors = errors_of(*cluster(2, [bad]))
+    assert "s1: vrrp_instances[VI_1].use_vmac must be true/false or an interface name" in errors
+    assert "s1: vrrp_instances[VI_1].vmac_xmit_base must be true or false, got 'yes'" in errors
+    assert "s1: vrrp_instances[VI_1].accept must be true or false, got 'no'" in errors
+    assert "vrrp_instances[VI_1].virtual_routes: '203.0.113.0/24 via 198.51.100.1 }' may not hold" in errors
+    assert "s1: vrrp_instances[VI_1].virtual_rules must be a list of keepalived rule lines" in errors
+    assert "s1: vrrp_instances[VI_1].vmac_xmit_base needs use_vmac" in errors_of(
+        *cluster(2, [dict(VI_1, vmac_xmit_base=True)]))
+    strict = errors_of(*cluster(2, [dict(VI_1, preempt_delay=5, accept=True)], vrrp_strict=True))
+    assert "s1: vrrp_instances[VI_1].auth_pass: strict mode has no authentication" in strict
+    assert "s1: vrrp_instances[VI_1].preempt_delay: strict mode has no preempt_delay" in strict
+    assert "s1: vrrp_instances[VI_1].accept: strict mode has no accept mode with VRRPv2" in strict
+    assert "s1: vrrp_strict must be true or false" in errors_of(*cluster(2, vrrp_strict="on"))
+    assert "s1: vrrp_instances[VI_1].use_vmac with unicast needs vmac_xmit_base: true" in errors_of(
+        *cluster(2, [dict(VI_1, use_vmac=True)], vrrp_unicast=True))

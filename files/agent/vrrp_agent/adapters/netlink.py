@@ -9,6 +9,8 @@ Rules:
   absent one (EADDRNOTAVAIL, ENODEV) is success.
 - Only `link_lookup`, `addr(add/del/dump)` and `get_attr()` are used: the
   calls that behave the same in both versions (0.7.2's msg.get("name") is broken).
+  One exception: 0.7.2's `addr()` drops address lifetimes (`preferred_lft`),
+  so that one request is built by hand there (`_add_with_lifetime`).
 - IPv6 VIPs are added with IFA_F_NODAD (unless `-nodad`, as keepalived): a
   failover address must work at once, not after duplicate address detection
   (which would also fail while the old master still holds it). An IPv6 /128
@@ -104,18 +106,52 @@ class Netlink:
                 kwargs["broadcast"] = _ipv4_broadcast(vip.address, vip.prefixlen)
         if flags:
             kwargs["flags"] = flags
-        if preferred is not None and preferred != LFT_FOREVER:
-            kwargs["preferred_lft"] = preferred
-            kwargs["valid_lft"] = LFT_FOREVER
         if vip.scope:
             kwargs["scope"] = SCOPES[vip.scope]
-        if lease_s > 0:
-            kwargs["valid_lft"] = kwargs["preferred_lft"] = lease_s
-            if not self._nl("add", kwargs, _IDEMPOTENT_ADD):
-                self._nl("replace", kwargs, set())
+        if lease_s > 0:  # a routed VIP's lease: added, or renewed in place
+            if not self._add_with_lifetime(kwargs, vip.family, lease_s, lease_s):
+                self._add_with_lifetime(kwargs, vip.family, lease_s, lease_s, replace=True)
                 return False
             return True
+        if preferred is not None and preferred != LFT_FOREVER:
+            return self._add_with_lifetime(kwargs, vip.family, preferred)
         return self._nl("add", kwargs, _IDEMPOTENT_ADD)
+
+    def _add_with_lifetime(self, kwargs: Dict[str, Any], family: int, preferred: int,
+                           valid: int = LFT_FOREVER, replace: bool = False) -> bool:
+        """An address with a preferred (and valid) lifetime, on pyroute2 0.7 and 0.9.
+
+        `replace`: renew an existing one in place (a routed VIP's lease)."""
+        command, idempotent = ("replace", set()) if replace else ("add", _IDEMPOTENT_ADD)
+        import pyroute2
+
+        if tuple(int(x) for x in pyroute2.__version__.split(".")[:2]) >= (0, 8):
+            kwargs = dict(kwargs, preferred_lft=preferred, valid_lft=valid)
+            return self._nl(command, kwargs, idempotent)
+        from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
+        from pyroute2.netlink.rtnl import RTM_NEWADDR
+        from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+
+        msg = ifaddrmsg()
+        flags = kwargs.get("flags", 0)
+        msg["family"] = socket.AF_INET if family == 4 else socket.AF_INET6
+        msg["prefixlen"] = kwargs["prefixlen"]
+        msg["flags"] = flags & 0xFF
+        msg["scope"] = kwargs.get("scope", 0)
+        msg["index"] = kwargs["index"]
+        attrs: List[Any] = [["IFA_ADDRESS", kwargs["address"]], ["IFA_FLAGS", flags],
+                            ["IFA_CACHEINFO", {"ifa_preferred": preferred, "ifa_valid": valid,
+                                               "cstamp": 0, "tstamp": 0}]]
+        if family == 4:
+            attrs.append(["IFA_LOCAL", kwargs["address"]])
+            for key, nla in (("label", "IFA_LABEL"), ("broadcast", "IFA_BROADCAST")):
+                if key in kwargs:
+                    attrs.append([nla, kwargs[key]])
+        msg["attrs"] = attrs
+        request = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE
+        request |= NLM_F_REPLACE if replace else NLM_F_EXCL
+        return self._nl(command, kwargs, idempotent, lambda: self.ipr().nlm_request(
+            msg, msg_type=RTM_NEWADDR, msg_flags=request))
 
     def ensure_dummy(self, name: str) -> int:
         """The ifindex of the dummy interface `name`, created and set up if missing."""
@@ -137,11 +173,15 @@ class Netlink:
         kwargs = {"index": ifindex, "address": vip.address, "prefixlen": vip.prefixlen}
         return self._nl("del", kwargs, _IDEMPOTENT_DEL)
 
-    def _nl(self, command: str, kwargs: Dict[str, Any], idempotent: Set[int]) -> bool:
+    def _nl(self, command: str, kwargs: Dict[str, Any], idempotent: Set[int],
+            call: Optional[Callable[[], Any]] = None) -> bool:
         from pyroute2.netlink.exceptions import NetlinkError
 
         try:
-            self.ipr().addr(command, **kwargs)
+            if call is not None:
+                call()
+            else:
+                self.ipr().addr(command, **kwargs)
         except NetlinkError as exc:
             if exc.code in idempotent:
                 return False

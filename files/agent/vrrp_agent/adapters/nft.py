@@ -15,6 +15,14 @@ Rules:
   accepts neighbour solicitations/advertisements (a backup-free VIP must still
   answer ND) and sends link-local traffic to empty `*_link_local` chains.
   nftables_counters adds a counter to each drop rule.
+- use_vmac: as keepalived, the table of the instance's family also holds a
+  map `vmac_map` (vMAC -> parent) and, first in `out`, a rule that sends IGMP
+  (IPv4) / MLDv2 reports (IPv6) leaving a macvlan out of its parent instead
+  (dup to the parent, drop): a backup's vMAC never teaches the switches the
+  virtual MAC with its group joins. IPv6 also drops router solicitations
+  leaving a vMAC (set `vmac_set`).
+  Without libnftables this part is skipped with a warning (keepalived too
+  runs without it); the filtering part is never skipped.
 - `setup()` replaces a leftover table of the same name (a run killed with -9);
   `teardown()` deletes the tables. A master's VIPs go into the set before the
   VIPs are added and out after they are removed (keepalived's order).
@@ -24,7 +32,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from vrrp_agent.errors import SystemFailure
 
@@ -67,11 +75,31 @@ def missing_reason() -> Optional[str]:
     return None
 
 
-def table_text(family: int, name: str, priority: int, counters: bool) -> str:
+def table_text(family: int, name: str, priority: int, counters: bool, filtering: bool = True,
+               vmacs: Sequence[Tuple[str, str, int]] = ()) -> str:
     """The nft text of one table (module rules: keepalived's layout)."""
     fam, addr, ip = ("ip", "ipv4_addr", "ip") if family == 4 else ("ip6", "ipv6_addr", "ip6")
     count = " counter" if counters else ""
-    lines = [f"table {fam} {name} {{", f"  set vips {{ type {addr}; }}"]
+    base = f"type filter hook {{hook}} priority {priority}; policy accept;"
+    lines = [f"table {fam} {name} {{"]
+    igmp = ""
+    mine = [(vmac, parent) for vmac, parent, fam_of in vmacs if fam_of == family]
+    if mine:
+        pairs = ", ".join(f'"{vmac}" : "{parent}"' for vmac, parent in mine)
+        lines.append(f"  map vmac_map {{ type iface_index : iface_index; elements = {{ {pairs} }}; }}")
+        if family == 4:
+            igmp = (f'ip protocol igmp meta oifkind "macvlan"{count} '
+                    "dup to ip daddr device oif map @vmac_map drop; ")
+        else:
+            names = ", ".join(f'"{vmac}"' for vmac, _parent in mine)
+            lines.append(f"  set vmac_set {{ type iface_index; elements = {{ {names} }}; }}")
+            igmp = (f'icmpv6 type mld2-listener-report meta oifkind "macvlan"{count} '
+                    "dup to ip6 daddr device oif map @vmac_map drop; "
+                    f'icmpv6 type nd-router-solicit meta oifkind "macvlan" oif @vmac_set{count} drop; ')
+    if not filtering:
+        lines.append(f"  chain out {{ {base.format(hook='output')} {igmp}}}")
+        return "\n".join(lines + ["}"])
+    lines.append(f"  set vips {{ type {addr}; }}")
     nd_in = nd_out = ""
     if family == 6:
         lines += ["  set neighbor-discovery { type icmpv6_type; flags constant; "
@@ -81,8 +109,8 @@ def table_text(family: int, name: str, priority: int, counters: bool) -> str:
                  "ip6 daddr fe80::/10 goto in_link_local; ")
         nd_out = ("icmpv6 type @neighbor-discovery accept; "
                   "ip6 saddr fe80::/10 goto out_link_local; ")
-    base = f"type filter hook {{hook}} priority {priority}; policy accept;"
-    lines.append(f"  chain out {{ {base.format(hook='output')} {nd_out}{ip} saddr @vips{count} drop; }}")
+    out_rules = f"{igmp}{nd_out}{ip} saddr @vips{count} drop;"
+    lines.append(f"  chain out {{ {base.format(hook='output')} {out_rules} }}")
     lines.append(f"  chain in {{ {base.format(hook='input')} {nd_in}{ip} daddr @vips{count} drop; }}")
     return "\n".join(lines + ["}"])
 
@@ -104,18 +132,26 @@ class NftFilter:
         rc, _out, err = self._nft.cmd(text)
         return rc, str(err).strip()
 
-    def setup(self, families: Iterable[int]) -> List[str]:
-        """Create the tables (replacing leftovers); raises SystemFailure."""
+    def setup(self, families: Iterable[int], vmacs: Sequence[Tuple[str, str, int]] = ()) -> List[str]:
+        """Create the tables (replacing leftovers); raises SystemFailure.
+
+        `families`: those whose VIPs some instance filters; `vmacs`: (vMAC, parent,
+        family) of every vMAC (the IGMP / MLD rules).
+        """
         lines = []
-        for family in sorted(set(families)):
+        filtering = set(families)
+        for family in sorted(filtering | {fam for _v, _p, fam in vmacs}):
             fam = "ip" if family == 4 else "ip6"
             self._cmd(f"add table {fam} {self.name}")  # so that the delete cannot fail
-            rc, err = self._cmd(f"delete table {fam} {self.name}\n"
-                                + table_text(family, self.name, self.priority, self.counters))
+            text = table_text(family, self.name, self.priority, self.counters,
+                              family in filtering, vmacs)
+            rc, err = self._cmd(f"delete table {fam} {self.name}\n" + text)
             if rc != 0:
                 raise SystemFailure(f"nftables table {fam} {self.name}: {err}")
             self.families.add(family)
-            lines.append(f"nftables table {fam} {self.name} set up for no_accept")
+            why = ["no_accept"] if family in filtering else []
+            why += ["vMAC group reports"] if any(f == family for _v, _p, f in vmacs) else []
+            lines.append(f"nftables table {fam} {self.name} set up ({', '.join(why)})")
         return lines
 
     def change(self, family: int, addresses: Iterable[str], add: bool) -> List[str]:

@@ -14,6 +14,9 @@ Rules:
   If net.ipv4.conf.all.rp_filter is set, every interface and `default` get
   the greater of theirs and all's, and all is set to 0 (a vMAC must pass
   rp_filter). Every value changed is put back by `remove_all()`.
+- IPv6 instances (MAC 00:00:5e:00:02:VRID): no IPv4 sysctl is touched; the
+  vMAC gets no address of its own (addr_gen_mode none) but the parent's
+  link-local, nodad and deprecated, as keepalived: the adverts' source.
 - An interface of that name already there is reused only if it is a macvlan
   on the same parent; anything else is a SystemFailure, never taken over.
 - `parent_errors()` is the host check before anything changes: the parent
@@ -27,7 +30,7 @@ import errno
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from vrrp_agent.config.model import Config, InstanceConfig
+from vrrp_agent.config.model import Config, InstanceConfig, VipSpec, VmacConfig
 from vrrp_agent.errors import ConfigError, SystemFailure
 
 ARPHRD_ETHER = 1
@@ -43,13 +46,16 @@ def parent_errors(config: Config, sys_net: str = SYS_NET) -> List[ConfigError]:
     """The vMAC parents that cannot carry a macvlan, as FILE:LINE errors."""
     errors = []
     for inst in config.instances:
-        vmac = inst.vmac
-        if vmac is None:
-            continue
-        why = _cannot_carry(inst.interface, vmac.name, sys_net)
-        if why:
-            errors.append(ConfigError(f"use_vmac: {why}", vmac.file, vmac.line))
+        for vmac, parent, _family in inst.all_vmacs:
+            why = _cannot_carry(parent, vmac.name, sys_net)
+            if why:
+                errors.append(ConfigError(f"use_vmac: {why}", vmac.file, vmac.line))
     return errors
+
+
+def ipv6_evips(inst: InstanceConfig) -> bool:
+    """An IPv4 instance with IPv6 eVIPs: keepalived keeps IPv6 on its vMAC (and filters MLD)."""
+    return inst.family == 4 and any(v.family == 6 for v in inst.all_vips_config)
 
 
 def _cannot_carry(parent: str, name: str, sys_net: str) -> Optional[str]:
@@ -82,24 +88,26 @@ class VmacLinks:
         self.saved: Dict[str, int] = {}
         """sysctl path -> value before we changed it (restored on remove_all)."""
 
-    def apply(self, ipr: Any, instances: Sequence[InstanceConfig], ifindex: Any) -> List[str]:
+    def apply(self, netlink: Any, instances: Sequence[InstanceConfig], ifindex: Any) -> List[str]:
         """Create every vMAC; the log lines to print. Raises SystemFailure."""
         lines: List[str] = []
         for inst in instances:  # promote_secondaries: on the instance interface
             if inst.promote_secondaries:
                 self._set(self.proc_v4, inst.interface, "promote_secondaries", 1)
-        vmacs = [inst for inst in instances if inst.vmac is not None]
-        if vmacs:
+        vmacs = [(inst, *entry) for inst in instances for entry in inst.all_vmacs]
+        if any(family == 4 for _inst, _vmac, _parent, family in vmacs):
             lines += self._rp_filter_all()
-        for inst in vmacs:
-            lines.append(self._one(ipr, inst, ifindex(inst.interface)))
+        for inst, vmac, parent_name, family in vmacs:
+            ipv6_too = vmac is inst.vmac and ipv6_evips(inst)
+            lines.append(self._one(netlink, inst.name, vmac, parent_name, family,
+                                   ifindex(parent_name), ipv6_too))
         return lines
 
-    def _one(self, ipr: Any, inst: InstanceConfig, parent: int) -> str:
+    def _one(self, netlink: Any, owner: str, vmac: VmacConfig, parent_name: str, family: int,
+             parent: int, ipv6_too: bool = False) -> str:
         from pyroute2.netlink.exceptions import NetlinkError
 
-        vmac = inst.vmac
-        assert vmac is not None
+        ipr = netlink.ipr()
         found = ipr.link_lookup(ifname=vmac.name)
         try:
             if not found:
@@ -112,16 +120,35 @@ class VmacLinks:
                 ipr.link("set", index=found[0], address=vmac.mac)
                 verb = "reused"
             index = ipr.link_lookup(ifname=vmac.name)[0]
-            for key, value in PARENT_SYSCTLS:
-                self._set(self.proc_v4, inst.interface, key, value)
-            for key, value in VMAC_SYSCTLS:
-                self._set(self.proc_v4, vmac.name, key, value)
-            self._set(self.proc_v6, vmac.name, "disable_ipv6", 1, restore=False)
+            if family == 4:
+                for key, value in PARENT_SYSCTLS:
+                    self._set(self.proc_v4, parent_name, key, value)
+                for key, value in VMAC_SYSCTLS:
+                    self._set(self.proc_v4, vmac.name, key, value)
+                if ipv6_too:  # IPv6 eVIPs: IPv6 on, but no address of its own (keepalived)
+                    self._set(self.proc_v6, vmac.name, "addr_gen_mode", 1, restore=False)
+                else:
+                    self._set(self.proc_v6, vmac.name, "disable_ipv6", 1, restore=False)
+            else:
+                self._set(self.proc_v6, vmac.name, "addr_gen_mode", 1, restore=False)
             ipr.link("set", index=index, state="up")
+            if family == 6:
+                self._link_local(netlink, parent, index, vmac.name)
         except NetlinkError as exc:
-            raise SystemFailure(f"use_vmac {vmac.name} on {inst.interface}: netlink error "
+            raise SystemFailure(f"use_vmac {vmac.name} on {parent_name}: netlink error "
                                 f"{exc.code} {errno.errorcode.get(exc.code, '')}") from exc
-        return f"vMAC {vmac.name} ({vmac.mac}) {verb} on {inst.interface} for {inst.name}"
+        return f"vMAC {vmac.name} ({vmac.mac}) {verb} on {parent_name} for {owner}"
+
+    @staticmethod
+    def _link_local(netlink: Any, parent: int, index: int, name: str) -> None:
+        """The parent's link-local on the vMAC, nodad and deprecated (keepalived)."""
+        for _index, addr, plen, _flags in netlink.addresses(parent):
+            if addr.lower().startswith("fe80:"):
+                netlink.add_vip(index, VipSpec(address=addr, prefixlen=plen, family=6,
+                                               preferred_lft=0))
+                return
+        raise SystemFailure(f"use_vmac {name}: the parent has no IPv6 link-local address to "
+                            "give the vMAC (the adverts' source)")
 
     @staticmethod
     def _check_reusable(ipr: Any, index: int, name: str, parent: int) -> None:

@@ -16,9 +16,11 @@ from vrrp_agent.config.announce import check_vips, parse_announce
 from vrrp_agent.config.kernel import (
     apply_strict,
     build_vmac,
+    parse_garp_extra_if,
     parse_strict_mode,
     parse_use_vmac,
     resolve_accept,
+    vip_vmacs,
 )
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, NotifyConfig, VipSpec
 from vrrp_agent.config.routes import parse_routes, parse_rules
@@ -44,12 +46,12 @@ from vrrp_agent.constants import AUTH_DATA_LEN
 from vrrp_agent.errors import ConfigError
 
 NOT_IMPLEMENTED = {
-    "use_vmac_addr", "use_ipvlan", "garp_extra_if", "vmac_garp_intvl",
+    "use_ipvlan", "vmac_garp_intvl",
 }
 VIP_OPTIONS_NOT_IMPLEMENTED = {
-    "use_vmac", "peer", "home", "mngtmpaddr", "autojoin", "track_group",
+    "peer", "home", "mngtmpaddr", "autojoin", "track_group",
 }
-VIP_FLAGS = {"nodad", "-nodad", "noprefixroute", "no_track"}
+VIP_FLAGS = {"nodad", "-nodad", "noprefixroute", "no_track", "use_vmac"}
 LFT_FOREVER = 0xFFFFFFFF
 SCOPES = {"global", "site", "link", "host", "nowhere"}
 
@@ -106,7 +108,7 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
                    nodad=False if "-nodad" in flags else None,
                    noprefixroute="noprefixroute" in flags,
                    preferred_lft=_lifetime(stmt, opts.get("preferred_lft")),
-                   file=stmt.file, line=stmt.line)
+                   use_vmac="use_vmac" in flags, file=stmt.file, line=stmt.line)
 
 
 def _lifetime(stmt: Statement, text: Optional[str]) -> Optional[int]:
@@ -128,8 +130,9 @@ def parse_static_vips(stmt: Statement) -> Tuple[VipSpec, ...]:
         if vip.dev is None:
             raise line.error("static_ipaddress entries need 'dev IFNAME' "
                              "(the agent has no default interface)")
-        if "no_track" in line.args:
-            raise line.error("no_track applies to virtual addresses, not static_ipaddress")
+        for word in ("no_track", "use_vmac"):
+            if word in line.args:
+                raise line.error(f"{word} applies to virtual addresses, not static_ipaddress")
         vips.append(vip)
     return tuple(vips)
 
@@ -202,6 +205,13 @@ def _track(s: Statement, raw: Raw) -> None:
     raw["tracks"] = (tuple(refs), s)
 
 
+def _garp_extra_if(s: Statement, raw: Raw) -> None:
+    if "g.extra_if_s" in raw:
+        raise s.error(f"'garp_extra_if' appears twice (first at line {raw['g.extra_if_s'][1].line})")
+    seconds, every = parse_garp_extra_if(s)
+    raw["g.extra_if_s"], raw["g.extra_if_all"] = (float(seconds), s), (every, s)
+
+
 HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     **{k: _track for k in TRACK_KINDS},
     **{k: _store("n." + k, parse_notify) for k in NOTIFY_KEYS},
@@ -238,8 +248,10 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "notify_deleted": _store("notify_deleted", lambda s: parse_notify(s) if s.args else None),
     "use_vmac": _store("use_vmac", parse_use_vmac),
     "vmac_xmit_base": _store("vmac_xmit_base", _flag),
+    "use_vmac_addr": _store("use_vmac_addr", _flag),
     "promote_secondaries": _store("promote_secondaries", _flag),
     "strict_mode": _store("strict_mode", parse_strict_mode),
+    "garp_extra_if": _garp_extra_if,
     "accept": _store("accept", _flag),
     "no_accept": _store("no_accept", _flag),
     "virtual_routes": _store("routes", parse_routes),
@@ -327,6 +339,11 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         announce = None
     if announce is not None:
         check_vips(announce, vips + excluded)
+    promote = _get(raw, "promote_secondaries", False)
+    if vmac is not None and promote:
+        _warn(warnings, raw["promote_secondaries"][1], "promote_secondaries is set on every "
+              "vMAC anyway: ignored for the instance interface, as keepalived does")
+        promote = False
     garp = dataclasses.replace(gdefs.garp, **{k[2:]: v[0] for k, v in raw.items() if k.startswith("g.")})
     return InstanceConfig(
         name=name, interface=interface, vrid=raw["vrid"][0], priority=priority,
@@ -345,8 +362,9 @@ def _assemble(stmt: Statement, name: str, raw: Raw, gdefs: GlobalDefs,
         notify_priority_changes=_get(raw, "notify_priority_changes"),
         notify_deleted="notify_deleted" in raw,
         resources=_get(raw, "resources"), vmac=vmac,
+        vip_vmacs=vip_vmacs(raw, vmac, interface, family, vips + excluded),
         routes=_get(raw, "routes", ()), rules=_get(raw, "rules", ()),
-        promote_secondaries=_get(raw, "promote_secondaries", False), strict=strict,
+        promote_secondaries=promote, strict=strict,
         accept=_accept(raw, strict, version, priority, vips + excluded, warnings),
         file=stmt.file, line=stmt.line, announce=announce,
     )

@@ -20,11 +20,13 @@ Rules:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from vrrp_agent.config.model import VmacConfig
+from vrrp_agent.config.model import InstanceConfig, VipSpec, VmacConfig
 from vrrp_agent.config.syntax import Statement, int_arg, no_args, no_block, one_arg
+from vrrp_agent.errors import ConfigError
 
 IFNAMSIZ = 16
 _IFNAME = re.compile(r"^[^\s/:]{1,15}$")
@@ -69,11 +71,9 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
             raise xmit_base[1].error("vmac_xmit_base needs use_vmac")
         return None
     (name, mac), s = use_vmac
-    if family == 6:
-        raise s.error("use_vmac on an IPv6 instance is not implemented by the agent yet "
-                      "(IPv4 instances only)")
+    auto_name = name is None
     if name is None:
-        name = f"vrrp.{vrid}"
+        name = f"vrrp.{vrid}"  # assign_vmac_names() makes it unique across instances
     if name == interface:
         raise s.error(f"use_vmac interface {name} is the instance interface itself")
     if unicast and xmit_base is None:
@@ -82,7 +82,87 @@ def build_vmac(use_vmac: Optional[Tuple[Tuple[Optional[str], Optional[str]], Sta
     if int(octets[0], 16) & 1:
         raise s.error(f"use_vmac MAC {mac} is a multicast address")
     return VmacConfig(name=name, mac=":".join(octets), xmit_base=xmit_base is not None,
-                      file=s.file, line=s.line)
+                      auto_name=auto_name, file=s.file, line=s.line)
+
+
+def vip_vmacs(raw: Any, vmac: Optional[VmacConfig], interface: str, family: int,
+              vips: Tuple[VipSpec, ...]) -> Tuple[VmacConfig, ...]:
+    """Per-VIP vMACs, one per (interface, family) other than the instance's own: for VIPs
+    with the `use_vmac` option, or every such VIP with `use_vmac_addr` (keepalived)."""
+    every = "use_vmac_addr" in raw
+    asked = [v for v in vips if v.use_vmac]
+    if vmac is None:
+        where = raw["use_vmac_addr"][1] if every else (asked[0] if asked else None)
+        if where is not None:
+            raise ConfigError("use_vmac_addr and the VIP option use_vmac need the instance's "
+                              "use_vmac", where.file, where.line)
+        return ()
+    out: Dict[Tuple[str, int], VmacConfig] = {}
+    for vip in vips:
+        parent = vip.dev or interface
+        if (parent, vip.family) == (interface, family) or not (every or vip.use_vmac):
+            continue
+        if (parent, vip.family) not in out:  # the instance's MAC; the other family's own
+            mac = vmac.mac if vip.family == family else vmac_mac(None, raw["vrid"][0], vip.family)
+            out[(parent, vip.family)] = VmacConfig(
+                name="", mac=mac, auto_name=True, parent=parent, family=vip.family,
+                file=vip.file, line=vip.line)
+    return tuple(out.values())
+
+
+def assign_vmac_names(instances: List[InstanceConfig]) -> List[InstanceConfig]:
+    """keepalived's vMAC naming: a configured name is used as is (twice is an error);
+    an unnamed vMAC gets vrrp.VRID, else vrrpN.VRID with N = 1, 2, ... (IPv6: 6 first)."""
+    taken: Dict[str, InstanceConfig] = {}
+    for inst in instances:
+        if inst.vmac is not None and not inst.vmac.auto_name:
+            other = taken.get(inst.vmac.name)
+            if other is not None:
+                raise ConfigError(f"use_vmac {inst.vmac.name} is also the vMAC of vrrp_instance "
+                                  f"{other.name}", inst.vmac.file, inst.vmac.line)
+            taken[inst.vmac.name] = inst
+    out = []
+    for inst in instances:
+        vmac = inst.vmac
+        if vmac is not None and vmac.auto_name:
+            name = _free_name(taken, inst.vrid, inst.family)
+            taken[name] = inst
+            inst = dataclasses.replace(inst, vmac=dataclasses.replace(vmac, name=name))
+        extra = []
+        for per_vip in inst.vip_vmacs:
+            name = _free_name(taken, inst.vrid, per_vip.family)
+            taken[name] = inst
+            extra.append(dataclasses.replace(per_vip, name=name))
+        out.append(dataclasses.replace(inst, vip_vmacs=tuple(extra)) if extra else inst)
+    return out
+
+
+def _free_name(taken: Dict[str, Any], vrid: int, family: int) -> str:
+    """vrrp.VRID, else vrrpN.VRID, N = 1, 2, ... (IPv6: 6 first), as keepalived."""
+    numbers = ([6] if family == 6 else []) + [n for n in range(1, 100) if n != 6 or family == 4]
+    name = f"vrrp.{vrid}"
+    for number in numbers:
+        if name not in taken:
+            break
+        name = f"vrrp{number}.{vrid}"
+    return name
+
+
+# ------------------------------------------------------------------ garp_extra_if
+def parse_garp_extra_if(s: Statement) -> Tuple[int, bool]:
+    """`garp_extra_if [all] SECONDS` / `vrrp_garp_extra_if [all] SECONDS` (0..86400, 0 = off)."""
+    no_block(s)
+    words = list(s.args)
+    every = bool(words) and words[0] == "all"
+    if every:
+        words.pop(0)
+    if len(words) != 1 or not words[0].isdigit() or int(words[0]) > 86400:
+        raise s.error(f"{s.keyword} takes [all] SECONDS (0..86400), got {' '.join(s.args)!r}")
+    return int(words[0]), every
+
+
+def _global_extra_if(s: Statement, values: Dict[str, Any], garp: Dict[str, Any]) -> None:
+    garp["extra_if_s"], garp["extra_if_all"] = parse_garp_extra_if(s)
 
 
 # ------------------------------------------------------------------ strict and accept mode
@@ -183,4 +263,5 @@ KERNEL_GLOBALS = {
     "nftables_priority": _nft_priority,
     "nftables_counters": _flag_to("nft_counters"),
     "nftables_ifindex": _nft_ifindex,
+    "vrrp_garp_extra_if": _global_extra_if,
 }

@@ -36,6 +36,12 @@ class GarpSettings:
     """Delay of the second burst sent when a master hears a lower priority (None = master_delay)."""
     lower_prio_repeat: Optional[int] = None
     """Burst size sent when a master hears a lower priority (None = master_repeat)."""
+    extra_if_s: float = 0.0
+    """garp_extra_if: while master, one GARP/NA per VIP every this many seconds on the
+    VIP interfaces other than the instance's (0 = off)."""
+    extra_if_all: bool = False
+    """garp_extra_if `all`: on every such interface; without it only on vMACs of
+    individual VIPs (use_vmac_addr, VIP use_vmac), which the agent does not create."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class VipSpec:
     preferred_lft: Optional[int] = None
     """Seconds (0xFFFFFFFF = forever); None = keepalived's default: 0 (deprecated)
     for an IPv6 /128, forever otherwise."""
+    use_vmac: bool = False
+    """VIP option `use_vmac`: on a vMAC of its own interface and family (needs the
+    instance's use_vmac)."""
     file: str = ""
     line: int = 0
 
@@ -319,6 +328,12 @@ class VmacConfig:
     """00:00:5e:00:01:VRID (RFC 5798 §7.3) unless configured."""
     xmit_base: bool = False
     """Adverts on the parent interface instead of the macvlan."""
+    auto_name: bool = False
+    """No name configured: keepalived's vrrp.VRID, or the next free vrrpN.VRID."""
+    parent: str = ""
+    """A per-VIP vMAC's interface ("" = the instance interface)."""
+    family: int = 0
+    """A per-VIP vMAC's family (0 = the instance's)."""
     file: str = ""
     line: int = 0
 
@@ -407,6 +422,8 @@ class InstanceConfig:
     accept: bool = True
     """Accept mode (RFC 5798 §6.1): False = no_accept, packets to the VIPs are dropped
     through nftables while MASTER (never for the address owner, priority 255)."""
+    vip_vmacs: Tuple[VmacConfig, ...] = ()
+    """Per-VIP vMACs (VIP option use_vmac, use_vmac_addr): one per (interface, family)."""
     routes: Tuple[RouteSpec, ...] = ()
     """virtual_routes: added after the VIPs on MASTER, removed before them on leaving."""
     rules: Tuple[RuleSpec, ...] = ()
@@ -418,8 +435,30 @@ class InstanceConfig:
 
     @property
     def vip_interface(self) -> str:
-        """Where VIPs without a `dev` go: the vMAC interface, or the instance interface."""
+        """Where VIPs of the instance's family without a `dev` go: the vMAC, or the interface."""
         return self.vmac.name if self.vmac else self.interface
+
+    def vip_dev(self, vip: VipSpec) -> str:
+        """The interface of one VIP: its per-VIP vMAC, else its `dev`, else the vMAC for the
+        instance's family, else the instance interface (an eVIP of the other family stays
+        off the vMAC, as keepalived does)."""
+        parent = vip.dev or self.interface
+        for vmac in self.vip_vmacs:
+            if vmac.parent == parent and vmac.family == vip.family:
+                return vmac.name
+        if vip.dev:
+            return vip.dev
+        return self.vip_interface if vip.family == self.family else self.interface
+
+    @property
+    def all_vips_config(self) -> Tuple[VipSpec, ...]:
+        return self.vips + self.excluded_vips
+
+    @property
+    def all_vmacs(self) -> Tuple[Tuple[VmacConfig, str, int], ...]:
+        """(vMAC, parent, family) of the instance's vMAC and its per-VIP ones."""
+        own = ((self.vmac, self.interface, self.family),) if self.vmac else ()
+        return own + tuple((v, v.parent, v.family) for v in self.vip_vmacs)
 
     @property
     def socket_interface(self) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from vrrp_agent.config import alerts, decided, foreign, process_globals
 from vrrp_agent.config.instance import build_instance, parse_static_vips
-from vrrp_agent.config.kernel import KERNEL_GLOBALS
+from vrrp_agent.config.kernel import KERNEL_GLOBALS, assign_vmac_names
 from vrrp_agent.config.lexer import lex
 from vrrp_agent.config.model import (
     Config,
@@ -76,7 +76,7 @@ NOT_IMPLEMENTED_TOP = {
     "garp_group", "track_group",
 }
 NOT_IMPLEMENTED_GLOBAL = {
-    "vrrp_garp_extra_if", "vmac_prefix", "vmac_addr_prefix", "vrrp_vmac_garp_intvl",
+    "vmac_prefix", "vmac_addr_prefix", "vrrp_vmac_garp_intvl",
 }
 
 
@@ -137,6 +137,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
     instances = [build_instance(stmt, gdefs, warnings) for stmt in instance_stmts]
     _check_unique(instances)
     check_unicast_ttls(instances)
+    instances = assign_vmac_names(instances)
     groups = objects["sync_group"]
     instances = _apply_sync_groups(instances, groups, warnings)
     instances, groups = alerts.resolve(instances, groups, gdefs, warnings)

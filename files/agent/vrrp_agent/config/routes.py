@@ -179,7 +179,7 @@ def parse_rule(s: Statement, virtual: bool) -> RuleSpec:
     mark: Any = opts.get("fwmark")
     fwmark = fwmask = None
     if mark is not None:
-        value, _, mask = mark.partition("/")
+        value, _slash, mask = mark.partition("/")
         fwmark = _number(s, "fwmark", value, 2**32 - 1)
         fwmask = _number(s, "fwmark mask", mask, 2**32 - 1) if mask else None
     tos_text = opts.get("tos", opts.get("dsfield"))
