@@ -88,7 +88,8 @@ REGISTRY = {
         "refused: not a keepalived 2.2.7 keyword; the agent writes 2.2.7's signal dumps into $TMPDIR or /tmp "
         "(tests/lab/test_dumps_lab.py)",
     "global:log_unknown_vrids":
-        "tests/unit/test_process_link_fake.py::test_log_unknown_vrids_logs_each_foreign_advert_in_keepalived_words",
+        ("tests/unit/test_process_link_fake.py::test_log_unknown_vrids_logs_each_foreign_advert_in_kee"
+        "palived_words"),
     "global:lvs_flush":
         "tests/unit/test_config_foreign.py::test_global_keyword_of_another_subsystem_is_named_at_its_line",
     "global:lvs_flush_on_stop":
@@ -193,17 +194,23 @@ REGISTRY = {
     "global:umask": "tests/unit/test_process_link_fake.py::test_umask_shapes_the_fifo_and_the_scripts",
     "global:v3_checksum_as_v2":
         "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
-    "global:vmac_addr_prefix": "pending: owned elsewhere (kernel helper)",
-    "global:vmac_prefix": "pending: owned elsewhere (kernel helper)",
+    "global:vmac_addr_prefix":
+        ("refused: the agent names per-VIP vMACs by keepalived 2.2.7's default rule; give the "
+        "instance's name with use_vmac NAME instead"),
+    "global:vmac_prefix":
+        ("refused: the agent names vMACs by keepalived 2.2.7's default rule (vrrp.VRID, vrrpN.VRID); "
+        "give a name with use_vmac NAME instead"),
     "global:vrrp_check_unicast_src":
         "tests/unit/test_wire_keywords.py::test_check_unicast_src_from_the_instance_or_global_defs",
     "global:vrrp_cpu_affinity":
-        "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
+        ("tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_t"
+        "hen_undone_by_reload"),
     "global:vrrp_delay_after_boot":
         "tests/unit/test_process_link_fake.py::test_vrrp_delay_after_boot_counts_from_the_boot",
     "global:vrrp_down_timer_adverts":
         "tests/unit/test_config_keywords.py::test_global_keyword_reaches_the_instance",
-    "global:vrrp_garp_extra_if": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_garp_extra_if":
+        "tests/lab/test_vip_options_lab.py::test_garp_extra_if_like_keepalived",
     "global:vrrp_garp_interval":
         "tests/unit/test_daemon_fake.py::test_garp_interval_spaces_the_burst_on_the_loop_clock",
     "global:vrrp_garp_lower_prio_delay":
@@ -243,7 +250,8 @@ REGISTRY = {
     "global:vrrp_netlink_monitor_rcv_bufs_force":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:vrrp_no_swap":
-        "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
+        ("tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_t"
+        "hen_undone_by_reload"),
     "global:vrrp_notify_fifo":
         "tests/lab/test_alerts_lab.py::test_smtp_alerts_and_fifo_lines_match_keepalived",
     "global:vrrp_notify_fifo_script": "tests/unit/test_alerts.py::test_fifo_keywords_with_user_and_script",
@@ -255,7 +263,8 @@ REGISTRY = {
     "global:vrrp_process_name":
         "tests/unit/test_config_foreign.py::test_global_noop_is_accepted_and_warns_when_it_has_no_effect",
     "global:vrrp_rlimit_rttime":
-        "tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_then_undone_by_reload",
+        ("tests/lab/test_process_limits_lab.py::test_memory_locked_threads_pinned_and_rttime_limited_t"
+        "hen_undone_by_reload"),
     "global:vrrp_rt_priority":
         "tests/lab/test_scheduling_lab.py::test_every_thread_is_realtime_and_scripts_are_not",
     "global:vrrp_rx_bufs_multiplier":
@@ -276,13 +285,16 @@ REGISTRY = {
         "refused: not a keepalived 2.2.7 keyword (2.4.0); use auth_type PASS or AH",
     "instance:authentication": "tests/unit/test_config.py::test_keepalived_warnings_are_kept_not_fatal",
     "instance:check_unicast_src":
-        "tests/lab/test_unicast_ttl_lab.py::test_forged_unicast_adverts_from_strangers_or_with_wrong_ttl_are_dropped",
+        ("tests/lab/test_unicast_ttl_lab.py::test_forged_unicast_adverts_from_strangers_or_with_wrong_"
+        "ttl_are_dropped"),
     "instance:debug": "tests/unit/test_cli_control.py::test_check_config_offline_and_against_this_host",
     "instance:dont_track_primary":
         "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
     "instance:down_timer_adverts":
-        "tests/unit/test_wire_keywords.py::test_kernel_rx_buf_size_and_down_timer_adverts_reach_the_socket_and_the_router",
-    "instance:garp_extra_if": "pending: owned elsewhere (kernel helper)",
+        ("tests/unit/test_wire_keywords.py::test_kernel_rx_buf_size_and_down_timer_adverts_reach_the_s"
+        "ocket_and_the_router"),
+    "instance:garp_extra_if":
+        "tests/lab/test_vip_options_lab.py::test_garp_extra_if_like_keepalived",
     "instance:garp_lower_prio_delay":
         "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
     "instance:garp_lower_prio_repeat":
@@ -295,13 +307,16 @@ REGISTRY = {
         "tests/unit/test_router.py::test_garp_second_burst_after_delay_and_refresh",
     "instance:garp_master_repeat": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
     "instance:higher_prio_send_advert":
-        "tests/unit/test_router_answers.py::test_rfc5798_6_4_3_higher_prio_send_advert_sends_one_before_yielding",
+        ("tests/unit/test_router_answers.py::test_rfc5798_6_4_3_higher_prio_send_advert_sends_one_befo"
+        "re_yielding"),
     "instance:interface":
         "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
     "instance:kernel_rx_buf_size":
-        "tests/unit/test_wire_keywords.py::test_kernel_rx_buf_size_and_down_timer_adverts_reach_the_socket_and_the_router",
+        ("tests/unit/test_wire_keywords.py::test_kernel_rx_buf_size_and_down_timer_adverts_reach_the_s"
+        "ocket_and_the_router"),
     "instance:linkbeat_use_polling":
-        "tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link",
+        ("tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_n"
+        "etlink_follows_the_link"),
     "instance:lower_prio_no_advert":
         "tests/unit/test_router_answers.py::test_lower_prio_no_advert_keeps_the_garps_and_the_hook",
     "instance:lvs_sync_daemon_inteface":
@@ -382,10 +397,13 @@ REGISTRY = {
         "tests/unit/test_heartbeat_import.py::test_subsecond_deadtime_uses_vrrpv3_and_ucast_peers",
     "instance:unicast_ttl":
         "tests/lab/test_unicast_ttl_lab.py::test_unicast_ttl_keepalived_accepts",
-    "instance:use_ipvlan": "pending: owned elsewhere (kernel helper)",
+    "instance:use_ipvlan":
+        ("refused: this lab's kernel has no ipvlan, so the agent's use of it could not be compared "
+        "with keepalived; use use_vmac"),
     "instance:use_vmac":
         "tests/lab/test_vmac_lab.py::test_use_vmac_matches_keepalived",
-    "instance:use_vmac_addr": "pending: owned elsewhere (kernel helper)",
+    "instance:use_vmac_addr":
+        "tests/lab/test_vmac_lab.py::test_per_vip_vmacs_like_keepalived",
     "instance:v3_checksum_as_v2":
         "tests/unit/test_config_keywords.py::test_instance_keyword_reaches_the_model",
     "instance:version": "tests/unit/test_config.py::test_seed_master_and_backup_load_with_keepalived_values",
@@ -408,7 +426,9 @@ REGISTRY = {
         "e",
     "top:child_wait_time":
         "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
-    "top:garp_group": "pending: owned elsewhere (kernel helper)",
+    "top:garp_group":
+        ("refused: keepalived's per-interface GARP groups are not implemented; use vrrp_garp_interval "
+        "/ vrrp_gna_interval, which the agent applies per interface"),
     "top:global_defs": "tests/unit/test_config.py::test_global_defs_garp_and_instance_override",
     "top:include": "tests/unit/test_config.py::test_include_with_glob_relative_to_the_including_file",
     "top:instance":
@@ -417,7 +437,8 @@ REGISTRY = {
     "top:interface_up_down_delays":
         "tests/lab/test_link_delays_lab.py::test_a_cable_blip_shorter_than_the_down_delay_changes_nothing",
     "top:linkbeat_interfaces":
-        "tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_netlink_follows_the_link",
+        ("tests/unit/test_config_decided.py::test_linkbeat_keywords_are_accepted_with_a_warning_that_n"
+        "etlink_follows_the_link"),
     "top:linkbeat_use_polling":
         "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
     "top:local_address_group":
@@ -441,7 +462,9 @@ REGISTRY = {
     "top:track_file":
         "tests/unit/test_daemon_fake.py::test_a_tracked_file_moves_the_priority_and_a_weight_0_file_fault"
         "s",
-    "top:track_group": "pending: owned elsewhere (kernel helper)",
+    "top:track_group":
+        ("refused: keepalived's track_group only serves static_ipaddress tracking, which the agent "
+        "does not watch (every static entry acts as no_track)"),
     "top:use_pid_dir": "tests/unit/test_config_foreign.py::test_top_level_noop_is_accepted_with_a_warning",
     "top:virtual_server":
         "tests/unit/test_config_foreign.py::test_top_level_block_of_another_subsystem_is_named_at_its_lin"
@@ -464,34 +487,47 @@ REGISTRY = {
         "tests/unit/test_process_delay_autoprio.py::test_terminate_and_fork_delay_hold_the_fault_back",
     "vip:-nodad":
         "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
-    "vip:autojoin": "pending: owned elsewhere (kernel helper)",
+    "vip:autojoin":
+        ("refused: an IPv6 multicast-join flag for host addresses; it has no meaning for a VIP that "
+        "moves: remove it"),
     "vip:brd": "tests/unit/test_config.py::test_vip_options_and_excluded",
     "vip:broadcast": "tests/unit/test_config_keywords.py::test_vip_broadcast_is_brd",
     "vip:dev": "tests/unit/test_config.py::test_vip_options_and_excluded",
-    "vip:home": "pending: owned elsewhere (kernel helper)",
+    "vip:home":
+        "refused: the Mobile IPv6 home-address flag; it has no meaning for a VIP that moves: remove it",
     "vip:label": "tests/unit/test_config.py::test_vip_options_and_excluded",
-    "vip:mngtmpaddr": "pending: owned elsewhere (kernel helper)",
+    "vip:mngtmpaddr":
+        ("refused: an IPv6 temporary-address (privacy) flag for host addresses; it has no meaning for "
+        "a VIP: remove it"),
     "vip:no_track":
         "tests/unit/test_config_kernel.py::test_vip_options_nodad_noprefixroute_preferred_lft_no_track",
     "vip:nodad":
         "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
     "vip:noprefixroute":
         "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
-    "vip:peer": "pending: owned elsewhere (kernel helper)",
+    "vip:peer":
+        "refused: a point-to-point peer address; a VIP is a host address on a shared segment: remove it",
     "vip:preferred_lft":
         "tests/lab/test_vip_options_lab.py::test_vip_options_and_promote_secondaries_match_keepalived",
     "vip:scope": "tests/unit/test_config.py::test_vip_options_and_excluded",
-    "vip:track_group": "pending: owned elsewhere (kernel helper)",
-    "vip:use_vmac": "pending: owned elsewhere (kernel helper)",
+    "vip:track_group":
+        ("refused: keepalived's track_group only serves static_ipaddress tracking, which the agent "
+        "does not watch (every static entry acts as no_track)"),
+    "vip:use_vmac":
+        "tests/lab/test_vmac_lab.py::test_per_vip_vmacs_like_keepalived",
     "global:nftables_counters":
         "tests/unit/test_config_kernel.py::test_nftables_globals",
     "global:nftables_ifindex":
         "tests/unit/test_config_kernel.py::test_nftables_globals",
     "global:nftables_priority":
         "tests/unit/test_config_kernel.py::test_nftables_globals",
-    "global:vrrp_vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
+    "global:vrrp_vmac_garp_intvl":
+        ("refused: periodic GARPs on vMAC interfaces are not implemented; garp_master_refresh repeats "
+        "them on every VIP interface"),
     "global:vrrp_rlimit_rtime": "tests/unit/test_config_decided.py::test_rlimit_warnings_follow_keepalived",
-    "instance:vmac_garp_intvl": "pending: owned elsewhere (kernel helper)",
+    "instance:vmac_garp_intvl":
+        ("refused: periodic GARPs on vMAC interfaces are not implemented; garp_master_refresh repeats "
+        "them on every VIP interface"),
     "instance:vrf":
         "refused: the agent has no VRF binding of an interface-less instance; name the VRF's member "
         "interface with interface, or run the agent under ip vrf exec",

@@ -188,7 +188,7 @@ def test_vip_options_nodad_noprefixroute_preferred_lft_no_track():
     ("nodad -nodad", "nodad and -nodad contradict each other"),
     ("preferred_lft soon", "preferred_lft 'soon' must be a number of seconds or 'forever'"),
     ("preferred_lft", "virtual_ipaddress option 'preferred_lft' needs a value"),
-    ("track_group G", "virtual_ipaddress option 'track_group' is not implemented"),
+    ("track_group G", "virtual_ipaddress option 'track_group' is refused"),
 ])
 def test_bad_vip_options_name_file_and_line(option: str, message: str):
     with pytest.raises(ConfigError) as err:

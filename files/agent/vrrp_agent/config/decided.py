@@ -58,3 +58,44 @@ def check(stmt: Statement, table: Dict[str, Tuple[str, str]]) -> None:
     error = refusal(stmt, table)
     if error is not None:
         raise error
+
+NOT_YET: Dict[str, str] = {
+    # keepalived 2.2.7 keywords of the VRRP half the agent does not carry out (yet), with
+    # the reason and what to use; config/parser.py and config/instance.py refuse them here
+    "autojoin": (
+        "an IPv6 multicast-join flag for host addresses; it has no meaning for a VIP that moves: "
+        "remove it"),
+    "garp_group": (
+        "keepalived's per-interface GARP groups are not implemented; use vrrp_garp_interval / "
+        "vrrp_gna_interval, which the agent applies per interface"),
+    "home": (
+        "the Mobile IPv6 home-address flag; it has no meaning for a VIP that moves: remove it"),
+    "mngtmpaddr": (
+        "an IPv6 temporary-address (privacy) flag for host addresses; it has no meaning for a "
+        "VIP: remove it"),
+    "peer": (
+        "a point-to-point peer address; a VIP is a host address on a shared segment: remove it"),
+    "track_group": (
+        "keepalived's track_group only serves static_ipaddress tracking, which the agent does not "
+        "watch (every static entry acts as no_track)"),
+    "use_ipvlan": (
+        "this lab's kernel has no ipvlan, so the agent's use of it could not be compared with "
+        "keepalived; use use_vmac"),
+    "vmac_addr_prefix": (
+        "the agent names per-VIP vMACs by keepalived 2.2.7's default rule; give the instance's "
+        "name with use_vmac NAME instead"),
+    "vmac_garp_intvl": (
+        "periodic GARPs on vMAC interfaces are not implemented; garp_master_refresh repeats them "
+        "on every VIP interface"),
+    "vmac_prefix": (
+        "the agent names vMACs by keepalived 2.2.7's default rule (vrrp.VRID, vrrpN.VRID); give a "
+        "name with use_vmac NAME instead"),
+    "vrrp_vmac_garp_intvl": (
+        "periodic GARPs on vMAC interfaces are not implemented; garp_master_refresh repeats them "
+        "on every VIP interface"),
+}
+
+
+def not_yet(stmt: Statement, keyword: str, what: str = "") -> Exception:
+    """The FILE:LINE error for one of NOT_YET's keywords (WHAT: e.g. "virtual_ipaddress option ")."""
+    return stmt.error(f"{what}'{keyword}' is refused: {NOT_YET[keyword]}")

@@ -80,7 +80,7 @@ def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:
     while i < len(words):
         opt = words[i]
         if opt in VIP_OPTIONS_NOT_IMPLEMENTED:
-            raise stmt.error(f"virtual_ipaddress option '{opt}' is not implemented by the agent yet")
+            raise decided.not_yet(stmt, opt, "virtual_ipaddress option ")
         if opt in VIP_FLAGS:
             flags.add(opt)
             i += 1
@@ -277,7 +277,7 @@ def build_instance(stmt: Statement, gdefs: GlobalDefs, warnings: List[str]) -> I
         elif s.keyword in decided.INSTANCE:
             decided.check(s, decided.INSTANCE)
         elif s.keyword in NOT_IMPLEMENTED:
-            raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
+            raise decided.not_yet(s, s.keyword)
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in vrrp_instance")
     return _assemble(stmt, name, raw, gdefs, warnings)

@@ -3,8 +3,8 @@
 Rules:
 - Every keyword is either handled, or a keyword of another keepalived
   subsystem (foreign.py: refused with what it is and what to do, or a
-  documented no-op), or a known keepalived keyword the agent does not
-  implement yet (error: "... does not implement yet"), or unknown (error).
+  documented no-op), or a known keepalived keyword the agent refuses by
+  decision (error with the reason: config/decided.py), or unknown (error).
   Nothing is silently ignored, except `preempt` (a keepalived no-op).
 - keepalived's defaults: priority 100, but `state MASTER` without a priority
   line means 255 (address owner); advert_int 1 s; version = vrrp_version
@@ -131,7 +131,7 @@ def _build(path: str, stmts: List[Statement], files: List[str], lex_warnings: Li
                 raise stmt.error(f"{stmt.keyword} appears twice")
             statics[stmt.keyword] = STATIC_BLOCKS[stmt.keyword](stmt)
         elif stmt.keyword in NOT_IMPLEMENTED_TOP:
-            raise stmt.error(f"'{stmt.keyword}' is a keepalived keyword the agent does not implement yet")
+            raise decided.not_yet(stmt, stmt.keyword)
         else:
             raise stmt.error(f"unknown keyword '{stmt.keyword}' at top level")
     instances = [build_instance(stmt, gdefs, warnings) for stmt in instance_stmts]
@@ -255,7 +255,7 @@ def _global_defs(stmt: Statement, warnings: List[str]) -> GlobalDefs:
         elif s.keyword in decided.GLOBAL:
             decided.check(s, decided.GLOBAL)
         elif s.keyword in NOT_IMPLEMENTED_GLOBAL:
-            raise s.error(f"'{s.keyword}' is a keepalived keyword the agent does not implement yet")
+            raise decided.not_yet(s, s.keyword)
         else:
             raise s.error(f"unknown keyword '{s.keyword}' in global_defs")
     alerts.finish_globals(stmt, values, warnings)
