@@ -23,6 +23,10 @@ Driver rules:
   counted and dropped; nothing from the wire can raise out of the loop.
   Every pending datagram is read per wakeup. An advert with the bytes of the
   last one its instance accepted skips decoding and checks (fastpath.py).
+- Masters with the same advert interval send from one tick: when a master's
+  timer is armed, its next advert is brought forward to the latest tick of
+  its interval's grid that is not later (router.advance_advert), so a
+  backup of many instances receives them in a burst, read in few wakeups.
 - A timer that would move later (a backup's master-down timer, pushed back
   by every advert) is left where it is: it fires early, finds nothing due
   and is re-armed then, so a backup touches the timer heap about once per
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import sys
 from signal import SIGHUP, SIGINT, SIGTERM
@@ -75,6 +80,8 @@ class Driver:
         self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
         self.discards["vrid"] = 0
+        self.ticks: Dict[int, float] = {}
+        """Advert interval (cs) -> one time on the grid its masters send on."""
         self.unbound = asyncio.Event()
         """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
 
@@ -142,7 +149,11 @@ class Driver:
 
     # ------------------------------------------------------------------ timers
     def arm(self, inst: Instance) -> None:
-        deadline = inst.router.next_deadline()
+        router = inst.router
+        due = router.advert_due
+        if due is not None:
+            self._align(router, due)
+        deadline = router.next_deadline()
         at = inst.timer_at
         if deadline == at or (deadline is not None and at is not None and at < deadline):
             return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
@@ -150,6 +161,15 @@ class Driver:
         if deadline is not None:
             inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
             inst.timer_at = deadline
+
+    def _align(self, router: Any, due: float) -> None:
+        """Put a master's next advert on its interval's tick grid (never later)."""
+        period_cs = router.params.adver_int_cs
+        anchor = self.ticks.setdefault(period_cs, due)
+        period = period_cs / 100.0
+        tick = anchor + math.floor((due - anchor) / period + 1e-9) * period  # float-safe floor
+        if due - tick > period / 100 and tick > self.rt.loop.time():  # on the grid: leave it
+            router.advance_advert(tick)
 
     def cancel_timer(self, inst: Instance) -> None:
         if inst.timer is not None:
@@ -161,7 +181,11 @@ class Driver:
         now = max(self.rt.loop.time(), inst.timer_at or 0.0)
         inst.timer = None
         inst.timer_at = None
-        self.transitions.apply(inst, inst.router.on_timer(now))
+        actions = inst.router.on_timer(now)
+        if len(actions) == 1 and type(actions[0]) is SendAdvert:
+            self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
+        elif actions:
+            self.transitions.apply(inst, actions)
         self.arm(inst)
 
     # ----------------------------------------------------------------- receive
