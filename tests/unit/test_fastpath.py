@@ -214,3 +214,24 @@ def test_rfc5798_6_4_3_masters_of_one_interval_send_on_one_tick_never_later(tmp_
     assert any(gap < 0.1 - 1e-3 for gap in gaps), gaps  # it joined the tick early, once
     on_tick = {round(t, 6) for t in times[51]}
     assert all(round(t, 6) in on_tick for t in times[52][2:-1]), (times[51], times[52])
+
+
+# ------------------------------------------------------------------ the early-armed backup timer
+def test_rfc5798_6_4_2_a_backup_armed_early_takes_over_at_master_down_not_before(tmp_path):
+    agent = _backup(tmp_path)
+
+    async def scenario():
+        await agent.start()
+        await _send(agent, datagram(advert()))
+        inst = agent.daemon.instances[0]
+        due = inst.router.next_deadline()  # Master_Down_Timer (RFC 5798 §6.4.2)
+        assert inst.timer_at <= due - 0.001  # armed early (epoll rounds up), or lazily earlier
+        await _send(agent, datagram(advert(priority=0)))  # the master leaves: Skew_Time
+        skew_due = inst.router.next_deadline()
+        assert skew_due < due
+        await asyncio.sleep(0.5)
+        assert inst.router.state == "MASTER"
+        assert inst.router.last_transition == pytest.approx(skew_due, abs=1e-9)
+        await agent.stop()
+
+    run(scenario)

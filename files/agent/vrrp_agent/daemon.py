@@ -27,6 +27,10 @@ Driver rules:
   timer is armed, its next advert is brought forward to the latest tick of
   its interval's grid that is not later (router.advance_advert), so a
   backup of many instances receives them in a burst, read in few wakeups.
+- A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
+  milliseconds, rounded up, so a timer fires up to 1 ms late. When the
+  master-down (or skew) time is then less than that away, the loop waits it
+  out with a precise sleep (≤ 1 ms, only when a backup is about to act).
 - A timer that would move later (a backup's master-down timer, pushed back
   by every advert) is left where it is: it fires early, finds nothing due
   and is re-armed then, so a backup touches the timer heap about once per
@@ -42,6 +46,7 @@ import logging
 import math
 import socket
 import sys
+import time
 from signal import SIGHUP, SIGINT, SIGTERM
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -53,7 +58,7 @@ from vrrp_agent.events import EventBus
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
-from vrrp_agent.router import INIT, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged
+from vrrp_agent.router import BACKUP, INIT, Action, AddVips, Announce, DelVips, SendAdvert, StateChanged
 from vrrp_agent.runtime import Adapters, Runtime
 from vrrp_agent.transitions import Transitions
 from vrrp_agent.vips import VipKeeper, read_held_vips
@@ -63,6 +68,7 @@ __all__ = ["Daemon", "Driver", "read_held_vips"]
 log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
 GIL_SWITCH_S = 0.0005
+EPOLL_ROUNDING_S = 0.001
 
 
 class Driver:
@@ -154,6 +160,8 @@ class Driver:
         if due is not None:
             self._align(router, due)
         deadline = router.next_deadline()
+        if deadline is not None and router.state == BACKUP:
+            deadline -= EPOLL_ROUNDING_S  # _fire waits out the rest precisely
         at = inst.timer_at
         if deadline == at or (deadline is not None and at is not None and at < deadline):
             return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
@@ -179,6 +187,10 @@ class Driver:
 
     def _fire(self, inst: Instance) -> None:
         now = max(self.rt.loop.time(), inst.timer_at or 0.0)
+        due = inst.router.next_deadline()
+        if inst.router.state == BACKUP and due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
+            time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
+            now = max(self.rt.loop.time(), due)
         inst.timer = None
         inst.timer_at = None
         actions = inst.router.on_timer(now)
