@@ -235,3 +235,18 @@ def test_rfc5798_6_4_2_a_backup_armed_early_takes_over_at_master_down_not_before
         await agent.stop()
 
     run(scenario)
+
+
+# ------------------------------------------------------------------ the optional event loop
+def test_the_event_loop_choice_is_checked_and_asyncio_is_the_default():
+    import logging
+
+    from vrrp_agent import cli
+    from vrrp_agent.errors import VrrpError
+
+    assert cli.DEFAULT_EVENT_LOOP == "asyncio"
+    policy = asyncio.get_event_loop_policy()
+    cli._use_event_loop("asyncio", logging.getLogger("test"))
+    assert asyncio.get_event_loop_policy() is policy
+    with pytest.raises(VrrpError, match="VRRP_AGENT_EVENT_LOOP=uv: expected asyncio, uvloop or auto"):
+        cli._use_event_loop("uv", logging.getLogger("test"))
