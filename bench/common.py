@@ -38,6 +38,9 @@ TIMERS: Dict[str, dict] = {
 # The agent logs at info in the bench (the lab default is debug).
 AGENT_ARGS = ("--log-level", "info")
 TICK = os.sysconf("SC_CLK_TCK")
+# The interpreter the agent runs under (bench/cpu.py --agent-python: e.g. Debian's
+# /usr/bin/python3, the one python3-uvloop is built for).
+AGENT_PYTHON = sys.executable
 
 Daemon = Union[Agent, Keepalived]
 
@@ -47,7 +50,7 @@ def start_engine(lab: Lab, engine: str, node: int, priority: int, timers: dict,
     """Start ENGINE on NODE with one VI_1 instance (TIMERS) or the given CONFIG text."""
     if engine == "agent":
         text = config or agent_instance(priority=priority, **timers)
-        return Agent(lab.node(node), text, extra_args=AGENT_ARGS)
+        return Agent(lab.node(node), text, extra_args=AGENT_ARGS, python=AGENT_PYTHON)
     text = config or keepalived_instance(priority=priority, **timers)
     return Keepalived(lab.node(node), text)
 

@@ -24,6 +24,7 @@ import time
 from contextlib import ExitStack
 from typing import Callable, Dict, List
 
+import common
 from common import (
     ENGINES,
     Lab,
@@ -148,7 +149,10 @@ def main() -> int:
     parser.add_argument("--instances", default="1,255", help="comma-separated instance counts")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--agent-python", default=common.AGENT_PYTHON,
+                        help="interpreter for the agent (the event loop: VRRP_AGENT_EVENT_LOOP)")
     args = parser.parse_args()
+    common.AGENT_PYTHON = args.agent_python
     counts = [int(x) for x in args.instances.split(",")]
     res = measure(counts, args.seconds, lambda line: print(line, flush=True), args.rounds)
     print()

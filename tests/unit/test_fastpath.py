@@ -8,7 +8,7 @@ import asyncio
 import socket
 import struct
 from types import SimpleNamespace
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import pytest
 from fakehost import FakeLan
@@ -211,3 +211,71 @@ def test_skip_check_adv_addr_replay_compares_against_the_master_of_now():
     assert fastpath.match4({51: inst}, data) is inst
     inst.receive_same(10.1)  # from a router that is not the master of now: compared
     assert inst.counters["address_list_mismatch"] == 2
+
+
+# ------------------------------------------------------------------ one tick per interval
+def test_rfc5798_6_4_3_masters_of_one_interval_send_on_one_tick_never_later(tmp_path):
+    lan = FakeLan()
+    agent = Agent(lan.host("n1", "198.51.100.1"), instance(priority=255), tmp_path)
+    sent: List[Tuple[float, int]] = []
+    deliver = lan.deliver
+
+    def watching(sender: Any, payload: bytes, dst: str) -> None:
+        sent.append((asyncio.get_event_loop().time(), payload[1]))
+        deliver(sender, payload, dst)
+
+    lan.deliver = watching  # type: ignore[method-assign]
+
+    async def scenario():
+        await agent.start()
+        await asyncio.sleep(0.537)  # the second instance starts out of phase
+        agent.conf.write_text(instance(priority=255) + instance(name="VI_2", vrid=52, priority=255,
+                                                                vips=("198.51.100.101/24",)))
+        await agent.daemon.reload()
+        await asyncio.sleep(1.0)
+        await agent.stop()
+
+    run(scenario)
+    times = {vrid: [t for t, v in sent if v == vrid] for vrid in (51, 52)}
+    assert len(times[52]) >= 8
+    gaps = [b - a for a, b in zip(times[52], times[52][1:-1])]  # the last one: priority 0
+    assert all(gap <= 0.1 + 1e-6 for gap in gaps), gaps  # never later than the interval
+    assert any(gap < 0.1 - 1e-3 for gap in gaps), gaps  # it joined the tick early, once
+    on_tick = {round(t, 6) for t in times[51]}
+    assert all(round(t, 6) in on_tick for t in times[52][2:-1]), (times[51], times[52])
+
+
+# ------------------------------------------------------------------ the early-armed backup timer
+def test_rfc5798_6_4_2_a_backup_armed_early_takes_over_at_master_down_not_before(tmp_path):
+    agent = _backup(tmp_path)
+
+    async def scenario():
+        await agent.start()
+        await _send(agent, datagram(advert()))
+        inst = agent.daemon.instances[0]
+        due = inst.router.next_deadline()  # Master_Down_Timer (RFC 5798 §6.4.2)
+        assert inst.timer_at <= due - 0.001  # armed early (epoll rounds up), or lazily earlier
+        await _send(agent, datagram(advert(priority=0)))  # the master leaves: Skew_Time
+        skew_due = inst.router.next_deadline()
+        assert skew_due < due
+        await asyncio.sleep(0.5)
+        assert inst.router.state == "MASTER"
+        assert inst.router.last_transition == pytest.approx(skew_due, abs=1e-9)
+        await agent.stop()
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------ the optional event loop
+def test_the_event_loop_choice_is_checked_and_asyncio_is_the_default():
+    import logging
+
+    from vrrp_agent import cli
+    from vrrp_agent.errors import VrrpError
+
+    assert cli.DEFAULT_EVENT_LOOP == "asyncio"
+    policy = asyncio.get_event_loop_policy()
+    cli._use_event_loop("asyncio", logging.getLogger("test"))
+    assert asyncio.get_event_loop_policy() is policy
+    with pytest.raises(VrrpError, match="VRRP_AGENT_EVENT_LOOP=uv: expected asyncio, uvloop or auto"):
+        cli._use_event_loop("uv", logging.getLogger("test"))

@@ -361,3 +361,16 @@ def test_rfc5798_6_4_2_a_lower_master_that_stops_is_replaced_advert_first():
     r.on_advert(advert(0), HIGHER_IP, 0.6)  # it leaves (priority 0): nothing to make before break
     actions = r.on_timer(r.next_deadline())
     assert kinds(actions)[0] is SendAdvert and r.state == MASTER
+
+
+def test_rfc5798_6_4_3_the_next_advert_can_be_brought_forward_never_later():
+    r = router(priority=255, version=3, adver_int_cs=10)
+    assert r.advert_due is None
+    r.start(0.0)
+    assert r.advert_due == pytest.approx(0.1)
+    r.advance_advert(0.2)
+    assert r.advert_due == pytest.approx(0.1)
+    r.advance_advert(0.05)
+    assert r.advert_due == pytest.approx(0.05)
+    assert kinds(r.on_timer(0.05)) == [SendAdvert]
+    assert r.advert_due == pytest.approx(0.15)

@@ -236,7 +236,32 @@ def cmd_run(args: argparse.Namespace) -> int:
                         control_group=args.control_group, metrics_listen=args.metrics_listen)
         return await daemon.run()
 
+    _use_event_loop(os.environ.get(EVENT_LOOP_ENV, DEFAULT_EVENT_LOOP), log)
     return asyncio.run(_main())
+
+
+EVENT_LOOP_ENV = "VRRP_AGENT_EVENT_LOOP"
+DEFAULT_EVENT_LOOP = "asyncio"
+
+
+def _use_event_loop(choice: str, log: logging.Logger) -> None:
+    """asyncio's own loop, or python3-uvloop ("uvloop"; "auto": when it is installed).
+
+    Optional: the agent needs nothing beyond python3 and pyroute2 (docs/benchmarks.md
+    has the figures both ways).
+    """
+    if choice not in ("asyncio", "uvloop", "auto"):
+        raise VrrpError(f"{EVENT_LOOP_ENV}={choice}: expected asyncio, uvloop or auto")
+    if choice == "asyncio":
+        return
+    try:
+        import uvloop  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        if choice == "uvloop":
+            raise VrrpError(f"{EVENT_LOOP_ENV}=uvloop: python3-uvloop is not installed") from None
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    log.info("event loop: uvloop %s", getattr(uvloop, "__version__", "?"))
 
 
 def _usable_state_dir(path: str, log: logging.Logger) -> Optional[str]:

@@ -25,6 +25,14 @@ Driver rules:
   counted and dropped; nothing from the wire can raise out of the loop.
   Every pending datagram is read per wakeup. An advert with the bytes of the
   last one its instance accepted skips decoding and checks (fastpath.py).
+- Masters with the same advert interval send from one tick: when a master's
+  timer is armed, its next advert is brought forward to the latest tick of
+  its interval's grid that is not later (router.advance_advert), so a
+  backup of many instances receives them in a burst, read in few wakeups.
+- A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
+  milliseconds, rounded up, so a timer fires up to 1 ms late. When the
+  master-down (or skew) time is then less than that away, the loop waits it
+  out with a precise sleep (≤ 1 ms, only when a backup is about to act).
 - A timer that would move later (a backup's master-down timer, pushed back
   by every advert) is left where it is: it fires early, finds nothing due
   and is re-armed then, so a backup touches the timer heap about once per
@@ -39,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import socket
 import sys
 import time
@@ -60,6 +69,7 @@ from vrrp_agent.linkdelays import LinkDelays
 from vrrp_agent.operations import Operations
 from vrrp_agent.routed import LeaseRenewer, withdraw_first
 from vrrp_agent.router import (
+    BACKUP,
     INIT,
     Action,
     AddVips,
@@ -80,6 +90,7 @@ __all__ = ["Daemon", "Driver", "read_held_vips"]
 log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
 GIL_SWITCH_S = 0.0005
+EPOLL_ROUNDING_S = 0.001
 
 
 class Driver:
@@ -98,6 +109,8 @@ class Driver:
         self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
         self.discards["vrid"] = 0
+        self.ticks: Dict[int, float] = {}
+        """Advert interval (cs) -> one time on the grid its masters send on."""
         self.unbound = asyncio.Event()
         """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
         self.leases = LeaseRenewer(rt, vips)
@@ -182,7 +195,13 @@ class Driver:
 
     # ------------------------------------------------------------------ timers
     def arm(self, inst: Instance) -> None:
-        deadline = inst.router.next_deadline()
+        router = inst.router
+        due = router.advert_due
+        if due is not None:
+            self._align(router, due)
+        deadline = router.next_deadline()
+        if deadline is not None and router.state == BACKUP:
+            deadline -= EPOLL_ROUNDING_S  # _fire waits out the rest precisely
         at = inst.timer_at
         if deadline == at or (deadline is not None and at is not None and at < deadline):
             return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
@@ -190,6 +209,15 @@ class Driver:
         if deadline is not None:
             inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
             inst.timer_at = deadline
+
+    def _align(self, router: Any, due: float) -> None:
+        """Put a master's next advert on its interval's tick grid (never later)."""
+        period_cs = router.params.adver_int_cs
+        anchor = self.ticks.setdefault(period_cs, due)
+        period = period_cs / 100.0
+        tick = anchor + math.floor((due - anchor) / period + 1e-9) * period  # float-safe floor
+        if due - tick > period / 100 and tick > self.rt.loop.time():  # on the grid: leave it
+            router.advance_advert(tick)
 
     def cancel_timer(self, inst: Instance) -> None:
         if inst.timer is not None:
@@ -202,9 +230,17 @@ class Driver:
         now = max(clock, inst.timer_at or 0.0)
         if self.wire.auto_priority is not None and inst.timer_at is not None:
             self.wire.late(clock - inst.timer_at)
+        due = inst.router.next_deadline()
+        if inst.router.state == BACKUP and due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
+            time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
+            now = max(self.rt.loop.time(), due)
         inst.timer = None
         inst.timer_at = None
-        self.transitions.apply(inst, inst.router.on_timer(now))
+        actions = inst.router.on_timer(now)
+        if len(actions) == 1 and type(actions[0]) is SendAdvert:
+            self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
+        elif actions:
+            self.transitions.apply(inst, actions)
         self.arm(inst)
 
     # ----------------------------------------------------------------- receive

@@ -13,6 +13,10 @@ Rules:
   Advertisement decoded then (Instance.receive_same). Anything else, by one
   byte, takes the full path: split_ipv4, decode, check_for_instance, every
   drop counted by reason. The guard functions stay the one place checks live.
+- So every check must be a function of those bytes and the instance config
+  (TTL bounds, unicast source and peers included). A check that also reads
+  run-time state or the clock must not be skipped: run it before the fast
+  path, or clear `Instance.accepted` when that state changes.
 - One entry per instance: the last advert it accepted, whatever its source.
   Instance.receive sets it when every check passed; a reconfigure drops it.
 - A hit costs a comparison of bytes (one slice for IPv4): no decode, no

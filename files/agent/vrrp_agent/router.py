@@ -115,6 +115,21 @@ class Router:
         ]
         return min(due) if due else None
 
+    @property
+    def advert_due(self) -> Optional[float]:
+        """When a master's next periodic advert is due (None unless master)."""
+        return self._adver_at if self.state == MASTER else None
+
+    def advance_advert(self, at: float) -> None:
+        """Bring the next periodic advert forward to AT, never later (issue 14).
+
+        The driver sends the masters of one interval from one tick: a new master
+        (or one restarted after a stall) joins it by sending one advert up to one
+        interval early, which a backup takes as any advert (RFC 5798 §6.4.2).
+        """
+        if self._adver_at is not None and at < self._adver_at:
+            self._adver_at = at
+
     def skew_time_s(self) -> float:
         return skew_time_s(self.params.version, self.effective_priority, self.master_adver_int_cs)
 
