@@ -486,8 +486,8 @@ class Daemon:
         overrides = self.operations.load_overrides()
         wait_s = startup_wait_s(g, self.rt.adapters.uptime())
         if wait_s > 0:
-            log.info("vrrp_startup_delay/vrrp_delay_after_boot: waiting %.1f s before starting "
-                     "instances", wait_s)
+            which = "vrrp_startup_delay" if wait_s <= g.startup_delay_s else "vrrp_delay_after_boot"
+            log.info("%s: waiting %.1f s before starting instances", which, wait_s)
             try:
                 await asyncio.wait_for(self.stopping.wait(), wait_s)
             except asyncio.TimeoutError:
