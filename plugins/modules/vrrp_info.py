@@ -148,6 +148,11 @@ vrrp_instances:
     override:
       description: V(takeover), V(standby) or null.
       type: str
+    announce:
+      description:
+        - How the VIPs are announced, C({mode: garp}), or for C(vrrp_announce=bgp) C({mode: bgp, dev, lease_s,
+          announced}) with the host routes announced now (docs/bgp.md).
+      type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -13,7 +13,8 @@ Rules:
   once, not after duplicate address detection (which would also fail while
   the old master still holds it).
 - A routed VIP (`announce bgp`) is added with a valid/preferred lifetime (its
-  lease); adding it again renews the lease (`replace`). The announce device
+  lease); adding it again renews the lease (`replace`). 0.7.2 drops the
+  lifetime keywords of addr(), so there the message is built by hand. The announce device
   is a dummy interface, created (and set up) if it is missing.
 """
 
@@ -96,12 +97,57 @@ class Netlink:
         if vip.scope:
             kwargs["scope"] = SCOPES[vip.scope]
         if lease_s > 0:
-            kwargs["valid_lft"] = kwargs["preferred_lft"] = lease_s
-            if not self._nl("add", kwargs, _IDEMPOTENT_ADD):
-                self._nl("replace", kwargs, set())
-                return False
-            return True
+            return self._add_leased(kwargs, lease_s)
         return self._nl("add", kwargs, _IDEMPOTENT_ADD)
+
+    def _add_leased(self, kwargs: Dict[str, Any], lease_s: int) -> bool:
+        """Add with a valid/preferred lifetime; renew it when the address is there.
+
+        pyroute2 0.9.x (asyncio core) takes valid_lft/preferred_lft in addr();
+        0.7.2 accepts and drops them, so there the request is built by hand
+        (ifaddrmsg + IFA_CACHEINFO through nlm_request, which 0.9.x's sync API lacks)."""
+        import pyroute2
+
+        if hasattr(pyroute2, "AsyncIPRoute"):
+            leased = dict(kwargs, valid_lft=lease_s, preferred_lft=lease_s)
+            if self._nl("add", leased, _IDEMPOTENT_ADD):
+                return True
+            self._nl("replace", leased, set())
+            return False
+        if self._nl_leased(kwargs, lease_s, replace=False):
+            return True
+        self._nl_leased(kwargs, lease_s, replace=True)
+        return False
+
+    def _nl_leased(self, kwargs: Dict[str, Any], lease_s: int, replace: bool) -> bool:
+        """pyroute2 0.7.2: RTM_NEWADDR with IFA_CACHEINFO; False if it exists (not replace)."""
+        from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
+        from pyroute2.netlink.exceptions import NetlinkError
+        from pyroute2.netlink.rtnl import RTM_NEWADDR
+        from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+
+        address = kwargs["address"]
+        msg = ifaddrmsg()
+        msg["family"] = socket.AF_INET6 if ":" in address else socket.AF_INET
+        msg["prefixlen"] = kwargs["prefixlen"]
+        msg["index"] = kwargs["index"]
+        msg["flags"] = kwargs.get("flags", 0)
+        msg["scope"] = kwargs.get("scope", 0)
+        attrs = [["IFA_ADDRESS", address]]
+        if msg["family"] == socket.AF_INET:
+            attrs.append(["IFA_LOCAL", address])
+        attrs.append(["IFA_CACHEINFO", {"ifa_preferred": lease_s, "ifa_valid": lease_s,
+                                        "cstamp": 0, "tstamp": 0}])
+        msg["attrs"] = attrs
+        flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
+        try:
+            self.ipr().nlm_request(msg, msg_type=RTM_NEWADDR, msg_flags=flags)
+        except NetlinkError as exc:
+            if exc.code in _IDEMPOTENT_ADD and not replace:
+                return False
+            raise SystemFailure(f"netlink addr add {address}/{kwargs['prefixlen']} (lease {lease_s} s): "
+                                f"{exc.code} {errno.errorcode.get(exc.code, '')}") from exc
+        return True
 
     def ensure_dummy(self, name: str) -> int:
         """The ifindex of the dummy interface `name`, created and set up if missing."""
