@@ -150,8 +150,8 @@ vrrp_instances:
       type: str
     announce:
       description:
-        - How the VIPs are announced, C({mode: garp}), or for C(vrrp_announce=bgp) C({mode: bgp, dev, lease_s,
-          announced}) with the host routes announced now (docs/bgp.md).
+        - "How the VIPs are announced: C(mode) V(garp), or V(bgp) (docs/bgp.md) with C(dev), C(lease_s) and
+          C(announced), the host routes announced now."
       type: dict
 """
 
