@@ -114,4 +114,5 @@ def role_shape(inst):
         "effective_priority": inst.get("effective_priority"),
         "master_ip": inst.get("master_ip"),
         "override": inst.get("override"),
+        "announce": inst.get("announce") or {"mode": "garp"},
     }

@@ -148,6 +148,11 @@ vrrp_instances:
     override:
       description: V(takeover), V(standby) or null.
       type: str
+    announce:
+      description:
+        - "How the VIPs are announced: C(mode) V(garp), or V(bgp) (docs/bgp.md) with C(dev), C(lease_s) and
+          C(announced), the host routes announced now."
+      type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -64,3 +64,20 @@ def test_a_foreign_network_in_the_subnet_is_named_and_kept():
     finally:
         subprocess.run(["podman", "network", "rm", "-f", foreign], capture_output=True)
         remove_network(ours)
+
+
+def test_a_part_of_the_subnet_held_by_a_live_lab_holds_the_whole_and_the_reverse():
+    """The routed scenario holds /26s of the lab's /24: a run wanting the /24 waits for
+    them (and a /26 waits for a /24), instead of failing on podman's overlap error."""
+    part, whole = f"vl{uuid.uuid4().hex[:6]}-a", f"vl{uuid.uuid4().hex[:6]}-net"
+    try:
+        create_network(part, os.getpid(), subnet="198.51.100.64/26")
+        with pytest.raises(PodLabError, match=f"{part} .* still holds {SUBNET}"):
+            create_network(whole, os.getpid(), wait=0.5)
+        remove_network(part)
+        create_network(whole, os.getpid(), wait=0.5)
+        with pytest.raises(PodLabError, match=f"{whole} .* still holds 198.51.100.64/26"):
+            create_network(part, os.getpid(), wait=0.5, subnet="198.51.100.64/26")
+    finally:
+        remove_network(part)
+        remove_network(whole)

@@ -261,8 +261,8 @@ def member_config(lab: RoutedLab, member: Member, priority: int, lease_s: int = 
     peers = "".join(f"        {m.ip4}\n" for m in lab.members if m is not member)
     script, track = "", ""
     if track_session:
-        script = (f"vrrp_script bgp_session {{\n    script \"{SESSION_SCRIPT} --vty-socket "
-                  f"{member.frr.dir}\"\n    interval 1\n    fall 1\n    rise 1\n}}\n")
+        script = (f"vrrp_script bgp_session {{\n    script \"{SESSION_SCRIPT}\"\n"
+                  "    interval 1\n    fall 1\n    rise 1\n}\n")
         track = "    track_script {\n        bgp_session\n    }\n"
     return (script + "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n"
             f"    virtual_router_id 51\n    priority {priority}\n    advert_int {advert_int}\n"

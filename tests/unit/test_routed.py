@@ -14,6 +14,7 @@ from vrrp_agent.errors import ConfigError
 from vrrp_agent.metrics import render
 from vrrp_agent.routed import renew_period_s, withdraw_first
 from vrrp_agent.router import BACKUP, FAULT, MASTER, DelVips, SendAdvert, StateChanged
+from vrrp_agent.status import render_table
 
 VIP = "198.51.100.200"
 ROUTED = "    announce bgp dev vrrp-bgp lease 3\n"
@@ -109,6 +110,9 @@ def test_a_routed_master_holds_the_vip_on_the_announce_device_with_a_renewed_lea
         status = a1.status()["announce"]
         assert status == {"mode": "bgp", "dev": "vrrp-bgp", "lease_s": 3, "announced": [f"{VIP}/32"]}
         assert a2.status()["announce"]["announced"] == []
+        table = render_table(a1.daemon.status())
+        assert f"VI_1 announce: bgp on vrrp-bgp: {VIP}/32" in table
+        assert "VI_1 announce: bgp on vrrp-bgp: nothing (not master)" in render_table(a2.daemon.status())
         text = render(a1.daemon.status())
         assert 'vrrp_instance_announced_routes{instance="VI_1",interface="eth0",vrid="51",' \
                'family="ipv4",dev="vrrp-bgp"} 1' in text

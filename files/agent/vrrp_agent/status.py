@@ -125,6 +125,10 @@ def render_table(doc: Dict[str, Any]) -> str:
         resources = ", ".join(_resource_text(r) for r in i.get("resources") or [])
         if resources:
             lines.append(f"{i['name']} resources: {resources}")
+        announce = i.get("announce") or {}
+        if announce.get("mode") == "bgp":
+            routes = ", ".join(announce["announced"]) or "nothing (not master)"
+            lines.append(f"{i['name']} announce: bgp on {announce['dev']}: {routes}")
     agent = doc["agent"]
     lines.append("")
     lines.append(f"agent {agent['version']} pid {agent['pid']} up {_ago(agent['uptime_s'])}"

@@ -49,3 +49,6 @@ def test_role_shape_keeps_the_roles_keys():
                                 "unicast_peers": [], "state": "MASTER", "effective_priority": 100,
                                 "master_ip": "198.51.100.11", "override": None})
     assert shaped["advert_int"] == 1 and shaped["priority"] == 100 and shaped["vips"] == ["198.51.100.100/24"]
+    assert shaped["announce"] == {"mode": "garp"}
+    routed = client.role_shape({"announce": {"mode": "bgp", "dev": "lo", "lease_s": 3, "announced": []}})
+    assert routed["announce"]["mode"] == "bgp"

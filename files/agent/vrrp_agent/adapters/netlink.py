@@ -17,7 +17,8 @@ Rules:
   VIP is deprecated (preferred_lft 0) unless `preferred_lft` says otherwise,
   as keepalived does: it is not picked as a source address.
 - A routed VIP (`announce bgp`) is added with a valid/preferred lifetime (its
-  lease); adding it again renews the lease (`replace`). The announce device
+  lease); adding it again renews the lease (`replace`). 0.7.2 drops the
+  lifetime keywords of addr(), so there the message is built by hand. The announce device
   is a dummy interface, created (and set up) if it is missing.
 """
 
