@@ -1,7 +1,7 @@
 # `make molecule-routed`: the routed scenario (vrrp_announce bgp, docs/bgp.md) on
 # three --internal podman networks (198.51.100.0/26, .64/26, .128/26: held like
 # any lab subnet, tests/ansible/podlab.py) joined by an FRR router container.
-# Not in `make test` (several minutes); run it when the routed mode changes.
+# Run by `make test` after the other scenarios (about 3 minutes).
 .PHONY: molecule-routed
 
 molecule-routed: venv collections
@@ -16,3 +16,5 @@ molecule-routed: venv collections
 	  export VRRP_LAB_IMAGE=$$image VRRP_LAB_NET=$$net VRRP_LAB_PREFIX=$$prefix PATH=$(CURDIR)/$(VENV)/bin:$$PATH; \
 	  $(VENV)/bin/molecule reset -s $$s >/dev/null 2>&1 || true; \
 	  $(VENV)/bin/molecule test -s $$s
+
+TEST_TARGETS += molecule-routed
