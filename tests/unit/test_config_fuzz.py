@@ -65,7 +65,7 @@ def _check(tmp_path: Path, text: str) -> None:
         assert re.match(r".+:\d+: ", str(exc)) or "fuzz.conf" in str(exc), str(exc)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=config_text())
 def test_generated_configs_load_or_raise_config_error_with_file_line(tmp_path, text):
     _check(tmp_path, text)
