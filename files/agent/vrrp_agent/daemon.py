@@ -43,6 +43,7 @@ from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.operations import Operations
 from vrrp_agent.router import (
+    BACKUP,
     INIT,
     Action,
     AddVips,
@@ -154,11 +155,33 @@ class Driver:
         inst.timer_at = None
 
     def _fire(self, inst: Instance) -> None:
-        now = max(self.rt.loop.time(), inst.timer_at or 0.0)
+        due = inst.timer_at or 0.0
         inst.timer = None
         inst.timer_at = None
+        if inst.router.state == BACKUP and self._drained_past(inst):
+            return
+        now = max(self.rt.loop.time(), due)
         self.transitions.apply(inst, inst.router.on_timer(now))
         self.arm(inst)
+
+    def _drained_past(self, inst: Instance) -> bool:
+        """A backup's timer fired: first read what is already queued (RFC 5798 §6.4.2).
+
+        After a stall (SIGSTOP, a long pause) the timer can run before the adverts
+        that arrived meanwhile; deciding "master down" without them made a thawed
+        backup take over, then yield to a queued advert from before its stall and
+        leave nobody with the VIP for a master-down interval (nemesis seed
+        1617314694). True if the adverts moved the deadline past now (re-armed).
+        """
+        io = self.io.get((inst.cfg.interface, inst.cfg.family))
+        if io is None:
+            return False
+        self.on_readable(io)
+        deadline = inst.router.next_deadline()
+        if deadline is not None and deadline > self.rt.loop.time():
+            self.arm(inst)
+            return True
+        return False
 
     # ----------------------------------------------------------------- receive
     def on_readable(self, io: Any) -> None:

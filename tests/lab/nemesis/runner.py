@@ -70,7 +70,8 @@ def _play(cluster: Cluster, faults: List[Fault], t0: float, applied: List[checke
 def _excerpt(pcap: Path, lo: float, hi: float, lines: int = 20) -> List[str]:
     text = subprocess.run(["tcpdump", "-n", "-tt", "-r", str(pcap)], capture_output=True,
                           text=True, timeout=120).stdout.splitlines()
-    out = [line for line in text if line[:1].isdigit() and lo - 0.3 <= float(line.split()[0]) <= hi + 0.3]
+    out = [line for line in text if line[:1].isdigit() and lo - 0.3 <= float(line.split()[0]) <= hi + 0.3
+           and "Request who-has" not in line]  # the probe's own requests say nothing
     return out[:lines]
 
 
@@ -117,6 +118,9 @@ def run(seed: int, spec: Spec, duration_s: float, faults: Optional[List[Fault]] 
             v["capture"] = _excerpt(cap.pcap_path, v["start"], v["end"])  # type: ignore[attr-defined,arg-type]
             v["window_s"] = [round(v["start"] - t0, 3), round(v["end"] - t0, 3)]  # type: ignore[operator]
             log(describe_violation(seed, spec, v))
+        if bad:
+            lab.keep_logs = True
+            log(f"nemesis seed {seed}: daemon logs and captures kept in {lab.logdir}")
         skipped, netem = list(cluster.skipped), cluster.netem_available()
         cluster.stop()
     result: Dict[str, Any] = {
