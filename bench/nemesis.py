@@ -123,6 +123,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--spec", type=int, default=0, help=f"spec index 0..{len(SPECS) - 1}")
     parser.add_argument("--write", metavar="FILE")
     parser.add_argument("--json", metavar="FILE", help="also dump every round")
+    parser.add_argument("--section", default="nemesis", help="docs section name (markers)")
+    parser.add_argument("--title", default="", help="heading suffix, e.g. 'after the fix'")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("the nemesis needs root (network namespaces)", file=sys.stderr)
@@ -138,11 +140,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             rounds.append(one_round(seed, SPECS[k % len(SPECS)], args.duration))
             k += 1
     text = markdown(rounds, args.minutes, args.duration)
+    if args.title:
+        first, rest = text.split("\n", 1)
+        text = f"{first} ({args.title})\n{rest}"
     print(text)
     if args.json:
         Path(args.json).write_text(json.dumps(rounds, indent=2))
     if args.write:
-        docsection.replace_section(Path(args.write), "nemesis", text)
+        docsection.replace_section(Path(args.write), args.section, text)
     return 0
 
 
