@@ -15,3 +15,9 @@ NEMESIS_MINUTES ?= 30
 nemesis: venv
 	PYTHONPATH=$(AGENT) $(PY) bench/nemesis.py --minutes $(NEMESIS_MINUTES) \
 		--write docs/reliability.md --json /tmp/vrrp-nemesis-$(shell id -u).json $(NEMESIS_ARGS)
+
+# `make control-fuzz`: advert gaps while hostile clients hit the control socket.
+.PHONY: control-fuzz
+
+control-fuzz: venv
+	PYTHONPATH=$(AGENT) $(PY) bench/control_fuzz.py --write docs/reliability.md

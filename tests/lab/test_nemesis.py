@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from nemesis.runner import run
-from nemesis.schedule import Spec
+from nemesis.schedule import Spec, make_schedule
 from netlab import lab_unavailable_reason
 
 CASES = [
@@ -30,4 +30,20 @@ def test_nemesis_60s_no_interval_beyond_the_protocol_bounds(seed, spec, keepaliv
     assert result["errors"] == [], result["errors"]
     assert sum(result["faults"].values()) >= 10, result["faults"]
     assert result["violations"] == [], result["violations"]
+    assert result["converged"], result
+
+
+def test_nemesis_seed_1617314694_thawed_backup_reads_its_queue_before_master_down(keepalived_bin):
+    """Regression (make nemesis, 2026-11-30): a backup frozen while a takeover came and
+    went was thawed, its master-down timer ran before the adverts queued meanwhile, it
+    became master, then yielded to a queued takeover advert from before the freeze:
+    nobody held the VIP for a master-down interval. Replays the seed's first 25 s."""
+    reason = lab_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    spec = Spec(("agent",) * 5, version=3, advert_int=0.1, unicast=True)
+    faults = [f for f in make_schedule(1617314694, spec, 60.0) if f.end <= 24.5]
+    assert any(f.kind == "freeze" for f in faults) and any(f.kind == "takeover" for f in faults)
+    result = run(1617314694, spec, 25.0, faults)
+    assert result["errors"] == [] and result["violations"] == [], result["violations"]
     assert result["converged"], result

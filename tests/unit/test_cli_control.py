@@ -185,3 +185,11 @@ def test_a_tracked_process_is_counted(tmp_path):
             await a1.stop()
 
     run(scenario)
+
+
+def test_control_refuses_deeply_nested_json_with_a_sentence():
+    # found by the control-socket fuzz (tests/lab/ctlfuzz.py): json.loads raised
+    # RecursionError, the client task died without a reply
+    server = control.ControlServer(None, "/nonexistent/control.sock")
+    reply = asyncio.run(server.handle_line(b"[" * 60000 + b"\n"))
+    assert reply == {"ok": False, "error": "request is nested too deeply"}

@@ -103,3 +103,10 @@ def test_two_owners_after_a_heal_must_end_within_one_advert():
 def test_short_blips_below_the_probe_resolution_are_not_violations():
     found = checker.intervals(history("111.111b111"))
     assert checker.violations(found, []) == []
+
+
+def test_http_outages_are_the_unanswered_stretches():
+    records = [[0.0, "n1"], [0.01, ""], [0.02, ""], [0.05, "n2"], [0.06, ""], [0.07, "n2"]]
+    out = checker.http_outages(records)
+    assert out["http_unanswered_worst_s"] == pytest.approx(0.04)
+    assert out["http_unanswered_total_s"] == pytest.approx(0.05)

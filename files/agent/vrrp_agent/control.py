@@ -134,6 +134,8 @@ class ControlServer:
     async def handle_line(self, line: bytes) -> Dict[str, Any]:
         try:
             request = json.loads(line[:MAX_REQUEST])
+        except RecursionError:  # e.g. 60,000 nested arrays: refused, not a crash of the client task
+            return {"ok": False, "error": "request is nested too deeply"}
         except ValueError:
             return {"ok": False, "error": "request is not valid JSON"}
         if not isinstance(request, dict) or not isinstance(request.get("command"), str):

@@ -227,21 +227,44 @@ class Driver:
 
     def _fire(self, inst: Instance) -> None:
         clock = self.rt.loop.time()
-        now = max(clock, inst.timer_at or 0.0)
-        if self.wire.auto_priority is not None and inst.timer_at is not None:
-            self.wire.late(clock - inst.timer_at)
+        armed_at = inst.timer_at
+        if self.wire.auto_priority is not None and armed_at is not None:
+            self.wire.late(clock - armed_at)
+        inst.timer = None
+        inst.timer_at = None
+        if inst.router.state == BACKUP and self._drained_past(inst):
+            return
+        now = max(self.rt.loop.time(), armed_at or 0.0)
         due = inst.router.next_deadline()
         if inst.router.state == BACKUP and due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
             time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
             now = max(self.rt.loop.time(), due)
-        inst.timer = None
-        inst.timer_at = None
         actions = inst.router.on_timer(now)
         if len(actions) == 1 and type(actions[0]) is SendAdvert:
             self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
         elif actions:
             self.transitions.apply(inst, actions)
         self.arm(inst)
+
+    def _drained_past(self, inst: Instance) -> bool:
+        """A backup's timer fired: first read what is already queued (RFC 5798 §6.4.2).
+
+        After a stall (SIGSTOP, a long pause) the timer can run before the adverts
+        that arrived meanwhile; deciding "master down" without them made a thawed
+        backup take over, then yield to a queued advert from before its stall and
+        leave nobody with the VIP for a master-down interval (nemesis seed
+        1617314694). True if the queued adverts moved the deadline past now (re-armed).
+        """
+        io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
+        if io is None:
+            return False
+        before = inst.router.next_deadline()
+        self.on_readable(io)
+        deadline = inst.router.next_deadline()
+        if deadline != before and deadline is not None and deadline > self.rt.loop.time():
+            self.arm(inst)  # moved by what was queued (a timer armed early keeps its own wait)
+            return True
+        return False
 
     # ----------------------------------------------------------------- receive
     def on_readable(self, io: Any) -> None:

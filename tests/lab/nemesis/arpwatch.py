@@ -1,10 +1,12 @@
-"""Who answers ARP for a VIP, every PERIOD seconds, for SECONDS: the nemesis history recorder.
+"""Who answers ARP (and HTTP) for a VIP, every PERIOD seconds, for SECONDS: the nemesis history.
 
-`arpwatch.py IFNAME MY_IP VIP SECONDS PERIOD OUT.json` runs in the client
-namespace: a broadcast who-has VIP every PERIOD, every reply recorded with its
-kernel receive time (SO_TIMESTAMPNS, wall clock). Writes {"requests": [t...],
-"replies": [[t, mac]...]} to OUT.json at the end or on SIGTERM. Stdlib only;
-bounded by SECONDS.
+`arpwatch.py IFNAME MY_IP VIP SECONDS PERIOD OUT.json [HTTP_PORT]` runs in the
+client namespace: a broadcast who-has VIP every PERIOD, every reply recorded
+with its kernel receive time (SO_TIMESTAMPNS, wall clock); with HTTP_PORT, a
+thread also GETs http://VIP:HTTP_PORT/ every PERIOD (timeout 50 ms) and records
+who answered (the body names the node) or "" for no answer. Writes
+{"requests": [t...], "replies": [[t, mac]...], "http": [[t, answer]...]} to
+OUT.json at the end or on SIGTERM. Stdlib only; bounded by SECONDS.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 ETH_P_ARP = 0x0806
@@ -37,8 +40,31 @@ def request_frame(my_mac: bytes, my_ip: str, vip: str) -> bytes:
             + b"\0" * 6 + socket.inet_aton(vip))
 
 
+def _http_get(vip: str, port: int) -> str:
+    try:
+        with socket.create_connection((vip, port), timeout=0.05) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            data = b""
+            while True:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _http_loop(vip: str, port: int, period: float, end: float, out: list) -> None:
+    while time.monotonic() < end:
+        began = time.monotonic()
+        out.append([time.time(), _http_get(vip, port)])
+        time.sleep(max(0.0, period - (time.monotonic() - began)))
+
+
 def main() -> int:
     ifname, my_ip, vip, seconds, period, out = sys.argv[1:7]
+    http_port = int(sys.argv[7]) if len(sys.argv) > 7 else 0
     seconds_f, period_f = min(float(seconds), 7200.0), float(period)
     signal.signal(signal.SIGTERM, _stop)
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -51,6 +77,10 @@ def main() -> int:
     requests, replies = [], []
     end = time.monotonic() + seconds_f
     next_send = time.monotonic()
+    http: list = []
+    if http_port:
+        threading.Thread(target=_http_loop, args=(vip, http_port, period_f, end, http),
+                         daemon=True).start()
     try:
         while time.monotonic() < end:
             now = time.monotonic()
@@ -74,7 +104,7 @@ def main() -> int:
     except Stop:
         pass
     with open(out, "w") as fh:
-        json.dump({"requests": requests, "replies": replies}, fh)
+        json.dump({"requests": requests, "replies": replies, "http": list(http)}, fh)
     return 0
 
 

@@ -165,3 +165,22 @@ def summary(found: Sequence[Interval]) -> Dict[str, float]:
         out[f"{kind}_total_s"] = round(sum(durations), 3)
         out[f"{kind}_worst_s"] = round(max(durations, default=0.0), 3)
     return out
+
+
+def http_outages(records: Sequence[Sequence[object]]) -> Dict[str, float]:
+    """The client's HTTP GETs to the VIP ([t, answer], "" = none): unanswered stretches.
+
+    A figure, not checked against a bound: what a client sees also depends on
+    its ARP cache, the GARPs and TCP's own retries.
+    """
+    stretches: List[float] = []
+    began: Optional[float] = None
+    for t, answer in records:
+        if not answer and began is None:
+            began = float(t)  # type: ignore[arg-type]
+        elif answer and began is not None:
+            stretches.append(float(t) - began)  # type: ignore[arg-type]
+            began = None
+    return {"http_requests": len(records),
+            "http_unanswered_total_s": round(sum(stretches), 3),
+            "http_unanswered_worst_s": round(max(stretches, default=0.0), 3)}

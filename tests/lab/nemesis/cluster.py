@@ -26,6 +26,7 @@ from nemesis.schedule import PRIORITIES, Fault, Spec
 
 VIP = "198.51.100.100"
 VRID = 51
+HTTP_PORT = 8080
 HERE = Path(__file__).resolve().parent
 
 
@@ -72,6 +73,12 @@ class Cluster:
                 self.daemons[i] = Agent(lab.node(i), self.texts[i], extra_args=("--log-level", "info"))
             else:
                 self.daemons[i] = Keepalived(lab.node(i), self.texts[i])
+        for i in range(1, spec.nodes + 1):  # the service behind the VIP: its body names the node
+            www = lab.logdir / f"n{i}-www"
+            www.mkdir(exist_ok=True)
+            (www / "index.html").write_text(f"n{i}\n")
+            lab.node(i).popen([sys.executable, "-m", "http.server", str(HTTP_PORT), "--bind",
+                               "0.0.0.0", "--directory", str(www)], name="http")
         self.pool_path = lab.logdir / "nemesis-garbage.pickle"
         self.pool_path.write_bytes(pickle.dumps(garbage_pool(lab)))
 

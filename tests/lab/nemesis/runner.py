@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional
 from netlab import Lab, owned_only_by, wait_until
 
 from nemesis import checker
-from nemesis.cluster import VIP, Cluster
+from nemesis.cluster import HTTP_PORT, VIP, Cluster
 from nemesis.schedule import PRIORITIES, Fault, Spec, count_by_kind, make_schedule
 
 HERE = Path(__file__).resolve().parent
@@ -70,7 +70,8 @@ def _play(cluster: Cluster, faults: List[Fault], t0: float, applied: List[checke
 def _excerpt(pcap: Path, lo: float, hi: float, lines: int = 20) -> List[str]:
     text = subprocess.run(["tcpdump", "-n", "-tt", "-r", str(pcap)], capture_output=True,
                           text=True, timeout=120).stdout.splitlines()
-    out = [line for line in text if line[:1].isdigit() and lo - 0.3 <= float(line.split()[0]) <= hi + 0.3]
+    out = [line for line in text if line[:1].isdigit() and lo - 0.3 <= float(line.split()[0]) <= hi + 0.3
+           and "Request who-has" not in line]  # the probe's own requests say nothing
     return out[:lines]
 
 
@@ -89,7 +90,7 @@ def run(seed: int, spec: Spec, duration_s: float, faults: Optional[List[Fault]] 
         history_path = lab.logdir / "arpwatch.json"
         watch = lab.client.popen([sys.executable, "-I", "-S", str(HERE / "arpwatch.py"), "eth0",  # type: ignore[union-attr]
                                   lab.client.ip4, VIP, str(duration_s + settle + 30),  # type: ignore[union-attr]
-                                  str(PERIOD_S), str(history_path)], name="arpwatch")
+                                  str(PERIOD_S), str(history_path), str(HTTP_PORT)], name="arpwatch")
         time.sleep(0.5)
         t0 = time.time()
         try:
@@ -109,6 +110,7 @@ def run(seed: int, spec: Spec, duration_s: float, faults: Optional[List[Fault]] 
                                   lab.mac_to_node)
         history = [s for s in history if s[0] >= t0]
         found = checker.intervals(history)
+        http = checker.http_outages([r for r in raw.get("http", []) if r[0] >= t0])
         bad = checker.violations(found, checker.licenses(applied, bounds))
         for v in bad:
             v["faults_in_force"] = checker.in_force(applied, v["start"], v["end"],  # type: ignore[arg-type]
@@ -116,6 +118,9 @@ def run(seed: int, spec: Spec, duration_s: float, faults: Optional[List[Fault]] 
             v["capture"] = _excerpt(cap.pcap_path, v["start"], v["end"])  # type: ignore[attr-defined,arg-type]
             v["window_s"] = [round(v["start"] - t0, 3), round(v["end"] - t0, 3)]  # type: ignore[operator]
             log(describe_violation(seed, spec, v))
+        if bad:
+            lab.keep_logs = True
+            log(f"nemesis seed {seed}: daemon logs and captures kept in {lab.logdir}")
         skipped, netem = list(cluster.skipped), cluster.netem_available()
         cluster.stop()
     result: Dict[str, Any] = {
@@ -123,11 +128,13 @@ def run(seed: int, spec: Spec, duration_s: float, faults: Optional[List[Fault]] 
         "faults": count_by_kind(applied), "samples": len(history),
         "bounds": {"advert_s": bounds.advert_s, "master_down_s": round(bounds.master_down_s, 3),
                    "skew_s": round(bounds.skew_s, 3), "slack_s": bounds.slack_s},
-        **checker.summary(found), "violations": bad, "converged": converged, "errors": errors,
+        **checker.summary(found), **http, "violations": bad, "converged": converged, "errors": errors,
         "skipped": skipped, "netem": netem,
     }
     log(f"nemesis seed {seed}: no owner {result['none_total_s']} s (worst {result['none_worst_s']}), "
         f"two owners {result['dual_total_s']} s (worst {result['dual_worst_s']}), "
+        f"HTTP unanswered {result['http_unanswered_total_s']} s "
+        f"(worst {result['http_unanswered_worst_s']}), "
         f"{len(bad)} violations, converged {converged}, {len(errors)} errors")
     return result
 
