@@ -240,7 +240,7 @@ class Driver:
             time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
             now = max(self.rt.loop.time(), due)
         actions = inst.router.on_timer(now)
-        if len(actions) == 1 and type(actions[0]) is SendAdvert:
+        if len(actions) == 1 and isinstance(actions[0], SendAdvert):
             self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
         elif actions:
             self.transitions.apply(inst, actions)

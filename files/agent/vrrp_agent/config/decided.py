@@ -59,6 +59,7 @@ def check(stmt: Statement, table: Dict[str, Tuple[str, str]]) -> None:
     if error is not None:
         raise error
 
+
 NOT_YET: Dict[str, str] = {
     # keepalived 2.2.7 keywords of the VRRP half the agent does not carry out (yet), with
     # the reason and what to use; config/parser.py and config/instance.py refuse them here
