@@ -1,4 +1,5 @@
-"""The role's cluster plan (plugins/filter/vrrp.py): derivation and validation."""
+"""The role's cluster plan (plugins/filter/vrrp.py, logic in plugins/module_utils/vrrp_plan*.py):
+derivation and validation."""
 
 from __future__ import annotations
 
