@@ -1,8 +1,8 @@
 """Health checks, notify hooks and resources: what runs beside an instance.
 
-Frozen dataclasses, no I/O (the rules of model.py); parsed by tracking.py and
-alerts.py, run by health.py, notify.py and resources.py. A command is an argv
-split like keepalived's, never a shell string. Every object remembers its
+Frozen dataclasses, no I/O (the rules of model.py): config/tracking.py and
+config/alerts.py build them; health.py, notify.py, alerts.py and resources.py
+run them. A command is an argv split like keepalived's, never a shell string. Every object remembers its
 `file` and `line` for later FILE:LINE errors.
 """
 

@@ -1,7 +1,7 @@
 """What an instance puts on the host: VIPs, routes, rules, vMACs, routed announcements.
 
 Frozen dataclasses, no I/O (the rules of model.py); parsed by instance.py,
-routes.py and kernel.py, applied by vips.py, hostsetup.py and the adapters.
+announce.py, routes.py and kernel.py, applied by vips.py and the adapters.
 Every object remembers its `file` and `line` for later FILE:LINE errors.
 """
 
