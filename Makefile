@@ -25,7 +25,7 @@ unit: venv
 
 # Line coverage of the driver modules by tests/unit (fake adapters, virtual time), measured
 # in-process by coverage.py. Needs no root (tests/unit run as any user).
-DRIVER := daemon supervisor transitions operations health vips control commands status cli
+DRIVER := daemon driver receive supervisor transitions operations health vips control commands status cli
 COVERAGE_FILE ?= /tmp/vrrp-agent-coverage-$(shell id -u)
 coverage: venv
 	COVERAGE_FILE=$(COVERAGE_FILE) PYTHONPATH=$(AGENT) $(PY) -m coverage run \

@@ -48,7 +48,7 @@ from vrrp_agent.transitions import Transitions
 from vrrp_agent.vips import VipKeeper
 
 if TYPE_CHECKING:
-    from vrrp_agent.daemon import Driver
+    from vrrp_agent.driver import Driver
 
 log = logging.getLogger("vrrp_agent")
 

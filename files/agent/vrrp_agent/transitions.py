@@ -47,7 +47,7 @@ log = logging.getLogger("vrrp_agent")
 
 
 class RouterIO(Protocol):
-    """What Transitions needs from the driver (daemon.Driver)."""
+    """What Transitions needs from the driver (driver.Driver)."""
 
     def execute(self, inst: Instance, actions: List[Action]) -> None:
         """Run a router's actions in order (adverts, VIPs, announcements, transitions)."""

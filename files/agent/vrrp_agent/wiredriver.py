@@ -1,4 +1,4 @@
-"""The driver's side of the wire keywords (a part of daemon.Driver, on the event loop).
+"""The driver's side of the wire keywords (a part of driver.Driver, on the event loop).
 
 Rules:
 - `attach` (at bind and on reload): `configure_io`, and the FAULT of
@@ -7,10 +7,8 @@ Rules:
   `configure_io`: an instance's settings on the sockets it shares with the
   others on its interface: its multicast group (mcast_dst_ip), the TTL of
   its unicast adverts (unicast_ttl), the receive buffer (kernel_rx_buf_size)
-  and, for auth_type AH, the IPPROTO_AH receive socket and its reader.
-- `on_readable_ah`: AH datagrams are split (ah.py) and decoded here; every
-  check that needs the instance (ICV, anti-replay, then the usual ones) is
-  Instance.receive's. Nothing from the wire raises out of it.
+  and, for auth_type AH, the IPPROTO_AH receive socket and its reader
+  (receive.py's on_readable_ah).
 - `check_source_addresses` (track_src_ip, once a second from the driver's
   retry loop) and `late` (max_auto_priority, from the timer callback).
 """
@@ -20,16 +18,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from vrrp_agent import ah, packet
 from vrrp_agent.adapters.scheduling import AutoPriority
-from vrrp_agent.errors import PacketError
 from vrrp_agent.instance import Instance
 
 log = logging.getLogger("vrrp_agent")
 
 
 class WireDriver:
-    """Socket settings, AH receive, source tracking and late-timer handling of one Driver."""
+    """Socket settings, source tracking and late-timer handling of one Driver."""
 
     def __init__(self, driver: Any):
         self.driver = driver
@@ -53,41 +49,13 @@ class WireDriver:
     def configure_io(self, io: Any, inst: Instance) -> None:
         cfg = inst.cfg
         if inst.ah is not None and getattr(io, "ah_rx", None) is None:
-            self.driver.rt.loop.add_reader(io.open_ah().fileno(), self.on_readable_ah, io)
+            self.driver.rt.loop.add_reader(io.open_ah().fileno(), self.driver.receiver.on_readable_ah, io)
         if inst.group is not None and inst.group != io.group:
             io.join(inst.group)
         for dst, _packed in (inst.destinations if inst.group is None else ()):
             io.set_ttl(dst, cfg.unicast_ttl)
         if cfg.kernel_rx_buf_size:
             io.set_rcvbuf(cfg.kernel_rx_buf_size)
-
-    def on_readable_ah(self, io: Any) -> None:
-        driver = self.driver
-        table = driver.by_vrid[(io.ifname, io.family)]
-        while True:
-            try:
-                data = io.receive_ah()
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                log.warning("AH receive on %s failed: %s", io.ifname, exc)
-                return
-            try:
-                src, dst, ttl, message, ip_header, ah_header = ah.split(data)
-                adv = packet.decode(message, 4, src, dst)
-            except PacketError as exc:
-                driver.discards[exc.reason] += 1
-                continue
-            inst = table.get(adv.vrid)
-            if inst is None or inst.ifindex is None:
-                driver.discards["vrid"] += 1
-                continue
-            if src == io.src_packed:
-                continue  # our own advert looped back
-            now = driver.rt.loop.time()
-            driver.transitions.apply(inst, inst.receive(
-                adv, src, ttl, now, dst=dst, ah_parts=(ip_header, ah_header, message)))
-            driver.arm(inst)
 
     async def check_source_addresses(self) -> None:
         """track_src_ip: FAULT while the configured source address is not on the host."""

@@ -6,6 +6,12 @@ downstream (router, daemon, status) reads only these. Units are in the name:
 
 Every object remembers where it was defined (`file`, `line`) so that later
 checks (against the host, on reload) can still say FILE:LINE.
+
+Cut by concern (this module keeps the instance, its sync group and the root):
+  specs.py        VIPs, routes, rules, vMACs, `announce bgp`
+  hooks.py        vrrp_script/track_file/track_process, notify hooks, FIFOs, resources
+  global_defs.py  global_defs, the GARP schedule, interface_up_down_delays
+Every name stays importable from here (`from vrrp_agent.config.model import X`).
 """
 
 from __future__ import annotations
@@ -13,247 +19,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from vrrp_agent import constants as c
+from vrrp_agent.config.global_defs import GarpSettings, GlobalDefs, LinkDelay
+from vrrp_agent.config.hooks import (
+    RX_LOWER_PRI,
+    FifoConfig,
+    NotifyCommand,
+    NotifyConfig,
+    ResourceConfig,
+    ResourceGroupConfig,
+    ScriptConfig,
+    ScriptUser,
+    TrackFileConfig,
+    TrackProcessConfig,
+    TrackRef,
+)
+from vrrp_agent.config.specs import AnnounceConfig, RouteSpec, RuleSpec, VipSpec, VmacConfig
 
-
-@dataclass(frozen=True)
-class GarpSettings:
-    """Gratuitous ARP / unsolicited NA schedule (keepalived's garp_* keywords)."""
-
-    master_delay_s: float = c.GARP_MASTER_DELAY_S
-    """Delay before the second burst after becoming master; 0 = no second burst."""
-    master_repeat: int = c.GARP_MASTER_REPEAT
-    """Packets per VIP in each burst."""
-    master_refresh_s: float = c.GARP_MASTER_REFRESH_S
-    """Periodic refresh while master; 0 = off."""
-    master_refresh_repeat: int = c.GARP_MASTER_REFRESH_REPEAT
-    """Packets per VIP in each refresh."""
-    interval_s: float = 0.0
-    """Gap between two gratuitous ARPs (vrrp_garp_interval)."""
-    gna_interval_s: float = 0.0
-    """Gap between two unsolicited NAs (vrrp_gna_interval)."""
-    lower_prio_delay_s: Optional[float] = None
-    """Delay of the second burst sent when a master hears a lower priority (None = master_delay)."""
-    lower_prio_repeat: Optional[int] = None
-    """Burst size sent when a master hears a lower priority (None = master_repeat)."""
-    extra_if_s: float = 0.0
-    """garp_extra_if: while master, one GARP/NA per VIP every this many seconds on the
-    VIP interfaces other than the instance's (0 = off)."""
-    extra_if_all: bool = False
-    """garp_extra_if `all`: on every such interface; without it only on vMACs of
-    individual VIPs (use_vmac_addr, VIP use_vmac), which the agent does not create."""
-
-
-@dataclass(frozen=True)
-class VipSpec:
-    """One `virtual_ipaddress` entry."""
-
-    address: str
-    """Normalised address text, without prefix ("198.51.100.100", "2001:db8::100")."""
-    prefixlen: int
-    """Prefix length; a bare address is /32 (IPv4) or /128 (IPv6) as in keepalived."""
-    family: int
-    """4 or 6."""
-    dev: Optional[str] = None
-    """Interface to put it on; None = the instance interface."""
-    label: Optional[str] = None
-    scope: Optional[str] = None
-    """global | site | link | host | nowhere (None = kernel default)."""
-    brd: Optional[str] = None
-    """Broadcast: an address, "+" or "-" (IPv4 only)."""
-    nodad: Optional[bool] = None
-    """IPv6 duplicate address detection off: None = the default (off, as keepalived);
-    False = `-nodad` (DAD done)."""
-    noprefixroute: bool = False
-    preferred_lft: Optional[int] = None
-    """Seconds (0xFFFFFFFF = forever); None = keepalived's default: 0 (deprecated)
-    for an IPv6 /128, forever otherwise."""
-    use_vmac: bool = False
-    """VIP option `use_vmac`: on a vMAC of its own interface and family (needs the
-    instance's use_vmac)."""
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class AnnounceConfig:
-    """`announce bgp [dev NAME] [lease SECONDS]` (agent extension, see docs/bgp.md).
-
-    While MASTER the VIPs are host routes (/32, /128) on `dev` (`lo` by
-    default, or a dummy interface the agent creates), which FRR redistributes; they carry a valid lifetime of
-    `lease_s` seconds, refreshed while MASTER, so that a frozen or killed
-    agent's announcement lapses on its own.
-    """
-
-    mode: str = "bgp"
-    dev: str = "lo"
-    lease_s: int = 3
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class ScriptUser:
-    """`user USER [GROUP]` / `script_user USER [GROUP]`: who a script runs as."""
-
-    user: str
-    group: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class ScriptConfig:
-    """`vrrp_script NAME { ... }`: a periodic health check."""
-
-    name: str
-    argv: Tuple[str, ...]
-    """The command, split like keepalived does (shell-like words and quotes); never a shell."""
-    interval_s: float = 1.0
-    timeout_s: Optional[float] = None
-    """None = the interval (keepalived)."""
-    weight: int = 0
-    weight_reverse: bool = False
-    rise: int = 1
-    fall: int = 1
-    user: Optional[ScriptUser] = None
-    init_fail: bool = False
-    file: str = ""
-    line: int = 0
-
-    @property
-    def run_timeout_s(self) -> float:
-        return self.interval_s if self.timeout_s is None else self.timeout_s
-
-
-@dataclass(frozen=True)
-class TrackFileConfig:
-    """`vrrp_track_file NAME { file PATH; weight W [reverse]; init_file [V] [overwrite] }`."""
-
-    name: str
-    path: str
-    weight: int = 1
-    weight_reverse: bool = False
-    init_value: Optional[int] = None
-    """init_file: write this value at start if the file is missing (or always with overwrite)."""
-    init_overwrite: bool = False
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class TrackProcessConfig:
-    """`vrrp_track_process NAME { process P [ARGS]; param_match; weight; quorum; ... }`."""
-
-    name: str
-    process: str
-    params: Tuple[str, ...] = ()
-    param_match: str = "exact"
-    """exact | initial | partial (keepalived's param_match)."""
-    full_command: bool = False
-    weight: int = 0
-    weight_reverse: bool = False
-    quorum: int = 1
-    quorum_max: Optional[int] = None
-    fork_delay_s: float = 0.0
-    """A gain of quorum counts once it has lasted this long (fork_delay / delay)."""
-    terminate_delay_s: float = 0.0
-    """A loss of quorum counts once it has lasted this long (terminate_delay / delay)."""
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class TrackRef:
-    """One entry of track_script / track_interface / track_file / track_process."""
-
-    kind: str
-    """"script" | "interface" | "file" | "process"."""
-    name: str
-    weight: Optional[int] = None
-    """None = the tracked object's own weight (interfaces: 0 = FAULT while down)."""
-    reverse: Optional[bool] = None
-    """None = the tracked object's own setting."""
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class NotifyCommand:
-    """A notify hook: argv (split like keepalived does) and an optional user."""
-
-    argv: Tuple[str, ...]
-    user: Optional[ScriptUser] = None
-    file: str = ""
-    line: int = 0
-
-
-RX_LOWER_PRI = "MASTER_RX_LOWER_PRI"
-"""keepalived's event name; its hook gets only its configured words, no generic `notify`."""
-
-
-@dataclass(frozen=True)
-class FifoConfig:
-    """`notify_fifo PATH [USER [GROUP]]` (+ `notify_fifo_script CMD`): state lines written to a FIFO."""
-
-    path: str
-    user: Optional[ScriptUser] = None
-    """Owner given to the FIFO when the agent creates it (None: the script user's default)."""
-    script: Optional[NotifyCommand] = None
-    """Started with the FIFO path appended, when the FIFO is opened; SIGTERM at close."""
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class NotifyConfig:
-    """notify_master / notify_backup / notify_fault / notify_stop / notify (generic)."""
-
-    master: Optional[NotifyCommand] = None
-    backup: Optional[NotifyCommand] = None
-    fault: Optional[NotifyCommand] = None
-    stop: Optional[NotifyCommand] = None
-    deleted: Optional[NotifyCommand] = None
-    """notify_deleted CMD: run when the instance leaves the configuration at a reload."""
-    generic: Optional[NotifyCommand] = None
-    """Run after the specific hook with TYPE NAME STATE PRIORITY appended."""
-    master_rx_lower_pri: Optional[NotifyCommand] = None
-    """Instances only: a master heard a lower priority (once per episode, answers.py)."""
-
-    def for_state(self, state: str) -> Optional[NotifyCommand]:
-        return {"MASTER": self.master, "BACKUP": self.backup, "FAULT": self.fault,
-                "STOP": self.stop, "DELETED": self.deleted,
-                RX_LOWER_PRI: self.master_rx_lower_pri}.get(state)
-
-    @property
-    def any(self) -> bool:
-        return any((self.master, self.backup, self.fault, self.stop, self.deleted, self.generic,
-                    self.master_rx_lower_pri))
-
-
-@dataclass(frozen=True)
-class ResourceConfig:
-    """One resource of a resource_group (agent extension)."""
-
-    kind: str
-    """"service" (systemctl start|stop UNIT) or "script" (PATH ARGS... start|stop)."""
-    name: str
-    """The unit name (with suffix) or the script path."""
-    argv: Tuple[str, ...]
-    """service: ("systemctl", UNIT); script: (PATH, ARGS...). The verb is appended."""
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class ResourceGroupConfig:
-    """`resource_group { service S; script PATH ARGS; timeout S; stop_retries N }` (extension)."""
-
-    resources: Tuple[ResourceConfig, ...] = ()
-    timeout_s: float = 30.0
-    stop_retries: int = 3
-    fault_hold_s: float = 60.0
-    """After a failed start, FAULT is held this long (0 = until `vrrp-agent release`)."""
-    file: str = ""
-    line: int = 0
+__all__ = [
+    "RX_LOWER_PRI", "AnnounceConfig", "Config", "FifoConfig", "GarpSettings", "GlobalDefs",
+    "InstanceConfig", "LinkDelay", "NotifyCommand", "NotifyConfig", "ResourceConfig",
+    "ResourceGroupConfig", "RouteSpec", "RuleSpec", "ScriptConfig", "ScriptUser",
+    "SyncGroupConfig", "TrackFileConfig", "TrackProcessConfig", "TrackRef", "VipSpec",
+    "VmacConfig",
+]
 
 
 @dataclass(frozen=True)
@@ -270,70 +58,6 @@ class SyncGroupConfig:
     """Mail on group state changes; None = the global smtp_alert_vrrp / smtp_alert (parser resolves)."""
     notify_priority_changes: Optional[bool] = None
     """Default for members without their own; None = the global vrrp_notify_priority_changes."""
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    """One line of virtual_routes / static_routes (the `ip route` subset the agent applies)."""
-
-    dst: str
-    """Destination network with its prefix ("198.51.100.0/24", "0.0.0.0/0")."""
-    family: int
-    kind: str = "unicast"
-    """unicast | blackhole | unreachable | prohibit."""
-    via: Optional[str] = None
-    dev: Optional[str] = None
-    src: Optional[str] = None
-    """Preferred source (RTA_PREFSRC)."""
-    scope: Optional[str] = None
-    """None = global (as keepalived)."""
-    table: int = 254
-    metric: Optional[int] = None
-    proto: Optional[int] = None
-    """None = keepalived (18), as keepalived."""
-    onlink: bool = False
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class RuleSpec:
-    """One line of virtual_rules / static_rules (the `ip rule` subset the agent applies)."""
-
-    family: int
-    table: int
-    src: Optional[str] = None
-    """from NETWORK (None = all)."""
-    dst: Optional[str] = None
-    """to NETWORK (None = all)."""
-    priority: Optional[int] = None
-    fwmark: Optional[int] = None
-    fwmask: Optional[int] = None
-    iif: Optional[str] = None
-    oif: Optional[str] = None
-    tos: Optional[int] = None
-    file: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class VmacConfig:
-    """`use_vmac [NAME] [MAC]` + `vmac_xmit_base`: a macvlan with the VRRP virtual MAC."""
-
-    name: str
-    """Interface name (keepalived's default: vrrp.VRID)."""
-    mac: str
-    """00:00:5e:00:01:VRID (RFC 5798 §7.3) unless configured."""
-    xmit_base: bool = False
-    """Adverts on the parent interface instead of the macvlan."""
-    auto_name: bool = False
-    """No name configured: keepalived's vrrp.VRID, or the next free vrrpN.VRID."""
-    parent: str = ""
-    """A per-VIP vMAC's interface ("" = the instance interface)."""
-    family: int = 0
-    """A per-VIP vMAC's family (0 = the instance's)."""
     file: str = ""
     line: int = 0
 
@@ -478,92 +202,6 @@ class InstanceConfig:
     def key(self) -> Tuple[str, int, int]:
         """Reload identity: interface + VRID + family (as keepalived matches)."""
         return (self.interface, self.vrid, self.family)
-
-
-@dataclass(frozen=True)
-class GlobalDefs:
-    """`global_defs { ... }` (the VRRP-relevant part)."""
-
-    router_id: Optional[str] = None
-    vrrp_version: int = 2
-    garp: GarpSettings = field(default_factory=GarpSettings)
-    startup_delay_s: float = 0.0
-    mcast_group4: str = c.MCAST_GROUP4
-    mcast_group6: str = c.MCAST_GROUP6
-    v3_checksum_as_v2: bool = False
-    enable_script_security: bool = False
-    script_user: Optional[ScriptUser] = None
-    """None = `keepalived_script` if that user exists, else root (keepalived)."""
-    rt_priority: int = 0
-    """`vrrp_rt_priority`: SCHED_RR priority 1..99 for the agent's threads; 0 = leave as started."""
-    nice: Optional[int] = None
-    """`vrrp_priority`: nice value -20..19; None = leave as started."""
-    email_to: Tuple[str, ...] = ()
-    """notification_email { ... }: the recipients of SMTP alerts."""
-    email_from: Optional[str] = None
-    """notification_email_from; None = USER@HOSTNAME (keepalived)."""
-    smtp_server: Optional[Tuple[str, int]] = None
-    """smtp_server HOST [PORT] (port 25 by default); None = no mail."""
-    smtp_helo_name: Optional[str] = None
-    """smtp_helo_name; None = the host name."""
-    smtp_connect_timeout_s: float = 30.0
-    smtp_alert: Optional[bool] = None
-    """Global default of every smtp_alert (None: not said)."""
-    smtp_alert_vrrp: Optional[bool] = None
-    """Global default of VRRP smtp_alerts, before smtp_alert (None: not said)."""
-    no_email_faults: bool = False
-    """No mail for FAULT."""
-    notify_fifo: Optional[FifoConfig] = None
-    vrrp_notify_fifo: Optional[FifoConfig] = None
-    notify_priority_changes: bool = False
-    """vrrp_notify_priority_changes: default of every instance's notify_priority_changes."""
-    vrrp_strict: bool = False
-    """keepalived's strict RFC mode, the default of each instance's strict_mode."""
-    nft_table: str = "keepalived"
-    """`nftables [TABLENAME]`: the table no_accept filtering uses (ip and ip6 families)."""
-    nft_priority: int = -1
-    """`nftables_priority`: the base chains' hook priority."""
-    nft_counters: bool = False
-    """`nftables_counters`: a counter on each rule."""
-    max_auto_priority: int = 0
-    """`max_auto_priority`: cap of the SCHED_RR steps taken after late timers; 0 = off."""
-    min_auto_priority_delay_s: float = 1.0
-    """`min_auto_priority_delay` (given in microseconds): how late a timer must be to step up."""
-    check_unicast_src: bool = False
-    """`vrrp_check_unicast_src`: every unicast instance drops adverts from non-peers."""
-    skip_check_adv_addr: bool = False
-    """`vrrp_skip_check_adv_addr`: the default of the instances' skip_check_adv_addr."""
-    lower_prio_no_advert: bool = False
-    """`vrrp_lower_prio_no_advert`: the instances' default."""
-    higher_prio_send_advert: bool = False
-    """`vrrp_higher_prio_send_advert`: the instances' default."""
-    fifo_write_vrrp_states_on_reload: bool = False
-    """After a reload, write every kept instance's (and group's) state line to the FIFOs."""
-    no_swap: bool = False
-    """vrrp_no_swap: lock the agent's memory (mlockall) so that it is never swapped out."""
-    cpu_affinity: Tuple[int, ...] = ()
-    """vrrp_cpu_affinity: the CPUs every thread of the agent may run on; () = leave as started."""
-    rlimit_rttime_us: Optional[int] = None
-    """vrrp_rlimit_rttime: RLIMIT_RTTIME hard limit (soft = half) while vrrp_rt_priority is set."""
-    delay_after_boot_s: float = 0.0
-    """vrrp_delay_after_boot: start the instances no earlier than this long after the host booted."""
-    log_unknown_vrids: bool = False
-    """Log every advert whose VRID no instance on that interface has."""
-    umask: Optional[int] = None
-    """umask: the agent's file-creation mask (notify FIFOs, scripts); None = as started."""
-    default_interface: Optional[str] = None
-    """default_interface: the device of static addresses written without `dev` (keepalived)."""
-
-
-@dataclass(frozen=True)
-class LinkDelay:
-    """interface_up_down_delays: a link change of `interface` takes effect after its delay."""
-
-    interface: str
-    down_s: float
-    up_s: float
-    file: str = "<string>"
-    line: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,336 @@
+"""The driver: clock, timers, socket binding, router actions, link events (on the event loop).
+
+Part of the daemon (daemon.py assembles it); the receive path is receive.py's,
+the per-instance socket settings wiredriver.py's. Rules:
+- One timer per router, armed at `router.next_deadline()` after every input
+  (aioquic's shape); when it fires, `now = max(loop.time(), deadline)`.
+- Actions are executed in the order the router returned them. Adverts go out
+  at once from the loop; VIP changes and announcements are queued, in order,
+  on the single netlink worker thread (VipKeeper), so an announcement follows
+  its VIPs. The worker performs calls and returns results; the loop owns
+  every piece of state (counters, held VIPs, ifindex).
+- One pair of raw sockets per (interface, family), shared by the instances on
+  it, opened at the first bind; an instance that cannot bind yet (interface,
+  source address missing) is FAULT and retried once a second.
+- Masters with the same advert interval send from one tick: when a master's
+  timer is armed, its next advert is brought forward to the latest tick of
+  its interval's grid that is not later (router.advance_advert), so a
+  backup of many instances receives them in a burst, read in few wakeups.
+- A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
+  milliseconds, rounded up, so a timer fires up to 1 ms late. When the
+  master-down (or skew) time is then less than that away, the loop waits it
+  out with a precise sleep (≤ 1 ms, only when a backup is about to act).
+- A timer that would move later (a backup's master-down timer, pushed back
+  by every advert) is left where it is: it fires early, finds nothing due
+  and is re-armed then, so a backup touches the timer heap about once per
+  master-down interval instead of once per advert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import socket
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from vrrp_agent.health import TrackingDriver
+from vrrp_agent.instance import Instance
+from vrrp_agent.linkdelays import LinkDelays
+from vrrp_agent.receive import Receiver
+from vrrp_agent.routed import LeaseRenewer, withdraw_first
+from vrrp_agent.router import (
+    BACKUP,
+    INIT,
+    Action,
+    AddVips,
+    Announce,
+    DelVips,
+    RxLowerPriority,
+    SendAdvert,
+    StateChanged,
+)
+from vrrp_agent.runtime import Runtime
+from vrrp_agent.transitions import Transitions
+from vrrp_agent.vips import VipKeeper
+from vrrp_agent.wiredriver import WireDriver
+
+__all__ = ["Driver"]
+
+log = logging.getLogger("vrrp_agent")
+RETRY_S = 1.0
+EPOLL_ROUNDING_S = 0.001
+
+
+class Driver:
+    """Timers, sockets, receive path, link events and the execution of router actions."""
+
+    def __init__(self, rt: Runtime, netlink: Any, vips: VipKeeper, transitions: Transitions,
+                 tracking: TrackingDriver):
+        self.rt = rt
+        self.netlink = netlink
+        self.vips = vips
+        self.transitions = transitions
+        self.tracking = tracking
+        self.links: Any = None
+        self.link_delays: Optional[LinkDelays] = None
+        self.io: Dict[Tuple[str, int], Any] = {}
+        self.receiver = Receiver(rt, transitions, self.arm)
+        """The receive path (receive.py); its tables and counters are the driver's too."""
+        self.by_vrid = self.receiver.by_vrid
+        self.discards = self.receiver.discards
+        self.on_readable = self.receiver.on_readable
+        self.ticks: Dict[int, float] = {}
+        """Advert interval (cs) -> one time on the grid its masters send on."""
+        self.unbound = asyncio.Event()
+        """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
+        self.leases = LeaseRenewer(rt, vips)
+        """Routed instances (`announce bgp`): renews their VIP leases while master."""
+        self.wire = WireDriver(self)
+
+    async def on_netlink(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.wrap_future(self.netlink.submit(fn, *args))
+
+    # ---------------------------------------------------------------- binding
+    async def bind(self, inst: Instance) -> bool:
+        """Attach an instance to its interface sockets and start it (or FAULT)."""
+        cfg, ad = inst.cfg, self.rt.adapters
+        ifname = cfg.socket_interface  # the vMAC with use_vmac (not vmac_xmit_base)
+        try:
+            ifindex = ad.ifindex(ifname)
+            base = ifindex if ifname == cfg.interface else ad.ifindex(cfg.interface)
+        except OSError:
+            if inst.router.state == INIT:
+                inst.log.warning("interface %s is not there yet: waiting for it", cfg.interface)
+                self.transitions.set_fault(inst, "link", f"interface {cfg.interface} missing")
+            self.unbound.set()
+            return False
+        src = cfg.unicast_src_ip or cfg.mcast_src_ip
+        if src is None:
+            src = await self.on_netlink(self.netlink.primary_address, base, cfg.family)
+        if src is None:
+            if inst.router.state == INIT:
+                inst.log.warning("no IPv%d source address on %s yet: waiting", cfg.family, cfg.interface)
+                self.transitions.set_fault(inst, "link", f"no IPv{cfg.family} address on {cfg.interface}")
+            self.unbound.set()
+            return False
+        try:
+            self._open(ifname, ifindex, cfg.family, src)
+        except OSError as exc:  # a configured source that is not (yet) on the host
+            if inst.router.state == INIT:
+                inst.log.warning("cannot send from %s (%s): FAULT until it is there", src, exc)
+            self.transitions.set_fault(inst, "src_ip", f"source address {src}: {exc.strerror or exc}")
+            self.unbound.set()
+            return False
+        if "src_ip" in self.transitions.faults_of(inst) and not cfg.track_src_ip:
+            self.transitions.set_fault(inst, "src_ip", None)
+        self.wire.attach(inst)
+        self.by_vrid[(ifname, cfg.family)][cfg.vrid] = inst
+        inst.ifindex = ifindex
+        inst.set_source(socket.inet_pton(inst.af, src))
+        inst.link_up = ad.link_is_up(ifname) or cfg.dont_track_primary
+        if not inst.link_up:
+            inst.log.warning("link of %s is down: FAULT until it comes back", cfg.interface)
+        faults = self.transitions.faults_of(inst)
+        if inst.link_up and not (faults.keys() - {"link"}) and inst.router.state == INIT:
+            self.transitions.apply(inst, inst.router.start(self.rt.loop.time()))
+            self.arm(inst)
+        self.transitions.set_fault(inst, "link", None if inst.link_up else "interface down")
+        self.transitions.settle(inst)
+        return True
+
+    def _open(self, ifname: str, ifindex: int, family: int, src: str) -> None:
+        key = (ifname, family)
+        if key in self.io:
+            return
+        g = self.rt.config.globals
+        group = g.mcast_group4 if family == 4 else g.mcast_group6
+        io = self.rt.adapters.sockets(ifname, ifindex, family, group, src)
+        self.io[key] = io
+        self.by_vrid[key] = {}
+        self.rt.loop.add_reader(io.rx.fileno(), self.on_readable, io)
+
+    async def retry_unbound(self) -> None:
+        while True:
+            if not any(i.cfg.track_src_ip for i in self.rt.instances):
+                await self.unbound.wait()  # nothing to poll: wake only after a failed bind
+            await asyncio.sleep(RETRY_S)
+            self.unbound.clear()  # a bind that fails again sets it again
+            for inst in self.rt.instances:
+                if inst.ifindex is None and await self.bind(inst):
+                    inst.log.info("interface %s and its address are there now", inst.cfg.interface)
+            await self.wire.check_source_addresses()
+
+    def unbind(self, inst: Instance) -> None:
+        self.by_vrid.get((inst.cfg.socket_interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
+
+    # ------------------------------------------------------------------ timers
+    def arm(self, inst: Instance) -> None:
+        router = inst.router
+        due = router.advert_due
+        if due is not None:
+            self._align(router, due)
+        deadline = router.next_deadline()
+        if deadline is not None and router.state == BACKUP:
+            deadline -= EPOLL_ROUNDING_S  # _fire waits out the rest precisely
+        at = inst.timer_at
+        if deadline == at or (deadline is not None and at is not None and at < deadline):
+            return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
+        self.cancel_timer(inst)
+        if deadline is not None:
+            inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
+            inst.timer_at = deadline
+
+    def _align(self, router: Any, due: float) -> None:
+        """Put a master's next advert on its interval's tick grid (never later)."""
+        period_cs = router.params.adver_int_cs
+        anchor = self.ticks.setdefault(period_cs, due)
+        period = period_cs / 100.0
+        tick = anchor + math.floor((due - anchor) / period + 1e-9) * period  # float-safe floor
+        if due - tick > period / 100 and tick > self.rt.loop.time():  # on the grid: leave it
+            router.advance_advert(tick)
+
+    def cancel_timer(self, inst: Instance) -> None:
+        if inst.timer is not None:
+            inst.timer.cancel()
+        inst.timer = None
+        inst.timer_at = None
+
+    def _fire(self, inst: Instance) -> None:
+        clock = self.rt.loop.time()
+        armed_at = inst.timer_at
+        if self.wire.auto_priority is not None and armed_at is not None:
+            self.wire.late(clock - armed_at)
+        inst.timer = None
+        inst.timer_at = None
+        if inst.router.state == BACKUP and self._drained_past(inst):
+            return
+        now = max(self.rt.loop.time(), armed_at or 0.0)
+        due = inst.router.next_deadline()
+        if inst.router.state == BACKUP and due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
+            time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
+            now = max(self.rt.loop.time(), due)
+        actions = inst.router.on_timer(now)
+        if len(actions) == 1 and isinstance(actions[0], SendAdvert):
+            self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
+        elif actions:
+            self.transitions.apply(inst, actions)
+        self.arm(inst)
+
+    def _drained_past(self, inst: Instance) -> bool:
+        """A backup's timer fired: first read what is already queued (RFC 5798 §6.4.2).
+
+        After a stall (SIGSTOP, a long pause) the timer can run before the adverts
+        that arrived meanwhile; deciding "master down" without them made a thawed
+        backup take over, then yield to a queued advert from before its stall and
+        leave nobody with the VIP for a master-down interval (nemesis seed
+        1617314694). True if the queued adverts moved the deadline past now (re-armed).
+        """
+        io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
+        if io is None:
+            return False
+        before = inst.router.next_deadline()
+        self.on_readable(io)
+        deadline = inst.router.next_deadline()
+        if deadline != before and deadline is not None and deadline > self.rt.loop.time():
+            self.arm(inst)  # moved by what was queued (a timer armed early keeps its own wait)
+            return True
+        return False
+
+    # ----------------------------------------------------------------- actions
+    def execute(self, inst: Instance, actions: List[Action]) -> None:
+        """Run a router's actions in order (the supervisor's part: Transitions.apply).
+
+        The netlink work of one call (VIPs, then their announcement) is one worker job.
+        An advert that follows netlink work (a make-before-break takeover or
+        preemption: VIPs and GARP first) goes out from that job, after it.
+        """
+        routed = inst.cfg.announce is not None
+        if routed:  # routed.py: the withdrawal before anything else, no GARP
+            actions = withdraw_first(actions)
+        with self.vips.batched():
+            netlink_queued = False
+            for action in actions:
+                kind = type(action)
+                if kind is SendAdvert:
+                    priority = action.priority  # type: ignore[union-attr]
+                    if netlink_queued:
+                        self.vips.advert_after(inst, self._packets(inst, priority))
+                    else:
+                        self._send(inst, priority)
+                elif kind is AddVips:
+                    self.vips.change_all(inst, True)
+                    netlink_queued = True
+                    if routed:
+                        self.leases.ensure_running()
+                elif kind is DelVips:
+                    self.vips.change_all(inst, False)
+                    netlink_queued = True
+                elif kind is Announce and not routed:
+                    self.vips.announce(inst, action.repeat)  # type: ignore[union-attr]
+                    netlink_queued = True
+                elif kind is StateChanged:
+                    self.vips.flush()  # the worker adds the VIPs while the loop publishes
+                    self.transitions.on_transition(inst, action)  # type: ignore[arg-type]
+                elif kind is RxLowerPriority:
+                    self.transitions.on_rx_lower_priority(inst, action)  # type: ignore[arg-type]
+
+    def _packets(self, inst: Instance, priority: int) -> List[Tuple[Any, bytes, Any, bytes]]:
+        """(io, packet, destination) for each destination of `inst`'s advert, for the
+        worker to send after the VIPs (make-before-break); `_send` is the loop's path."""
+        io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
+        if io is None:
+            return []
+        adver_int_cs = inst.cfg.advert_int_cs
+        return [(io, inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
+                for dst, dst_packed in inst.destinations]
+
+    def _send(self, inst: Instance, priority: int) -> None:
+        """The periodic path: send straight from the loop, no list built."""
+        io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
+        if io is None:
+            return
+        adver_int_cs = inst.cfg.advert_int_cs
+        for dst, dst_packed in inst.destinations:
+            try:
+                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
+            except OSError as exc:
+                inst.counters["send_errors"] += 1
+                inst.log.debug("advert to %s not sent: %s", dst, exc)
+
+    # ---------------------------------------------------------------- links
+    def on_link_events(self) -> None:
+        events = self.links.read() if self.links is not None else []
+        self.apply_link_events(self.link_delays.filter(events) if self.link_delays else events)
+
+    def apply_link_events(self, events: List[Tuple[int, bool]]) -> None:
+        if not events:
+            return
+        for inst in self.rt.instances:
+            if inst.ifindex is None or inst.cfg.dont_track_primary:
+                continue
+            for ifindex, up in events:
+                if ifindex != inst.ifindex or up == inst.link_up:
+                    continue
+                inst.link_up = up
+                if up:
+                    inst.log.info("link of %s is up", inst.cfg.interface)
+                else:
+                    inst.log.warning("link of %s is down", inst.cfg.interface)
+                self.transitions.set_fault(inst, "link", None if up else "interface down")
+        self.tracking.refresh_interfaces()
+
+    def close(self) -> None:
+        loop = self.rt.loop
+        self.leases.stop()
+        if self.links is not None:
+            loop.remove_reader(self.links.fileno())
+            self.links.close()
+        if self.link_delays is not None:
+            self.link_delays.close()
+        for io in self.io.values():
+            loop.remove_reader(io.rx.fileno())
+            if getattr(io, "ah_rx", None) is not None:
+                loop.remove_reader(io.ah_rx.fileno())
+            io.close()

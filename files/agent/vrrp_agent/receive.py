@@ -1,0 +1,121 @@
+"""The receive path: per-interface VRID tables, discard counters, socket readers.
+
+A part of driver.Driver (on the event loop; the driver opens the sockets and
+fills the tables at bind). Rules:
+- One pair of raw sockets per (interface, family), shared by the instances on
+  it; received adverts are dispatched by VRID (`by_vrid`). Anything
+  undecodable is counted and dropped (`discards`: the driver's own, or the
+  instance's whose VRID the packet names); nothing from the wire can raise
+  out of the loop. Every pending datagram is read per wakeup.
+- An advert with the bytes of the last one its instance accepted skips
+  decoding and checks (fastpath.py).
+- AH datagrams (auth_type AH) are split (ah.py) and decoded here; every
+  check that needs the instance (ICV, anti-replay, then the usual ones) is
+  Instance.receive's.
+- Every accepted input re-arms its instance's timer (the driver's `arm`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any, Callable, Dict, Tuple
+
+from vrrp_agent import ah, fastpath, packet
+from vrrp_agent.errors import PacketError
+from vrrp_agent.instance import Instance
+from vrrp_agent.runtime import Runtime
+from vrrp_agent.transitions import Transitions
+
+__all__ = ["Receiver"]
+
+log = logging.getLogger("vrrp_agent")
+
+
+class Receiver:
+    """The driver's readers: VRID tables per (interface, family) and the discards of no instance."""
+
+    def __init__(self, rt: Runtime, transitions: Transitions, arm: Callable[[Instance], None]):
+        self.rt = rt
+        self.transitions = transitions
+        self.arm = arm
+        self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
+        self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
+        self.discards["vrid"] = 0
+
+    def on_readable(self, io: Any) -> None:
+        table = self.by_vrid[(io.ifname, io.family)]
+        v4 = io.family == 4
+        while True:
+            try:
+                data, src, dst, ttl = io.receive()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                log.warning("receive on %s failed: %s", io.ifname, exc)
+                return
+            inst = fastpath.match4(table, data) if v4 else fastpath.match6(table, data, src, dst, ttl)
+            if inst is not None and inst.ifindex is not None:
+                actions = inst.receive_same(self.rt.loop.time())
+                if actions:
+                    self.transitions.apply(inst, actions)
+                self.arm(inst)
+            else:
+                self.dispatch(io, table, data, src, dst, ttl)
+
+    def dispatch(self, io: Any, table: Dict[int, Instance], data: bytes,
+                 src: bytes, dst: bytes, ttl: int) -> None:
+        """The full path: every guard of the codec and the instance, drops counted."""
+        wire = fastpath.wire_key(io.family, data)
+        if io.family == 4:
+            try:
+                src, dst, ttl, data = packet.split_ipv4(data)
+            except PacketError as exc:
+                self.discards[exc.reason] += 1
+                return
+        try:
+            adv = packet.decode(data, io.family, src, dst)
+        except PacketError as exc:
+            # charge the instance whose VRID the packet names, if any
+            owner = table.get(data[1]) if len(data) > 1 else None
+            (owner.discards if owner else self.discards)[exc.reason] += 1
+            return
+        inst = table.get(adv.vrid)
+        if inst is None or inst.ifindex is None:
+            self.discards["vrid"] += 1
+            if inst is None and self.rt.config.globals.log_unknown_vrids:
+                log.info("Unknown VRID(%d) received on interface(%s) from %s. ignoring...",
+                         adv.vrid, io.ifname, socket.inet_ntop(socket.AF_INET6 if io.family == 6
+                                                               else socket.AF_INET, src))
+            return
+        if src == io.src_packed:
+            return  # our own advert looped back
+        self.transitions.apply(inst, inst.receive(adv, src, ttl, self.rt.loop.time(), wire, dst))
+        self.arm(inst)
+
+    def on_readable_ah(self, io: Any) -> None:
+        table = self.by_vrid[(io.ifname, io.family)]
+        while True:
+            try:
+                data = io.receive_ah()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                log.warning("AH receive on %s failed: %s", io.ifname, exc)
+                return
+            try:
+                src, dst, ttl, message, ip_header, ah_header = ah.split(data)
+                adv = packet.decode(message, 4, src, dst)
+            except PacketError as exc:
+                self.discards[exc.reason] += 1
+                continue
+            inst = table.get(adv.vrid)
+            if inst is None or inst.ifindex is None:
+                self.discards["vrid"] += 1
+                continue
+            if src == io.src_packed:
+                continue  # our own advert looped back
+            now = self.rt.loop.time()
+            self.transitions.apply(inst, inst.receive(
+                adv, src, ttl, now, dst=dst, ah_parts=(ip_header, ah_header, message)))
+            self.arm(inst)
