@@ -72,7 +72,7 @@ def test_mcast_dst_ip_native_ipv6_and_the_timer_keywords():
 @pytest.mark.parametrize("extra, message", [
     ("    mcast_dst_ip 2001:db8::1\n", "is not an IPv4 address"),
     ("    down_timer_adverts 0\n", "out of range 1..100"),
-    ("    skip_check_adv_addr maybe\n", "must be true or false"),
+    ("    skip_check_adv_addr maybe\n", "must be one of true, on, yes, false, off, no"),
     ("    unicast_ttl 256\n", "out of range 0..255"),
 ])
 def test_bad_values_name_the_line(extra, message):

@@ -24,23 +24,10 @@ import dataclasses
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from vrrp_agent.config.model import FifoConfig, GlobalDefs, InstanceConfig, SyncGroupConfig
-from vrrp_agent.config.syntax import Statement, int_arg, need_block, no_args, one_arg
+from vrrp_agent.config.syntax import Statement, bool_flag, int_arg, need_block, no_args, one_arg
 from vrrp_agent.config.tracking import parse_notify, parse_user
 
-TRUE_WORDS, FALSE_WORDS = ("true", "on", "yes"), ("false", "off", "no")
-
-
-def bool_arg(s: Statement) -> bool:
-    """keepalived's optional BOOL: none = true."""
-    if not s.args:
-        no_args(s)
-        return True
-    word = one_arg(s)
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise s.error(f"{s.keyword} {word!r} must be one of {', '.join(TRUE_WORDS + FALSE_WORDS)} (or nothing)")
+bool_arg = bool_flag  # keepalived's optional BOOL (config/syntax.py)
 
 
 def _emails(s: Statement) -> Tuple[str, ...]:

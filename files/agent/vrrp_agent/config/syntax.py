@@ -118,13 +118,15 @@ FALSE_WORDS = ("false", "off", "no")
 
 
 def bool_flag(stmt: Statement) -> bool:
-    """`KEYWORD [true|on|yes|false|off|no]`: a bare keyword means true (keepalived)."""
-    no_block(stmt)
+    """`KEYWORD [true|on|yes|false|off|no]`: a bare keyword means true (keepalived's
+    check_true_false, case as written)."""
     if not stmt.args:
+        no_args(stmt)
         return True
-    word = one_arg(stmt).lower()
+    word = one_arg(stmt)
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
         return False
-    raise stmt.error(f"{stmt.keyword} {stmt.args[0]!r}: use true/on/yes or false/off/no")
+    raise stmt.error(f"{stmt.keyword} {word!r} must be one of "
+                     f"{', '.join(TRUE_WORDS + FALSE_WORDS)} (or nothing)")

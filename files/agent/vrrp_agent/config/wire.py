@@ -24,31 +24,16 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vrrp_agent.config.syntax import Statement, int_arg, no_args, no_block, one_arg
+from vrrp_agent.config.syntax import Statement, bool_flag, int_arg, no_args, no_block, one_arg
 from vrrp_agent.errors import ConfigError
 
 Raw = Dict[str, Tuple[Any, Statement]]
-TRUE_WORDS = {"true", "on", "yes"}
-FALSE_WORDS = {"false", "off", "no"}
 PEER_TTL_DEFAULT = (0, 255)
 
 
 def _flag(s: Statement) -> bool:
     no_args(s)
     return True
-
-
-def _true_false(s: Statement) -> bool:
-    """`skip_check_adv_addr [true|false]`: no value means true."""
-    if not s.args:
-        no_block(s)
-        return True
-    word = one_arg(s).lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise s.error(f"{s.keyword} {one_arg(s)!r} must be true or false (on/off, yes/no)")
 
 
 def _ttl(s: Statement) -> int:
@@ -87,7 +72,7 @@ HANDLERS: Dict[str, Callable[[Statement, Raw], None]] = {
     "unicast_fault_no_peer": _store("unicast_fault_no_peer", _flag),
     "mcast_dst_ip": _store("mcast_dst_ip", one_arg),
     "track_src_ip": _store("track_src_ip", _flag),
-    "skip_check_adv_addr": _store("skip_check_adv_addr", _true_false),
+    "skip_check_adv_addr": _store("skip_check_adv_addr", bool_flag),
     "native_ipv6": _store("native_ipv6", _flag),
     "down_timer_adverts": _store("down_timer_adverts", lambda s: int_arg(s, 1, 100)),
     "kernel_rx_buf_size": _store("kernel_rx_buf_size", _rx_buf),
