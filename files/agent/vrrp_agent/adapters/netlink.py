@@ -126,7 +126,9 @@ class Netlink:
         command, idempotent = ("replace", set()) if replace else ("add", _IDEMPOTENT_ADD)
         import pyroute2
 
-        if tuple(int(x) for x in pyroute2.__version__.split(".")[:2]) >= (0, 8):
+        # 0.8+ (the asyncio core, AsyncIPRoute) passes the lifetimes; 0.7.2 drops them. The
+        # API, not __version__: Debian 12's python3-pyroute2 0.7.2 reports "unknown".
+        if hasattr(pyroute2, "AsyncIPRoute"):
             kwargs = dict(kwargs, preferred_lft=preferred, valid_lft=valid)
             return self._nl(command, kwargs, idempotent)
         from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
