@@ -30,22 +30,19 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.linuxha.vrrp.plugins.module_utils.vrrp_plan_keys import SCRIPTS_DIR, is_int
+
 ANNOUNCE_MODES = ("garp", "bgp")
 ASN_MAX = 4294967295
 AS_TRANS = 23456
 LEASE_RANGE = (2, 3600)
 BFD_INTERVAL_RANGE = (10, 60000)
 BFD_MULTIPLIER_RANGE = (2, 255)
-SCRIPTS_DIR = "/usr/local/libexec/vrrp"
 SESSION_SCRIPT = "vrrp-bgp-session"
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _asn_error(value):
-    if not _is_int(value) or not 1 <= value <= ASN_MAX:
+    if not is_int(value) or not 1 <= value <= ASN_MAX:
         return "must be a whole number 1..%d, got %r" % (ASN_MAX, value)
     if value == AS_TRANS:
         return "must not be %d (AS_TRANS, reserved by RFC 6793)" % AS_TRANS
@@ -54,7 +51,7 @@ def _asn_error(value):
 
 def _ranged(host, host_vars, key, default, bounds, errors):
     value = host_vars.get(key, default)
-    if not _is_int(value) or not bounds[0] <= value <= bounds[1]:
+    if not is_int(value) or not bounds[0] <= value <= bounds[1]:
         errors.append("%s: %s must be a whole number %d..%d, got %r"
                       % (host, key, bounds[0], bounds[1], value))
         return default

@@ -33,6 +33,7 @@ from vrrp_agent.config.syntax import (
     no_args,
     no_block,
     one_arg,
+    parse_address,
 )
 from vrrp_agent.config.tracking import (
     NOTIFY_KEYS,
@@ -54,16 +55,6 @@ VIP_OPTIONS_NOT_IMPLEMENTED = {
 VIP_FLAGS = {"nodad", "-nodad", "noprefixroute", "no_track", "use_vmac"}
 LFT_FOREVER = 0xFFFFFFFF
 SCOPES = {"global", "site", "link", "host", "nowhere"}
-
-
-def parse_address(stmt: Statement, text: str, family: Optional[int] = None) -> str:
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
-        raise stmt.error(f"{text!r} is not an IP address") from None
-    if family is not None and addr.version != family:
-        raise stmt.error(f"{text} is not an IPv{family} address")
-    return str(addr)
 
 
 def parse_vip(stmt: Statement, default_dev: str) -> VipSpec:

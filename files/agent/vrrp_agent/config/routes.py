@@ -21,7 +21,7 @@ import ipaddress
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from vrrp_agent.config.model import Config, RouteSpec, RuleSpec
-from vrrp_agent.config.syntax import Statement, need_block, no_block
+from vrrp_agent.config.syntax import Statement, need_block, no_block, parse_address
 from vrrp_agent.errors import ConfigError
 
 TABLES = {"main": 254, "local": 255, "default": 253}
@@ -65,16 +65,6 @@ def _network(s: Statement, text: str, family: Optional[int]) -> ipaddress._BaseN
     if "/" in text and net.network_address != ipaddress.ip_interface(text).ip:
         raise s.error(f"{text} has host bits set (did you mean {net}?)")
     return net
-
-
-def _address(s: Statement, text: str, family: Optional[int]) -> str:
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
-        raise s.error(f"{text!r} is not an IP address") from None
-    if family is not None and addr.version != family:
-        raise s.error(f"{text} is not an IPv{family} address (one family per line)")
-    return str(addr)
 
 
 def _words(s: Statement, valued: set, flags: set, what: str) -> Tuple[Dict[str, str], set, list]:
@@ -150,8 +140,8 @@ def parse_route(s: Statement, virtual: bool) -> RouteSpec:
     metric_text = opts.get("metric", opts.get("priority", opts.get("preference")))
     return RouteSpec(
         dst=str(dst), family=family, kind=kind,
-        via=_address(s, via, family) if via else None, dev=opts.get("dev"),
-        src=_address(s, opts["src"], family) if "src" in opts else None,
+        via=parse_address(s, via, family) if via else None, dev=opts.get("dev"),
+        src=parse_address(s, opts["src"], family) if "src" in opts else None,
         scope="global" if scope == "universe" else scope,
         table=_table(s, opts["table"]) if "table" in opts else 254,
         metric=None if metric_text is None else _number(s, "metric", metric_text, 2**32 - 1),

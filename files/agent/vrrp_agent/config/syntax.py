@@ -8,6 +8,7 @@ values or raise ConfigError naming the file, the line and the offending text.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -130,3 +131,14 @@ def bool_flag(stmt: Statement) -> bool:
         return False
     raise stmt.error(f"{stmt.keyword} {word!r} must be one of "
                      f"{', '.join(TRUE_WORDS + FALSE_WORDS)} (or nothing)")
+
+
+def parse_address(stmt: Statement, text: str, family: Optional[int] = None) -> str:
+    """An IP address (of FAMILY when given), normalised; a FILE:LINE error otherwise."""
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise stmt.error(f"{text!r} is not an IP address") from None
+    if family is not None and addr.version != family:
+        raise stmt.error(f"{text} is not an IPv{family} address")
+    return str(addr)
