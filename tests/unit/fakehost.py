@@ -25,6 +25,7 @@ import struct
 import time
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
+import bpfvm
 from vrrp_agent.adapters.netlink import _normalise
 from vrrp_agent.constants import IPPROTO_VRRP
 from vrrp_agent.errors import SystemFailure
@@ -32,6 +33,15 @@ from vrrp_agent.runtime import Adapters
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _V6_META = struct.Struct("!16s16sB")
+_STAMP = struct.Struct("!d")  # the wall-clock receive time the fake kernel puts before each datagram
+WALL_OFFSET = 1.7e9  # the fake wall clock: loop time + this (virtual time moves both)
+
+
+def fake_wall_clock() -> float:
+    try:
+        return asyncio.get_running_loop().time() + WALL_OFFSET
+    except RuntimeError:
+        return time.time()
 
 
 # ------------------------------------------------------------------ virtual time
@@ -147,6 +157,11 @@ class FakeSockets:
         """Unicast TTL per destination (set_ttl), as the real send would put it on the wire."""
         self.groups = {group}
         self.rcvbuf = 0
+        self.doorbell: Optional[socket.socket] = None
+        self._bell_wire: Optional[socket.socket] = None
+        self.bell_filter = b""
+        """The doorbell's classic BPF program, run by bpfvm as the kernel would."""
+        self.filters_attached = 0
         host.sockets.append(self)
 
     def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
@@ -165,16 +180,51 @@ class FakeSockets:
         """A datagram arrives (as the kernel would hand it to a raw socket)."""
         if self.family == 4:
             header = _IPV4.pack(0x45, 0xC0, 20 + len(payload), 0, 0, ttl, IPPROTO_VRRP, 0, src, dst)
-            self._wire.send(header + payload)
+            self.arrive(header + payload)
         else:
-            self._wire.send(_V6_META.pack(src, dst, ttl) + payload)
+            self.arrive(_V6_META.pack(src, dst, ttl) + payload)
+
+    def arrive(self, datagram: bytes) -> None:
+        """DATAGRAM (IPv4: with its header) is queued with its receive time; the
+        doorbell gets a copy when its filter keeps it."""
+        stamp = _STAMP.pack(fake_wall_clock())
+        if self.family == 4 and self._bell_wire is not None and bpfvm.run(self.bell_filter, datagram):
+            self._bell_wire.send(stamp)
+        self._wire.send(stamp + datagram)
 
     def receive(self) -> Tuple[bytes, bytes, bytes, int]:
-        data = self.rx.recv(65536)  # BlockingIOError when empty, as a raw socket
+        data = self.rx.recv(65536)[_STAMP.size:]  # BlockingIOError when empty, as a raw socket
         if self.family == 4:
             return data, b"", b"", -1
         src, dst, ttl = _V6_META.unpack_from(data)
         return data[_V6_META.size:], src, dst, ttl
+
+    # the doorbell (adapters/sockets.py): IPv4 only, as the real one
+    def open_doorbell(self, silence: bytes) -> socket.socket:
+        assert self.family == 4
+        if self.doorbell is None:
+            self.doorbell, self._bell_wire = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.doorbell.setblocking(False)
+            self.ring_filter(silence)
+        return self.doorbell
+
+    def ring_filter(self, insns: bytes) -> None:
+        assert self.doorbell is not None and insns and len(insns) % 8 == 0
+        self.bell_filter = insns
+        self.filters_attached += 1
+
+    def doorbell_newest(self) -> float:
+        assert self.doorbell is not None
+        newest = 0.0
+        while True:
+            try:
+                newest = max(newest, _STAMP.unpack(self.doorbell.recv(64))[0])
+            except BlockingIOError:
+                return newest
+
+    def receive_stamped(self) -> Tuple[bytes, float]:
+        data = self.rx.recv(65536)
+        return data[_STAMP.size:], _STAMP.unpack_from(data)[0]
 
     def send(self, packet: bytes, dst: str, src: bytes = b"") -> None:
         if self.host.send_fails:
@@ -189,6 +239,9 @@ class FakeSockets:
         self.closed = True
         self.rx.close()
         self._wire.close()
+        for sock in (self.doorbell, self._bell_wire):
+            if sock is not None:
+                sock.close()
 
 
 class FakeNetlink:
@@ -337,6 +390,7 @@ class FakeHost:
             uptime=lambda: self.uptime_s,
             set_umask=lambda mask: self.umasks.append(mask) or 0o022,
             host_facts=host_facts,
+            wall_clock=fake_wall_clock,
             systemd_notify=lambda msg: bool(self.notified.append(msg)),
         )
 

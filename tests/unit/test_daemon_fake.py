@@ -122,7 +122,7 @@ def test_garbage_and_foreign_vrids_are_counted_never_raised(lan, tmp_path):
     async def scenario():
         await a1.start()
         sock = a1.host.sockets[0]
-        sock._wire.send(b"\x45junk")
+        sock.arrive(b"\x45junk")
         sock.inject(b"\x31\x07" + b"\0" * 30, b"\xc6\x33\x64\x09", b"\xe0\x00\x00\x12", 255)
         sock.inject(b"", b"\xc6\x33\x64\x09", b"\xe0\x00\x00\x12", 255)
         await asyncio.sleep(0.5)

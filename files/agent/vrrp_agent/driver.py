@@ -20,6 +20,9 @@ the per-instance socket settings wiredriver.py's. Rules:
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
   master-down (or skew) time is then less than that away, the loop waits it
   out with a precise sleep (≤ 1 ms, only when a backup is about to act).
+- A backup in steady state is read quietly (quiet.py): its steady adverts are
+  read when its timer fires, with their receipt times, and anything else
+  rings a doorbell and is read at once.
 - A timer that would move later (a backup's master-down timer, pushed back
   by every advert) is left where it is: it fires early, finds nothing due
   and is re-armed then, so a backup touches the timer heap about once per
@@ -38,6 +41,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
+from vrrp_agent.quiet import Quiet
 from vrrp_agent.receive import Receiver
 from vrrp_agent.routed import LeaseRenewer, withdraw_first
 from vrrp_agent.router import (
@@ -81,6 +85,9 @@ class Driver:
         self.by_vrid = self.receiver.by_vrid
         self.discards = self.receiver.discards
         self.on_readable = self.receiver.on_readable
+        self.quiet = Quiet(rt, self.receiver)
+        """Steady backups: the doorbell instead of a wakeup per advert (quiet.py)."""
+        self.receiver.full_path = self.quiet.changed
         self.ticks: Dict[int, float] = {}
         """Advert interval (cs) -> one time on the grid its masters send on."""
         self.unbound = asyncio.Event()
@@ -127,6 +134,7 @@ class Driver:
             self.transitions.set_fault(inst, "src_ip", None)
         self.wire.attach(inst)
         self.by_vrid[(ifname, cfg.family)][cfg.vrid] = inst
+        self.quiet.changed((ifname, cfg.family))
         inst.ifindex = ifindex
         inst.set_source(socket.inet_pton(inst.af, src))
         inst.link_up = ad.link_is_up(ifname) or cfg.dont_track_primary
@@ -150,6 +158,7 @@ class Driver:
         self.io[key] = io
         self.by_vrid[key] = {}
         self.rt.loop.add_reader(io.rx.fileno(), self.on_readable, io)
+        self.quiet.attach(key, io)
 
     async def retry_unbound(self) -> None:
         while True:
@@ -163,7 +172,9 @@ class Driver:
             await self.wire.check_source_addresses()
 
     def unbind(self, inst: Instance) -> None:
-        self.by_vrid.get((inst.cfg.socket_interface, inst.cfg.family), {}).pop(inst.cfg.vrid, None)
+        key = (inst.cfg.socket_interface, inst.cfg.family)
+        self.by_vrid.get(key, {}).pop(inst.cfg.vrid, None)
+        self.quiet.changed(key)
 
     # ------------------------------------------------------------------ timers
     def arm(self, inst: Instance) -> None:
@@ -227,11 +238,12 @@ class Driver:
         leave nobody with the VIP for a master-down interval (nemesis seed
         1617314694). True if the queued adverts moved the deadline past now (re-armed).
         """
-        io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
+        key = (inst.cfg.socket_interface, inst.cfg.family)
+        io = self.io.get(key)
         if io is None:
             return False
         before = inst.router.next_deadline()
-        self.on_readable(io)
+        self.quiet.drain(key, io)  # quiet: each advert counts from its receipt
         deadline = inst.router.next_deadline()
         if deadline != before and deadline is not None and deadline > self.rt.loop.time():
             self.arm(inst)  # moved by what was queued (a timer armed early keeps its own wait)
@@ -271,6 +283,7 @@ class Driver:
                     self.vips.announce(inst, action.repeat)  # type: ignore[union-attr]
                     netlink_queued = True
                 elif kind is StateChanged:
+                    self.quiet.changed((inst.cfg.socket_interface, inst.cfg.family))
                     self.vips.flush()  # the worker adds the VIPs while the loop publishes
                     self.transitions.on_transition(inst, action)  # type: ignore[arg-type]
                 elif kind is RxLowerPriority:
@@ -324,13 +337,14 @@ class Driver:
     def close(self) -> None:
         loop = self.rt.loop
         self.leases.stop()
+        self.quiet.close()
         if self.links is not None:
             loop.remove_reader(self.links.fileno())
             self.links.close()
         if self.link_delays is not None:
             self.link_delays.close()
         for io in self.io.values():
-            loop.remove_reader(io.rx.fileno())
+            loop.remove_reader(io.rx.fileno())  # no-op when quiet (quiet.close: the doorbell)
             if getattr(io, "ah_rx", None) is not None:
                 loop.remove_reader(io.ah_rx.fileno())
             io.close()

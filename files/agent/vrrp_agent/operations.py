@@ -66,6 +66,7 @@ class Operations:
         self.started_wall = time.time()
 
     def status(self) -> Dict[str, Any]:
+        self.driver.quiet.drain_all()  # counters and master as of now (quiet.py)
         now = self.rt.loop.time()
         wall_offset = time.time() - now
         return {
@@ -284,6 +285,7 @@ class Operations:
             self.driver.unbound.set()  # the retry loop may wait for a failed bind: poll now
         for inst in self.rt.instances:
             self.transitions.settle(inst)
+        self.driver.quiet.changed_all()  # accepted adverts are forgotten on reconfigure
         summary = {"kept": [i.cfg.name for i in kept], "changed": changed,
                    "started": [i.cfg.name for i in started],
                    "stopped": [i.cfg.name for i in old.values()]}

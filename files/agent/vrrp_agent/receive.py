@@ -13,13 +13,16 @@ fills the tables at bind). Rules:
   check that needs the instance (ICV, anti-replay, then the usual ones) is
   Instance.receive's.
 - Every accepted input re-arms its instance's timer (the driver's `arm`).
+- `handle` takes the time the datagram was received: now for a socket read
+  when it becomes readable, the kernel's receipt time for one read later
+  (quiet.py).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from vrrp_agent import ah, fastpath, packet
 from vrrp_agent.errors import PacketError
@@ -42,10 +45,12 @@ class Receiver:
         self.by_vrid: Dict[Tuple[str, int], Dict[int, Instance]] = {}
         self.discards: Dict[str, int] = dict.fromkeys(packet.DISCARD_REASONS, 0)
         self.discards["vrid"] = 0
+        self.full_path: Callable[[Tuple[str, int]], None] = lambda key: None
+        """Called after a datagram took the full path (quiet.py: the steady set may change)."""
 
     def on_readable(self, io: Any) -> None:
         table = self.by_vrid[(io.ifname, io.family)]
-        v4 = io.family == 4
+        handle = self.handle
         while True:
             try:
                 data, src, dst, ttl = io.receive()
@@ -54,32 +59,48 @@ class Receiver:
             except OSError as exc:
                 log.warning("receive on %s failed: %s", io.ifname, exc)
                 return
-            inst = fastpath.match4(table, data) if v4 else fastpath.match6(table, data, src, dst, ttl)
-            if inst is not None and inst.ifindex is not None:
-                actions = inst.receive_same(self.rt.loop.time())
-                if actions:
-                    self.transitions.apply(inst, actions)
-                self.arm(inst)
-            else:
-                self.dispatch(io, table, data, src, dst, ttl)
+            handle(io, table, data, src, dst, ttl, self.rt.loop.time())
+
+    def handle(self, io: Any, table: Dict[int, Instance], data: bytes, src: bytes, dst: bytes,
+               ttl: int, now: float, rearm: bool = True) -> Optional[Instance]:
+        """One datagram received at NOW (loop time): the fast path, else the full one.
+
+        The instance it went to, if any; its timer is re-armed unless REARM is
+        false (a batch read later: the caller arms once, after the last one).
+        """
+        inst = fastpath.match4(table, data) if io.family == 4 else \
+            fastpath.match6(table, data, src, dst, ttl)
+        if inst is not None and inst.ifindex is not None:
+            actions = inst.receive_same(now)
+            if actions:
+                self.transitions.apply(inst, actions)
+        else:
+            inst = self.dispatch(io, table, data, src, dst, ttl, now)
+            self.full_path((io.ifname, io.family))
+        if rearm and inst is not None:
+            self.arm(inst)
+        return inst
 
     def dispatch(self, io: Any, table: Dict[int, Instance], data: bytes,
-                 src: bytes, dst: bytes, ttl: int) -> None:
-        """The full path: every guard of the codec and the instance, drops counted."""
+                 src: bytes, dst: bytes, ttl: int, now: float) -> Optional[Instance]:
+        """The full path: every guard of the codec and the instance, drops counted.
+
+        The instance the advert went to (its timer to re-arm), or None.
+        """
         wire = fastpath.wire_key(io.family, data)
         if io.family == 4:
             try:
                 src, dst, ttl, data = packet.split_ipv4(data)
             except PacketError as exc:
                 self.discards[exc.reason] += 1
-                return
+                return None
         try:
             adv = packet.decode(data, io.family, src, dst)
         except PacketError as exc:
             # charge the instance whose VRID the packet names, if any
             owner = table.get(data[1]) if len(data) > 1 else None
             (owner.discards if owner else self.discards)[exc.reason] += 1
-            return
+            return None
         inst = table.get(adv.vrid)
         if inst is None or inst.ifindex is None:
             self.discards["vrid"] += 1
@@ -87,11 +108,11 @@ class Receiver:
                 log.info("Unknown VRID(%d) received on interface(%s) from %s. ignoring...",
                          adv.vrid, io.ifname, socket.inet_ntop(socket.AF_INET6 if io.family == 6
                                                                else socket.AF_INET, src))
-            return
+            return None
         if src == io.src_packed:
-            return  # our own advert looped back
-        self.transitions.apply(inst, inst.receive(adv, src, ttl, self.rt.loop.time(), wire, dst))
-        self.arm(inst)
+            return None  # our own advert looped back
+        self.transitions.apply(inst, inst.receive(adv, src, ttl, now, wire, dst))
+        return inst
 
     def on_readable_ah(self, io: Any) -> None:
         table = self.by_vrid[(io.ifname, io.family)]

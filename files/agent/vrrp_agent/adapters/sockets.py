@@ -22,11 +22,19 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
   device and groups), and `send()` hands a packet that starts with an IPv4
   header (never a VRRP message: those start with 0x21 or 0x31) to a third,
   IP_HDRINCL socket, as the datagram is built whole (ah.py).
+- The doorbell (quiet.py, doorbell.py): `open_doorbell()` adds a second
+  IPv4 receive socket, same device and groups, whose classic BPF filter
+  (`ring_filter`) keeps only the datagrams that are not a steady advert, and
+  turns on receive timestamps (SO_TIMESTAMPNS) on the receive socket, which
+  still queues everything: `receive_stamped()` returns a datagram with the
+  wall-clock time the kernel received it, `doorbell_newest()` empties the
+  doorbell and returns the newest of its times.
 - Both non-blocking; the driver reads them from the event loop.
 """
 
 from __future__ import annotations
 
+import array
 import os
 import socket
 import struct
@@ -51,6 +59,14 @@ _IP_MREQN = struct.Struct("4s4si")
 _IPV6_MREQ = struct.Struct("16sI")
 _INT = struct.Struct("i")
 RCVBUF_DEFAULT = 1 << 20
+SO_ATTACH_FILTER = 26
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # SCM_TIMESTAMPNS: the same number
+# struct timespec { long tv_sec; long tv_nsec; }  (the SO_TIMESTAMPNS control message)
+_TIMESPEC = struct.Struct("@ll")
+_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+# struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+_FPROG = struct.Struct("@HP")
+DOORBELL_RCVBUF = 1 << 16
 
 
 class VrrpSockets:
@@ -69,6 +85,7 @@ class VrrpSockets:
         self._ttl_cmsg: Dict[str, List[Tuple[int, int, bytes]]] = {}
         self.tx: Optional[socket.socket] = None
         self.ah_rx: Optional[socket.socket] = None
+        self.doorbell: Optional[socket.socket] = None
         self._hdrincl: Optional[socket.socket] = None
         self.src: Optional[str] = None
         self.src_packed = b""
@@ -76,11 +93,11 @@ class VrrpSockets:
             self.set_source(src)
 
     # ------------------------------------------------------------------ rx
-    def _open_rx(self) -> socket.socket:
+    def _open_rx(self, rcvbuf: int = RCVBUF_DEFAULT) -> socket.socket:
         sock = socket.socket(self.af, socket.SOCK_RAW, IPPROTO_VRRP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.ifname.encode())
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_DEFAULT)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             if self.family == 4:
                 sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
             else:
@@ -107,7 +124,7 @@ class VrrpSockets:
         """Also receive adverts sent to `group` (an instance's mcast_dst_ip)."""
         packed = socket.inet_pton(self.af, group)
         if packed not in self.groups:
-            for sock in (self.rx, self.ah_rx):
+            for sock in (self.rx, self.ah_rx, self.doorbell):
                 if sock is not None:
                     self._join(sock, packed)
             self.groups.add(packed)
@@ -128,6 +145,46 @@ class VrrpSockets:
                 raise
             self.ah_rx = sock
         return self.ah_rx
+
+    def open_doorbell(self, silence: bytes) -> socket.socket:
+        """The doorbell socket (IPv4), filtered with SILENCE from the start; receive
+        timestamps on the receive socket from now on."""
+        if self.doorbell is None:
+            sock = self._open_rx(DOORBELL_RCVBUF)
+            try:
+                attach_filter(sock, silence)
+                for group in self.groups - {self.group_packed}:
+                    self._join(sock, group)
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self.rx.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            except OSError:
+                sock.close()
+                raise
+            self.doorbell = sock
+            self.doorbell_newest()  # what came before the filter
+        return self.doorbell
+
+    def ring_filter(self, insns: bytes) -> None:
+        """Replace the doorbell's filter (doorbell.py) in one step."""
+        assert self.doorbell is not None
+        attach_filter(self.doorbell, insns)
+
+    def doorbell_newest(self) -> float:
+        """Empty the doorbell; the newest kernel receive time in it (wall clock, s), or 0."""
+        assert self.doorbell is not None
+        newest = 0.0
+        while True:
+            try:
+                _data, ancdata, _flags, _addr = self.doorbell.recvmsg(1, _STAMP_SPACE)
+            except BlockingIOError:
+                return newest
+            newest = max(newest, _stamp(ancdata))
+
+    def receive_stamped(self) -> Tuple[bytes, float]:
+        """One IPv4 datagram (IP header included) and the wall-clock time the kernel
+        received it (0.0 when it has none). BlockingIOError when the queue is empty."""
+        data, ancdata, _flags, _addr = self.rx.recvmsg(4096, _STAMP_SPACE)
+        return data, _stamp(ancdata)
 
     def receive_ah(self) -> bytes:
         """One IPv4 + AH datagram; BlockingIOError when the queue is empty."""
@@ -253,9 +310,24 @@ class VrrpSockets:
     def close(self) -> None:
         self.close_tx()
         self.rx.close()
-        for sock in (self.ah_rx, self._hdrincl):
+        for sock in (self.ah_rx, self._hdrincl, self.doorbell):
             if sock is not None:
                 sock.close()
+
+
+def attach_filter(sock: socket.socket, insns: bytes) -> None:
+    """SO_ATTACH_FILTER with classic BPF INSNS (8-byte struct sock_filter each)."""
+    buf = array.array("B", insns)  # the kernel copies the program during the call
+    address, _count = buf.buffer_info()
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _FPROG.pack(len(insns) // 8, address))
+
+
+def _stamp(ancdata: List[Tuple[int, int, bytes]]) -> float:
+    for level, ctype, cdata in ancdata:
+        if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(cdata)
+            return sec + nsec * 1e-9
+    return 0.0
 
 
 def _proc_raw_drops(family: int) -> Dict[int, int]:

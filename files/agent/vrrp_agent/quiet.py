@@ -1,0 +1,243 @@
+"""Quiet receive: a steady backup wakes once per master-down interval, not once per advert.
+
+A part of driver.Driver (on the event loop). Issue 14: on a lightly loaded
+backup the cost of an advert is the wakeup it causes, not the work it takes.
+Rules:
+- Per (interface, family) socket pair, two modes. Loud: the loop polls the
+  receive socket and reads every advert when it comes (receive.py). Quiet:
+  the loop polls the doorbell instead (adapters/sockets.py), whose filter
+  (doorbell.py) drops the copy of every steady advert, the one each backup
+  accepted last (fastpath.py); the receive socket still queues every
+  datagram, in order, with the time the kernel received it.
+- An interface is quiet while at least one of its instances is a BACKUP with
+  an accepted IPv4 advert and the doorbell filter covers it; IPv6, AH and
+  every other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off).
+- Nothing is processed later than it must be: anything that is not a steady
+  advert (a priority-0 advert, another master, a changed priority or
+  interval, any malformed datagram, an advert for a master or a VRID no
+  backup watches) rings and is read at once; steady adverts only push a
+  master-down timer back, so they are read when a backup's timer fires
+  (driver._drained_past), at the latest at its master-down deadline, and
+  any control request reads them first (`drain_all`).
+- A queued advert counts from when the kernel received it, not from when it
+  is read (RFC 5798 §6.4.2: the Master_Down_Timer is reset on receipt): its
+  wall-clock stamp is turned into loop time and kept between the previous
+  drain and now.
+- A doorbell copy can be read before its twin reaches the receive socket (the
+  kernel delivers to raw sockets one after the other): when the newest ring
+  is later than the newest datagram read, the receive socket is read again
+  shortly (RETRY_S, at most RETRIES times).
+- The steady set is recomputed (one refresh per loop iteration) after
+  anything that can change it: a datagram on the full path, a state change, a
+  bind, an unbind, a reload. A new filter replaces the old one in one step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from vrrp_agent import doorbell
+from vrrp_agent.receive import Receiver
+from vrrp_agent.router import BACKUP
+from vrrp_agent.runtime import Runtime
+
+__all__ = ["Quiet", "QUIET_ENV"]
+
+log = logging.getLogger("vrrp_agent")
+QUIET_ENV = "VRRP_AGENT_QUIET"
+RETRY_S = 0.0002
+RETRIES = 5
+REDRAIN_S = 0.0001  # timers firing together: one read of the socket serves them all
+SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
+
+
+@dataclass
+class _Pair:
+    """The quiet state of one socket pair."""
+
+    quiet: bool = False
+    covered: Tuple[doorbell.Steady, ...] = ()
+    dirty: bool = False
+    floor: float = 0.0          # loop time of the previous drain: no stamp goes below it
+    newest_stamp: float = 0.0   # wall-clock stamp of the newest datagram read
+    drained_at: float = -1.0
+    rang: float = 0.0           # wall-clock stamp of the newest doorbell copy
+    retries: int = 0
+    retry: Optional[Any] = field(default=None, repr=False)
+
+
+class Quiet:
+    """Switches socket pairs between loud and quiet, and reads quiet ones."""
+
+    def __init__(self, rt: Runtime, receiver: Receiver, enabled: Optional[bool] = None):
+        self.rt = rt
+        self.receiver = receiver
+        self.enabled = os.environ.get(QUIET_ENV, "1") != "0" if enabled is None else enabled
+        self.pairs: Dict[Tuple[str, int], _Pair] = {}
+        self.ios: Dict[Tuple[str, int], Any] = {}
+        self._refresh_queued = False
+
+    def attach(self, key: Tuple[str, int], io: Any) -> None:
+        if self.enabled and key[1] == 4 and hasattr(io, "open_doorbell"):
+            self.ios[key] = io
+            self.pairs[key] = _Pair()
+
+    def is_quiet(self, key: Tuple[str, int]) -> bool:
+        pair = self.pairs.get(key)
+        return pair is not None and pair.quiet
+
+    # ------------------------------------------------------------ the steady set
+    def changed(self, key: Tuple[str, int]) -> None:
+        """Something that can change KEY's steady set happened: refresh once, soon."""
+        pair = self.pairs.get(key)
+        if pair is None:
+            return
+        pair.dirty = True
+        if not self._refresh_queued:
+            self._refresh_queued = True
+            self.rt.loop.call_soon(self._refresh_dirty)
+
+    def changed_all(self) -> None:
+        for key in self.pairs:
+            self.changed(key)
+
+    def _refresh_dirty(self) -> None:
+        self._refresh_queued = False
+        for key, pair in self.pairs.items():
+            if pair.dirty:
+                pair.dirty = False
+                self.refresh(key)
+
+    def steady(self, key: Tuple[str, int]) -> List[doorbell.Steady]:
+        out = []
+        for vrid, inst in self.receiver.by_vrid.get(key, {}).items():
+            last = inst.accepted
+            if last is not None and inst.router.state == BACKUP and inst.ifindex is not None \
+                    and inst.ah is None:
+                out.append(doorbell.Steady(vrid, last.ttl, last.wire))
+        return out
+
+    def refresh(self, key: Tuple[str, int]) -> None:
+        pair, io = self.pairs.get(key), self.ios.get(key)
+        if pair is None or io is None:
+            return
+        insns, covered = doorbell.program(self.steady(key))
+        if tuple(covered) == pair.covered and (pair.quiet or not covered):
+            return
+        try:
+            if covered:
+                io.open_doorbell(doorbell.silence_all())
+                io.ring_filter(insns)
+            elif io.doorbell is not None:
+                io.ring_filter(doorbell.silence_all())
+        except OSError as exc:
+            log.warning("%s/ipv%d: no quiet receive (%s): every advert wakes the agent",
+                        key[0], key[1], exc)
+            self.pairs.pop(key)
+            self._loud(key, io, pair)
+            return
+        pair.covered = tuple(covered)
+        if covered and not pair.quiet:
+            self._quiet(key, io, pair)
+        elif not covered and pair.quiet:
+            self._loud(key, io, pair)
+
+    def _quiet(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
+        loop = self.rt.loop
+        loop.remove_reader(io.rx.fileno())
+        loop.add_reader(io.doorbell.fileno(), self.on_ring, key)
+        pair.quiet = True
+        pair.floor = loop.time() - SWITCH_FLOOR_S
+        log.debug("%s/ipv%d: quiet receive (%d steady adverts)", key[0], key[1], len(pair.covered))
+        self._read(key, io, pair)  # what came before the switch
+
+    def _loud(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
+        loop = self.rt.loop
+        if pair.quiet:
+            loop.remove_reader(io.doorbell.fileno())
+            self._read(key, io, pair)  # what is queued counts from its receipt
+            log.debug("%s/ipv%d: loud receive", key[0], key[1])
+        pair.quiet = False
+        pair.covered = ()
+        if pair.retry is not None:
+            pair.retry.cancel()
+            pair.retry = None
+        loop.add_reader(io.rx.fileno(), self.receiver.on_readable, io)
+
+    # ------------------------------------------------------------------ reading
+    def drain(self, key: Tuple[str, int], io: Any) -> None:
+        """Read what KEY's receive socket IO holds (quiet: with receipt times)."""
+        pair = self.pairs.get(key)
+        if pair is None or not pair.quiet:
+            self.receiver.on_readable(io)
+        elif self.rt.loop.time() - pair.drained_at >= REDRAIN_S:
+            self._read(key, io, pair)
+
+    def drain_all(self) -> None:
+        for key, pair in self.pairs.items():
+            if pair.quiet:
+                self._read(key, self.ios[key], pair)
+
+    def _read(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
+        loop = self.rt.loop
+        now = loop.time()
+        wall_offset = self.rt.adapters.wall_clock() - now
+        floor, newest = pair.floor, pair.newest_stamp
+        pair.floor = now
+        handle = self.receiver.handle
+        table = self.receiver.by_vrid[key]
+        touched = set()
+        while True:
+            try:
+                data, stamp = io.receive_stamped()
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                log.warning("receive on %s failed: %s", io.ifname, exc)
+                break
+            if stamp:
+                newest = max(newest, stamp)
+                at = min(max(stamp - wall_offset, floor), now)
+            else:
+                at = now
+            inst = handle(io, table, data, b"", b"", -1, at, False)
+            if inst is not None:
+                touched.add(inst)
+        for inst in touched:  # once, at the last advert's deadline (driver.arm)
+            self.receiver.arm(inst)
+        pair.newest_stamp = newest
+        pair.drained_at = loop.time()
+
+    def on_ring(self, key: Tuple[str, int]) -> None:
+        io, pair = self.ios[key], self.pairs[key]
+        pair.rang = max(pair.rang, io.doorbell_newest())
+        pair.retries = 0
+        self._read(key, io, pair)
+        self._check_twin(key, pair)
+
+    def _check_twin(self, key: Tuple[str, int], pair: _Pair) -> None:
+        """Read again shortly while the newest ring is later than the newest datagram read."""
+        if pair.rang > pair.newest_stamp and pair.retries < RETRIES and pair.retry is None:
+            pair.retries += 1
+            pair.retry = self.rt.loop.call_later(RETRY_S, self._retry, key)
+
+    def _retry(self, key: Tuple[str, int]) -> None:
+        pair = self.pairs.get(key)
+        if pair is None:
+            return
+        pair.retry = None
+        if pair.quiet:
+            self._read(key, self.ios[key], pair)
+            self._check_twin(key, pair)
+
+    def close(self) -> None:
+        for key, pair in self.pairs.items():
+            if pair.retry is not None:
+                pair.retry.cancel()
+            if pair.quiet:
+                self.rt.loop.remove_reader(self.ios[key].doorbell.fileno())
+        self.pairs.clear()
+        self.ios.clear()
