@@ -1,0 +1,59 @@
+"""Quiet receive on the real kernel (quiet.py, doorbell.py): the agent as backup of
+keepalived 2.2.7 sleeps through steady adverts and is woken by anything else.
+
+Observed from outside: the doorbell filter is attached (the agent's debug log),
+the agent's event-loop thread wakes fewer times than adverts arrive (its
+voluntary context switches), the adverts are all counted when status is asked,
+and keepalived's priority-0 advert rings: the agent takes over.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from agentlab import Agent, agent_instance
+from netlab import Keepalived, Lab, keepalived_instance, owned_only_by, wait_until
+
+pytestmark = pytest.mark.usefixtures("keepalived_bin")
+
+VIP = "198.51.100.100"
+SPEC = dict(version=3, advert_int=0.1, vips=[f"{VIP}/24"])
+
+
+def _loop_thread_wakeups(pid: int) -> int:
+    status = Path(f"/proc/{pid}/task/{pid}/status").read_text()
+    return int(status.split("\nvoluntary_ctxt_switches:")[1].split()[0])
+
+
+def _received(agent: Agent) -> int:
+    return agent.instance()["counters"]["adverts_received"]
+
+
+def test_a_steady_backup_sleeps_through_adverts_and_wakes_for_priority_zero(lab: Lab):
+    keepalived = Keepalived(lab.node(1), keepalived_instance(priority=150, **SPEC))
+    wait_until(owned_only_by(lab, VIP, 1), 20)
+    agent = Agent(lab.node(2), agent_instance(priority=100, **SPEC))
+    wait_until(lambda: agent.state() == "BACKUP", 10)
+    wait_until(lambda: "eth0/ipv4: quiet receive (1 steady adverts)" in agent.log_text(), 10,
+               message="the doorbell filter is attached")
+    assert agent.proc is not None
+    pid = agent.proc.pid
+    before, wakeups_before = _received(agent), _loop_thread_wakeups(pid)
+    time.sleep(4.0)  # about 40 adverts at 0.1 s
+    wakeups = _loop_thread_wakeups(pid) - wakeups_before
+    adverts = _received(agent) - before  # status reads what is queued first
+    assert adverts >= 30, adverts
+    # one wakeup per Master_Down_Interval (3.6 adverts) plus the status request,
+    # against one per advert when every advert wakes the loop
+    assert wakeups < adverts / 2, (wakeups, adverts)
+    assert agent.state() == "BACKUP" and lab.node(1).has_address(VIP)
+    assert "quiet receive" in agent.log_text() and "loud receive" not in agent.log_text()
+
+    keepalived.stop()  # priority 0: not a steady advert, the doorbell rings
+    wait_until(owned_only_by(lab, VIP, 2), 10, message="the agent takes over")
+    assert agent.instance()["counters"]["priority_zero_received"] == 1
+    assert "loud receive" in agent.log_text()  # a master reads every advert at once
+    assert os.path.exists(f"/proc/{pid}")
