@@ -14,8 +14,8 @@ fills the tables at bind). Rules:
   Instance.receive's.
 - Every accepted input re-arms its instance's timer (the driver's `arm`).
 - `handle` takes the time the datagram was received: now for a socket read
-  when it becomes readable, the kernel's receipt time for one read later
-  (quiet.py).
+  when it becomes readable; quiet.py reads later, with the kernel's receipt
+  times.
 """
 
 from __future__ import annotations
@@ -62,12 +62,9 @@ class Receiver:
             handle(io, table, data, src, dst, ttl, self.rt.loop.time())
 
     def handle(self, io: Any, table: Dict[int, Instance], data: bytes, src: bytes, dst: bytes,
-               ttl: int, now: float, rearm: bool = True) -> Optional[Instance]:
-        """One datagram received at NOW (loop time): the fast path, else the full one.
-
-        The instance it went to, if any; its timer is re-armed unless REARM is
-        false (a batch read later: the caller arms once, after the last one).
-        """
+               ttl: int, now: float) -> None:
+        """One datagram received at NOW (loop time): the fast path, else the full one
+        (quiet.py reads a batch with the same steps, and arms once after it)."""
         inst = fastpath.match4(table, data) if io.family == 4 else \
             fastpath.match6(table, data, src, dst, ttl)
         if inst is not None and inst.ifindex is not None:
@@ -77,9 +74,8 @@ class Receiver:
         else:
             inst = self.dispatch(io, table, data, src, dst, ttl, now)
             self.full_path((io.ifname, io.family))
-        if rearm and inst is not None:
+        if inst is not None:
             self.arm(inst)
-        return inst
 
     def dispatch(self, io: Any, table: Dict[int, Instance], data: bytes,
                  src: bytes, dst: bytes, ttl: int, now: float) -> Optional[Instance]:

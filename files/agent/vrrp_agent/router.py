@@ -325,22 +325,26 @@ class Router:
             # RFC 5798 §6.4.2 (660-670): learn the interval, reset the down timer
             if self.params.version == 3:
                 self.master_adver_int_cs = adv.adver_int_cs or self.params.adver_int_cs
-            self._master_down_at = now + self.master_down_interval_s()
+            down_interval_s = self.master_down_interval_s()
+            self._master_down_at = now + down_interval_s
             self.master_ip = src
             self.master_priority = adv.priority
             self.wants_master = False
-            self._note_live_master(src, adv.priority, now)
+            self._note_live_master(src, adv.priority, now, down_interval_s)
             return []
         # RFC 5798 §6.4.2 (675): discard; the down timer keeps running, so we preempt
         self.counters["lower_priority_ignored"] += 1
         self._preempting = True  # the master is alive: preempt make-before-break
         return []
 
-    def _note_live_master(self, src: bytes, priority: int, now: float) -> None:
+    def _note_live_master(self, src: bytes, priority: int, now: float,
+                          down_interval_s: Optional[float] = None) -> None:
         """The best master heard within a Master_Down_Interval (answers.py, rule 4)."""
         live = self._live_master
         if live is None or now >= live[2] or src == live[0] or priority > live[1]:
-            self._live_master = (src, priority, now + self.master_down_interval_s())
+            if down_interval_s is None:
+                down_interval_s = self.master_down_interval_s()
+            self._live_master = (src, priority, now + down_interval_s)
 
     def _foreign_stop(self, src: bytes, now: float) -> bool:
         """A priority 0 from a router other than the best live master (answers.py, rule 4)."""
