@@ -162,6 +162,8 @@ class FakeSockets:
         self.bell_filter = b""
         """The doorbell's classic BPF program, run by bpfvm as the kernel would."""
         self.filters_attached = 0
+        self.filter_limit = 1 << 30
+        """Longer filters (bytes) fail with ENOMEM, as over net.core.optmem_max."""
         host.sockets.append(self)
 
     def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
@@ -210,6 +212,8 @@ class FakeSockets:
 
     def ring_filter(self, insns: bytes) -> None:
         assert self.doorbell is not None and insns and len(insns) % 8 == 0
+        if len(insns) > self.filter_limit:
+            raise OSError(12, "Cannot allocate memory")
         self.bell_filter = insns
         self.filters_attached += 1
 

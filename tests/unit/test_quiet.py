@@ -221,3 +221,29 @@ def test_switching_modes_raises_nothing_in_the_loop(lan, tmp_path, loop_errors):
     run(scenario)
     assert loop_errors == []
     assert GROUP4  # the fixtures' group: the adverts above went to it
+
+
+def test_a_filter_over_the_kernel_memory_cap_leaves_the_interface_loud(tmp_path):
+    lan = FakeLan()
+    host = lan.host("n2", "198.51.100.2")
+    backup = Agent(host, instance(priority=100, advert_int=1), tmp_path)
+
+    async def scenario():
+        await backup.start()
+        sock = host.sockets[0]
+        sock.filter_limit = 8 * 10  # fewer instructions than one advert's block
+        for _ in range(5):
+            sock.arrive(datagram(advert(priority=200)))
+            await asyncio.sleep(0.1)
+        assert backup.state() == BACKUP and not _quiet(backup)
+        pair = backup.daemon.driver.quiet.pairs[KEY]
+        assert pair.too_big <= len(doorbell.program(backup.daemon.driver.quiet.steady(KEY))[0])
+        sock.filter_limit = 1 << 30  # not tried again for the same set: still loud
+        for _ in range(5):
+            sock.arrive(datagram(advert(priority=200)))
+            await asyncio.sleep(0.1)
+        assert backup.state() == BACKUP and not _quiet(backup)
+        assert backup.status()["counters"]["adverts_received"] == 10
+        await backup.stop()
+
+    run(scenario)

@@ -10,8 +10,11 @@ Rules:
   accepted last (fastpath.py); the receive socket still queues every
   datagram, in order, with the time the kernel received it.
 - An interface is quiet while at least one of its instances is a BACKUP with
-  an accepted IPv4 advert and the doorbell filter covers it; IPv6, AH and
-  every other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off).
+  an accepted IPv4 advert and the doorbell filter covers every such advert
+  (one that rings wakes the agent every interval anyway); IPv6, AH and every
+  other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off). The
+  kernel caps a socket filter's memory (net.core.optmem_max: about 130
+  one-address adverts at its 128 KiB default); a bigger steady set is loud.
 - Nothing is processed later than it must be: anything that is not a steady
   advert (a priority-0 advert, another master, a changed priority or
   interval, any malformed datagram, an advert for a master or a VRID no
@@ -34,6 +37,7 @@ Rules:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from dataclasses import dataclass, field
@@ -65,6 +69,7 @@ class _Pair:
     newest_stamp: float = 0.0   # wall-clock stamp of the newest datagram read
     drained_at: float = -1.0
     rang: float = 0.0           # wall-clock stamp of the newest doorbell copy
+    too_big: int = 1 << 30      # a filter this long (bytes) was refused (ENOMEM)
     retries: int = 0
     retry: Optional[Any] = field(default=None, repr=False)
 
@@ -124,7 +129,10 @@ class Quiet:
         pair, io = self.pairs.get(key), self.ios.get(key)
         if pair is None or io is None:
             return
-        insns, covered = doorbell.program(self.steady(key))
+        steady = self.steady(key)
+        insns, covered = doorbell.program(steady)
+        if len(covered) < len(steady) or len(insns) >= pair.too_big:
+            covered = []  # a steady advert that rings wakes every interval: loud is cheaper
         if tuple(covered) == pair.covered and (pair.quiet or not covered):
             return
         try:
@@ -134,15 +142,33 @@ class Quiet:
             elif io.doorbell is not None:
                 io.ring_filter(doorbell.silence_all())
         except OSError as exc:
-            log.warning("%s/ipv%d: no quiet receive (%s): every advert wakes the agent",
-                        key[0], key[1], exc)
-            self.pairs.pop(key)
-            self._loud(key, io, pair)
+            self._refused(key, io, pair, exc, len(insns))
             return
         pair.covered = tuple(covered)
         if covered and not pair.quiet:
             self._quiet(key, io, pair)
         elif not covered and pair.quiet:
+            self._loud(key, io, pair)
+
+    def _refused(self, key: Tuple[str, int], io: Any, pair: _Pair, exc: OSError,
+                 size: int) -> None:
+        """The kernel refused the filter: loud. Too big for net.core.optmem_max (ENOMEM):
+        loud until the steady set shrinks; anything else: loud for good."""
+        if exc.errno == errno.ENOMEM:
+            pair.too_big = min(pair.too_big, size)
+            log.info("%s/ipv%d: a doorbell filter of %d steady adverts is over "
+                     "net.core.optmem_max: every advert wakes the agent",
+                     key[0], key[1], len(self.steady(key)))
+        else:
+            log.warning("%s/ipv%d: no quiet receive (%s): every advert wakes the agent",
+                        key[0], key[1], exc)
+            self.pairs.pop(key)
+        if io.doorbell is not None:
+            try:
+                io.ring_filter(doorbell.silence_all())  # the old filter would keep queueing
+            except OSError:
+                pass
+        if pair.quiet:
             self._loud(key, io, pair)
 
     def _quiet(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
