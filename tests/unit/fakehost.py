@@ -224,6 +224,11 @@ class FakeNetlink:
         have.add(vip.address)
         return True
 
+    def add_now(self, ifindex: int, vip: Any) -> bool:
+        """Netlink.add_now: the loop's own add (a takeover while the worker is idle)."""
+        self.host.journal.append(("add_now", vip.address))
+        return self.add_vip(ifindex, vip)
+
     def del_vip(self, ifindex: int, vip: Any) -> bool:
         have = self.host.addresses.setdefault(ifindex, set())
         self.host.journal.append(("del", vip.address))
