@@ -229,6 +229,9 @@ class FakeNetlink:
         self.host.journal.append(("add_now", vip.address))
         return self.add_vip(ifindex, vip)
 
+    def prepare_add(self, ifindex: int, vip: Any) -> None:
+        self.host.journal.append(("prepare", vip.address))
+
     def del_vip(self, ifindex: int, vip: Any) -> bool:
         have = self.host.addresses.setdefault(ifindex, set())
         self.host.journal.append(("del", vip.address))
@@ -263,6 +266,9 @@ class FakeAnnouncer:
         loop = asyncio.get_event_loop()
         for _ in range(repeat):
             self.host.announced.append((loop.time(), ifname, vip))
+
+    def prepare(self, ifname: str, mac: bytes, vip: str, family: int) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -9,11 +9,17 @@ import asyncio
 import concurrent.futures
 from typing import Any, List
 
-from fakehost import FakeHost, FakeNetlink, until
-from test_daemon_fake import VIP, Agent, instance, lan, pair, run  # noqa: F401 - lan: fixture
+import pytest
+from fakehost import FakeHost, FakeLan, FakeNetlink, until
+from test_daemon_fake import VIP, Agent, instance, pair, run
 from vrrp_agent.router import BACKUP, INIT, MASTER
 
 OTHER = "198.51.100.101"
+
+
+@pytest.fixture
+def lan() -> FakeLan:
+    return FakeLan()
 
 
 def _notify_in_journal(host: FakeHost) -> None:
@@ -22,7 +28,11 @@ def _notify_in_journal(host: FakeHost) -> None:
 
     def with_journal() -> Any:
         ad = adapters()
-        ad.systemd_notify = lambda msg: bool(host.notified.append(msg) or host.journal.append(("notify", msg)))
+        def notify(msg: str) -> None:
+            host.notified.append(msg)
+            host.journal.append(("notify", msg))
+
+        ad.systemd_notify = notify
         return ad
 
     host.adapters = with_journal  # type: ignore[method-assign]
@@ -179,5 +189,21 @@ def test_an_add_behind_a_queued_removal_waits_for_it_on_the_worker(lan, tmp_path
         assert [e for e in a1.host.journal if e[0] != "advert"] == [("del", VIP), ("add", VIP)]
         assert a1.host.has(VIP) and VIP in keeper.held
         await a1.stop()
+
+    run(scenario)
+
+
+def test_a_backup_prepares_its_takeover_before_it(lan, tmp_path):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        assert ("prepare", VIP) in a2.host.journal  # the request built, the socket open
+        prepared, added = (a1.host.journal.index(e) for e in (("prepare", VIP), ("add_now", VIP)))
+        assert prepared < added  # a1 started as a backup too
+        await a1.stop()
+        await a2.stop()
 
     run(scenario)

@@ -30,7 +30,7 @@ from vrrp_agent.config.model import RX_LOWER_PRI, InstanceConfig
 from vrrp_agent.instance import Instance
 from vrrp_agent.notify import Notifier
 from vrrp_agent.resources import ResourceGroup
-from vrrp_agent.router import INIT, MASTER, Action, RxLowerPriority, StateChanged, WantMaster
+from vrrp_agent.router import BACKUP, INIT, MASTER, Action, RxLowerPriority, StateChanged, WantMaster
 from vrrp_agent.runtime import Runtime
 from vrrp_agent.supervisor import (
     RESOURCES,
@@ -224,6 +224,8 @@ class Transitions:
                             reason=change.reason, priority=router.effective_priority, state=state)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
+        if change.new == BACKUP:
+            self.vips.prepare(inst)  # its takeover's VIP add and GARP ready (vips.py)
         if inst.resources is not None:
             if change.new == MASTER:
                 inst.resources.set_wanted(True)

@@ -103,7 +103,21 @@ class VipKeeper:
 
     def _idle(self) -> bool:
         """Nothing queued or running on the worker: a change made now keeps the order."""
-        return self._jobs == 0 and not self._batch and hasattr(self.netlink, "add_now")
+        return self._jobs == 0 and not self._batch
+
+    def prepare(self, inst: Instance) -> None:
+        """A backup readies its takeover's fast path: requests built, sockets open."""
+        if inst.cfg.announce is not None or not self._idle():  # the announcer is the worker's
+            return
+        for vip in inst.all_vips:
+            ifindex, ifname = self._ifindex(inst, vip), inst.cfg.vip_dev(vip)
+            try:
+                if isinstance(ifindex, int):
+                    self.netlink.prepare_add(ifindex, vip)
+                self.announcer.prepare(ifname, self.rt.adapters.hw_address(ifname), vip.address,
+                                       vip.family)
+            except OSError as exc:  # the takeover then does it, or fails and says so
+                inst.log.debug("cannot prepare VIP %s for a takeover: %s", vip.address, exc)
 
     def _add_now(self, inst: Instance, jobs: List[Job]) -> List[Job]:
         """The takeover's fast path (module rules): add on the loop, record after.

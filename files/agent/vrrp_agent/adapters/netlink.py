@@ -131,13 +131,19 @@ class Netlink:
     def add_now(self, ifindex: int, vip: VipSpec) -> bool:
         """add_vip without a lease, from the calling thread (the event loop's takeover):
         one pre-built RTM_NEWADDR on a socket of its own, not the worker's."""
+        body = self.prepare_add(ifindex, vip)
+        assert self._now_socket is not None
+        return self._request(self._now_socket, body, f"{vip.address}/{vip.prefixlen}")
+
+    def prepare_add(self, ifindex: int, vip: VipSpec) -> bytes:
+        """add_now's request built and its socket opened ahead (a backup, for its takeover)."""
         key = (ifindex, vip)
         body = self._bodies.get(key)
         if body is None:
             body = self._bodies[key] = newaddr_body(ifindex, addr_fields(vip))
         if self._now_socket is None:
             self._now_socket = AddrSocket()
-        return self._request(self._now_socket, body, f"{vip.address}/{vip.prefixlen}")
+        return body
 
     @staticmethod
     def _request(sock: AddrSocket, body: bytes, what: str, replace: bool = False) -> bool:
