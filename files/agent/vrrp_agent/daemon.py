@@ -24,6 +24,8 @@ Lifecycle rules:
   the backups' skew timers start from them. Exception: while a master has
   resources, they stop first, with the VIPs still held (transitions.py), and
   every instance is released after them.
+- While it runs, INFO/DEBUG log lines are written after the loop callback
+  that logged them (logdefer.py): a transition's line after its adverts.
   SIGHUP: reload (operations.py). SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1:
   keepalived's dumps (dumps.py). Servers close last, so that event streams
   see the STOP transitions.
@@ -50,6 +52,7 @@ from vrrp_agent.health import TrackingDriver
 from vrrp_agent.hostsetup import HostSetup
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
+from vrrp_agent.logdefer import DeferredOutput
 from vrrp_agent.operations import Operations
 from vrrp_agent.runtime import Adapters, Runtime
 from vrrp_agent.status import render_table
@@ -127,6 +130,13 @@ class Daemon:
 
     # --------------------------------------------------------------- lifecycle
     async def run(self) -> int:
+        output = DeferredOutput.install(self.rt.loop)  # log lines after the adverts (logdefer.py)
+        try:
+            return await self._run()
+        finally:
+            output.remove()
+
+    async def _run(self) -> int:
         loop = self.rt.loop
         # The netlink worker adds the VIPs and sends the gratuitous ARP while this
         # thread finishes the transition (events, hooks); with the default 5 ms
