@@ -281,6 +281,14 @@ class FakeNetlink:
         have.add(vip.address)
         return True
 
+    def add_now(self, ifindex: int, vip: Any) -> bool:
+        """Netlink.add_now: the loop's own add (a takeover while the worker is idle)."""
+        self.host.journal.append(("add_now", vip.address))
+        return self.add_vip(ifindex, vip)
+
+    def prepare_add(self, ifindex: int, vip: Any) -> None:
+        self.host.journal.append(("prepare", vip.address))
+
     def del_vip(self, ifindex: int, vip: Any) -> bool:
         have = self.host.addresses.setdefault(ifindex, set())
         self.host.journal.append(("del", vip.address))
@@ -315,6 +323,9 @@ class FakeAnnouncer:
         loop = asyncio.get_event_loop()
         for _ in range(repeat):
             self.host.announced.append((loop.time(), ifname, vip))
+
+    def prepare(self, ifname: str, mac: bytes, vip: str, family: int) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -19,6 +19,13 @@ Lifecycle rules:
 - At startup leftover VIPs are removed (keepalived does the same), after the
   host setup; instances bind after vrrp_startup_delay / vrrp_delay_after_boot.
 - SIGTERM/SIGINT: every master sends priority 0 and drops its VIPs; exit 0.
+  The priority-0 adverts go out from the signal's own callback, before any
+  other stop work (logging, systemd, trackers, hooks, VIP bookkeeping):
+  the backups' skew timers start from them. Exception: while a master has
+  resources, they stop first, with the VIPs still held (transitions.py), and
+  every instance is released after them.
+- While it runs, INFO/DEBUG log lines are written after the loop callback
+  that logged them (logdefer.py): a transition's line after its adverts.
   SIGHUP: reload (operations.py). SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1:
   keepalived's dumps (dumps.py). Servers close last, so that event streams
   see the STOP transitions.
@@ -45,6 +52,7 @@ from vrrp_agent.health import TrackingDriver
 from vrrp_agent.hostsetup import HostSetup
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
+from vrrp_agent.logdefer import DeferredOutput
 from vrrp_agent.operations import Operations
 from vrrp_agent.runtime import Adapters, Runtime
 from vrrp_agent.status import render_table
@@ -122,6 +130,13 @@ class Daemon:
 
     # --------------------------------------------------------------- lifecycle
     async def run(self) -> int:
+        output = DeferredOutput.install(self.rt.loop)  # log lines after the adverts (logdefer.py)
+        try:
+            return await self._run()
+        finally:
+            output.remove()
+
+    async def _run(self) -> int:
         loop = self.rt.loop
         # The netlink worker adds the VIPs and sends the gratuitous ARP while this
         # thread finishes the transition (events, hooks); with the default 5 ms
@@ -130,7 +145,7 @@ class Daemon:
         # No cost while the worker is idle (no GIL contention).
         sys.setswitchinterval(GIL_SWITCH_S)
         for sig in (SIGTERM, SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(SIGHUP, self._on_sighup)
         for signum, dump in self.dumper.handlers().items():  # keepalived's DATA/STATS/JSON
             loop.add_signal_handler(signum, dump)
@@ -190,6 +205,20 @@ class Daemon:
             await metrics.start()
             self.servers.append(metrics)
 
+    def request_stop(self) -> None:
+        """SIGTERM/SIGINT: release every instance now (priority 0 first), then stop."""
+        if not self.stopping.is_set() and not self.transitions.with_resources(self.rt.instances):
+            self._release_all()
+        self.stopping.set()
+
+    def _release_all(self) -> None:
+        """RFC 5798 §6.4.3: every master sends priority 0 and its VIPs' removal is queued."""
+        now = self.rt.loop.time()
+        for inst in self.rt.instances:
+            self.driver.cancel_timer(inst)
+            self.transitions.apply(inst, inst.router.shutdown(now))
+        self.transitions.stopped = True
+
     async def _watchdog(self) -> None:
         interval = systemd.watchdog_interval_s()
         while interval:
@@ -200,10 +229,7 @@ class Daemon:
         log.info("stopping: releasing every master (priority 0) and its VIPs")
         await self.tracking.stop()
         await self.transitions.stop_resources_first(self.rt.instances)
-        now = self.rt.loop.time()
-        for inst in self.rt.instances:
-            self.driver.cancel_timer(inst)
-            self.transitions.apply(inst, inst.router.shutdown(now))
+        self._release_all()  # already done by request_stop unless resources had to stop first
         await self.vips.settled()  # queued VIP removals done and recorded
         await self.transitions.drain_hooks()
         await self.alerts.close()

@@ -271,17 +271,16 @@ class Driver:
                         self.vips.advert_after(inst, self._packets(inst, priority))
                     else:
                         self._send(inst, priority)
-                elif kind is AddVips:
-                    self.vips.change_all(inst, True)
-                    netlink_queued = True
+                elif kind is AddVips:  # added at once when the worker is idle (vips.py)
+                    netlink_queued = self.vips.change_all(inst, True) or netlink_queued
                     if routed:
                         self.leases.ensure_running()
                 elif kind is DelVips:
                     self.vips.change_all(inst, False)
                     netlink_queued = True
                 elif kind is Announce and not routed:
-                    self.vips.announce(inst, action.repeat)  # type: ignore[union-attr]
-                    netlink_queued = True
+                    repeat = action.repeat  # type: ignore[union-attr]
+                    netlink_queued = self.vips.announce(inst, repeat) or netlink_queued
                 elif kind is StateChanged:
                     self.quiet.changed((inst.cfg.socket_interface, inst.cfg.family))
                     self.vips.flush()  # the worker adds the VIPs while the loop publishes

@@ -37,9 +37,11 @@ class Adapters:
     """Factories and functions for the OS edge (see adapters/)."""
 
     netlink: Callable[[], Any] = Netlink
-    """() -> submit(fn, *args) -> Future, close(), primary_address, add_vip, del_vip, addresses."""
+    """() -> submit(fn, *args) -> Future, close(), primary_address, add_vip, del_vip, addresses;
+    add_now, prepare_add: from the loop (a takeover, vips.py)."""
     announcer: Callable[[], Any] = Announcer
-    """() -> an object with send(ifname, mac, vip, family, repeat) and close()."""
+    """() -> an object with send(ifname, mac, vip, family, repeat), prepare(ifname, mac, vip,
+    family) and close()."""
     link_watcher: Callable[[], Any] = LinkWatcher
     """() -> an object with fileno(), read() -> [(ifindex, up)], close()."""
     sockets: Callable[..., Any] = VrrpSockets

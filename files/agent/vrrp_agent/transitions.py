@@ -14,6 +14,8 @@ One part of the daemon (daemon.py assembles them). Rules:
 - Resources: wanted up on entering MASTER (started after the VIPs are on
   the interface), wanted down on leaving it. A failed start is the
   "resources" fault source, held `fault_hold` seconds (0: until release).
+- Stop: once every instance is released (`stopped`, daemon.py), fault
+  sources no longer move them: nothing follows an instance's STOP.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from vrrp_agent.config.model import RX_LOWER_PRI, InstanceConfig
 from vrrp_agent.instance import Instance
 from vrrp_agent.notify import Notifier
 from vrrp_agent.resources import ResourceGroup
-from vrrp_agent.router import INIT, MASTER, Action, RxLowerPriority, StateChanged, WantMaster
+from vrrp_agent.router import BACKUP, INIT, MASTER, Action, RxLowerPriority, StateChanged, WantMaster
 from vrrp_agent.runtime import Runtime
 from vrrp_agent.supervisor import (
     RESOURCES,
@@ -70,6 +72,8 @@ class Transitions:
         self._draining = False
         self._supervisor_timer: Optional[asyncio.TimerHandle] = None
         self._supervisor_at: Optional[float] = None
+        self.stopped = False
+        """Set once the daemon released every instance (stop): no fault moves one after STOP."""
 
     # ------------------------------------------------------------ instances
     def new_instance(self, cfg: InstanceConfig) -> Instance:
@@ -134,6 +138,8 @@ class Transitions:
     def set_fault(self, inst: Instance, source: str, reason: Optional[str],
                   hold_s: Optional[float] = None) -> None:
         """A fault source of `inst` holds (reason) or cleared (None)."""
+        if self.stopped:  # a tracker or link event between the release and the end of stop
+            return
         commands = self.supervisor.set_fault(inst.cfg.name, source, reason, self._view(),
                                              self.rt.loop.time(), hold_s)
         self._commands(commands)
@@ -218,6 +224,8 @@ class Transitions:
                             reason=change.reason, priority=router.effective_priority, state=state)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
+        if change.new == BACKUP:
+            self.vips.prepare(inst)  # its takeover's VIP add and GARP ready (vips.py)
         if inst.resources is not None:
             if change.new == MASTER:
                 inst.resources.set_wanted(True)
@@ -240,12 +248,17 @@ class Transitions:
     # ------------------------------------------------------------- shutdown
     async def stop_resources_first(self, instances: List[Instance]) -> None:
         """Voluntary release (stop, standby): resources stop while we still hold the VIPs."""
-        busy = [i for i in instances if i.resources is not None and i.router.state == MASTER]
+        busy = self.with_resources(instances)
         for inst in busy:
             inst.log.info("stopping resources before releasing the instance")
             inst.resources.set_wanted(False)
         for inst in busy:
             await inst.resources.settled()
+
+    @staticmethod
+    def with_resources(instances: List[Instance]) -> List[Instance]:
+        """The masters whose resources must stop before they release their VIPs."""
+        return [i for i in instances if i.resources is not None and i.router.state == MASTER]
 
     async def drain_hooks(self) -> None:
         notifiers = [i.notifier for i in self.rt.instances if i.notifier is not None]

@@ -7,6 +7,8 @@ Rules:
   255, Override flag set, Solicited clear, with a Target Link-Layer Address
   option. Router flag clear: the agent serves hosts, not routed next hops.
 - Frames are built once per (interface, VIP) and cached; a burst is N sends.
+  `prepare` builds the frame and opens the socket ahead (a backup, for its
+  takeover: vips.py).
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ class Announcer:
         self._frames: Dict[Tuple[str, bytes, str], bytes] = {}
 
     def send(self, ifname: str, mac: bytes, vip: str, family: int, repeat: int) -> None:
+        frame = self._frame(ifname, mac, vip, family)
+        sock = self._sock(ifname)
+        for _attempt in range(repeat):
+            sock.send(frame)
+
+    def prepare(self, ifname: str, mac: bytes, vip: str, family: int) -> None:
+        """Build the frame and open the socket now, so that a first `send` only sends."""
+        self._frame(ifname, mac, vip, family)
+        self._sock(ifname)
+
+    def _frame(self, ifname: str, mac: bytes, vip: str, family: int) -> bytes:
         key = (ifname, mac, vip)
         frame = self._frames.get(key)
         if frame is None:
@@ -65,9 +78,7 @@ class Announcer:
             else:
                 frame = unsolicited_na_frame(mac, socket.inet_pton(socket.AF_INET6, vip))
             self._frames[key] = frame
-        sock = self._sock(ifname)
-        for _attempt in range(repeat):
-            sock.send(frame)
+        return frame
 
     def _sock(self, ifname: str) -> socket.socket:
         sock = self._socks.get(ifname)

@@ -9,16 +9,19 @@ Rules:
   absent one (EADDRNOTAVAIL, ENODEV) is success.
 - Only `link_lookup`, `addr(add/del/dump)` and `get_attr()` are used: the
   calls that behave the same in both versions (0.7.2's msg.get("name") is broken).
-  One exception: 0.7.2's `addr()` drops address lifetimes (`preferred_lft`),
-  so that one request is built by hand there (`_add_with_lifetime`).
+  An address with a lifetime is added with a hand-built RTM_NEWADDR
+  (rtaddr.py) on both: 0.7.2's `addr()` drops lifetimes (`preferred_lft`).
+- `addr_fields` decides what the kernel gets for a VIP, once, for every path.
+- `add_now` is the one call made from the caller's thread (the event loop's
+  takeover, vips.py): a VIP without a lease, one pre-built RTM_NEWADDR on a
+  socket of its own, answered like `add_vip`.
 - IPv6 VIPs are added with IFA_F_NODAD (unless `-nodad`, as keepalived): a
   failover address must work at once, not after duplicate address detection
   (which would also fail while the old master still holds it). An IPv6 /128
   VIP is deprecated (preferred_lft 0) unless `preferred_lft` says otherwise,
   as keepalived does: it is not picked as a source address.
 - A routed VIP (`announce bgp`) is added with a valid/preferred lifetime (its
-  lease); adding it again renews the lease (`replace`). 0.7.2 drops the
-  lifetime keywords of addr(), so there the message is built by hand. The announce device
+  lease); adding it again renews the lease (`replace`). The announce device
   is a dummy interface, created (and set up) if it is missing.
 """
 
@@ -30,6 +33,7 @@ import socket
 import threading
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+from vrrp_agent.adapters.rtaddr import AddrFields, AddrSocket, describe, newaddr_body
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 
@@ -47,6 +51,10 @@ class Netlink:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._now_socket: Optional[AddrSocket] = None
+        """add_now's socket (the event loop's), opened at its first add."""
+        self._bodies: Dict[Tuple[int, VipSpec], bytes] = {}
+        """add_now's pre-built requests, per (ifindex, VIP)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="netlink"
         )
@@ -64,6 +72,14 @@ class Netlink:
             if ipr is not None:
                 ipr.close()
                 self._local.ipr = None
+            sock = getattr(self._local, "addr_socket", None)
+            if sock is not None:
+                sock.close()
+                self._local.addr_socket = None
+
+        if self._now_socket is not None:
+            self._now_socket.close()
+            self._now_socket = None
 
         try:
             self._pool.submit(_close).result(timeout=5)
@@ -86,75 +102,61 @@ class Netlink:
 
         With `lease_s` the address expires after that many seconds unless
         added again, which renews it."""
-        kwargs: Dict[str, Any] = {
-            "index": ifindex,
-            "address": vip.address,
-            "prefixlen": vip.prefixlen,
-        }
-        flags = IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0
-        preferred = vip.preferred_lft
-        if vip.family == 6:
-            if vip.nodad is not False:
-                flags |= IFA_F_NODAD
-            if preferred is None and vip.prefixlen == 128:
-                preferred = 0
-        else:
-            if vip.label:
-                kwargs["label"] = vip.label
-            if vip.brd and vip.brd not in ("+", "-"):
-                kwargs["broadcast"] = vip.brd
-            elif vip.brd == "+":
-                kwargs["broadcast"] = _ipv4_broadcast(vip.address, vip.prefixlen)
-        if flags:
-            kwargs["flags"] = flags
+        fields = addr_fields(vip, lease_s)
+        if fields.preferred is not None or fields.valid is not None:
+            return self._add_with_lifetime(ifindex, fields)
+        kwargs: Dict[str, Any] = {"index": ifindex, "address": vip.address, "prefixlen": vip.prefixlen}
+        for key in ("label", "broadcast"):
+            if getattr(fields, key):
+                kwargs[key] = getattr(fields, key)
+        if fields.flags:
+            kwargs["flags"] = fields.flags
         if vip.scope:
-            kwargs["scope"] = SCOPES[vip.scope]
-        if lease_s > 0:  # a routed VIP's lease: added, or renewed in place
-            if not self._add_with_lifetime(kwargs, vip.family, lease_s, lease_s):
-                self._add_with_lifetime(kwargs, vip.family, lease_s, lease_s, replace=True)
-                return False
-            return True
-        if preferred is not None and preferred != LFT_FOREVER:
-            return self._add_with_lifetime(kwargs, vip.family, preferred)
+            kwargs["scope"] = fields.scope
         return self._nl("add", kwargs, _IDEMPOTENT_ADD)
 
-    def _add_with_lifetime(self, kwargs: Dict[str, Any], family: int, preferred: int,
-                           valid: int = LFT_FOREVER, replace: bool = False) -> bool:
-        """An address with a preferred (and valid) lifetime, on pyroute2 0.7 and 0.9.
+    def _add_with_lifetime(self, ifindex: int, fields: AddrFields) -> bool:
+        """An address with a preferred (and valid) lifetime, hand-built (rtaddr.py):
+        pyroute2 0.7.2's addr() drops the lifetimes. A lease is renewed in place."""
+        body = newaddr_body(ifindex, fields)
+        sock = getattr(self._local, "addr_socket", None)
+        if sock is None:
+            sock = self._local.addr_socket = AddrSocket()
+        what = f"{fields.address}/{fields.prefixlen}"
+        added = self._request(sock, body, what)
+        if not added and fields.valid is not None:  # a routed VIP's lease: renew it
+            self._request(sock, body, what, replace=True)
+        return added
 
-        `replace`: renew an existing one in place (a routed VIP's lease)."""
-        command, idempotent = ("replace", set()) if replace else ("add", _IDEMPOTENT_ADD)
-        import pyroute2
+    def add_now(self, ifindex: int, vip: VipSpec) -> bool:
+        """add_vip without a lease, from the calling thread (the event loop's takeover):
+        one pre-built RTM_NEWADDR on a socket of its own, not the worker's."""
+        body = self.prepare_add(ifindex, vip)
+        assert self._now_socket is not None
+        return self._request(self._now_socket, body, f"{vip.address}/{vip.prefixlen}")
 
-        # 0.8+ (the asyncio core, AsyncIPRoute) passes the lifetimes; 0.7.2 drops them. The
-        # API, not __version__: Debian 12's python3-pyroute2 0.7.2 reports "unknown".
-        if hasattr(pyroute2, "AsyncIPRoute"):
-            kwargs = dict(kwargs, preferred_lft=preferred, valid_lft=valid)
-            return self._nl(command, kwargs, idempotent)
-        from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
-        from pyroute2.netlink.rtnl import RTM_NEWADDR
-        from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    def prepare_add(self, ifindex: int, vip: VipSpec) -> bytes:
+        """add_now's request built and its socket opened ahead (a backup, for its takeover)."""
+        key = (ifindex, vip)
+        body = self._bodies.get(key)
+        if body is None:
+            body = self._bodies[key] = newaddr_body(ifindex, addr_fields(vip))
+        if self._now_socket is None:
+            self._now_socket = AddrSocket()
+        return body
 
-        msg = ifaddrmsg()
-        flags = kwargs.get("flags", 0)
-        msg["family"] = socket.AF_INET if family == 4 else socket.AF_INET6
-        msg["prefixlen"] = kwargs["prefixlen"]
-        msg["flags"] = flags & 0xFF
-        msg["scope"] = kwargs.get("scope", 0)
-        msg["index"] = kwargs["index"]
-        attrs: List[Any] = [["IFA_ADDRESS", kwargs["address"]], ["IFA_FLAGS", flags],
-                            ["IFA_CACHEINFO", {"ifa_preferred": preferred, "ifa_valid": valid,
-                                               "cstamp": 0, "tstamp": 0}]]
-        if family == 4:
-            attrs.append(["IFA_LOCAL", kwargs["address"]])
-            for key, nla in (("label", "IFA_LABEL"), ("broadcast", "IFA_BROADCAST")):
-                if key in kwargs:
-                    attrs.append([nla, kwargs[key]])
-        msg["attrs"] = attrs
-        request = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE
-        request |= NLM_F_REPLACE if replace else NLM_F_EXCL
-        return self._nl(command, kwargs, idempotent, lambda: self.ipr().nlm_request(
-            msg, msg_type=RTM_NEWADDR, msg_flags=request))
+    @staticmethod
+    def _request(sock: AddrSocket, body: bytes, what: str, replace: bool = False) -> bool:
+        command = "replace" if replace else "add"
+        try:
+            code = sock.newaddr(body, replace)
+        except OSError as exc:
+            raise SystemFailure(f"netlink addr {command} {what}: {exc}") from exc
+        if code == 0:
+            return True
+        if code in _IDEMPOTENT_ADD and not replace:
+            return False
+        raise SystemFailure(f"netlink addr {command} {what}: {describe(code)}")
 
     def ensure_dummy(self, name: str) -> int:
         """The ifindex of the dummy interface `name`, created and set up if missing."""
@@ -216,6 +218,32 @@ class Netlink:
             if family == 6 and addr.lower().startswith("fe80:"):
                 return str(addr)
         return None
+
+
+def addr_fields(vip: VipSpec, lease_s: int = 0) -> AddrFields:
+    """What the kernel gets for `vip` (module rules: NODAD, deprecated /128, a lease)."""
+    flags = IFA_F_NOPREFIXROUTE if vip.noprefixroute else 0
+    preferred = vip.preferred_lft
+    label = broadcast = None
+    if vip.family == 6:
+        if vip.nodad is not False:
+            flags |= IFA_F_NODAD
+        if preferred is None and vip.prefixlen == 128:
+            preferred = 0
+    else:
+        label = vip.label or None
+        if vip.brd == "+":
+            broadcast = _ipv4_broadcast(vip.address, vip.prefixlen)
+        elif vip.brd and vip.brd != "-":
+            broadcast = vip.brd
+    if preferred == LFT_FOREVER:
+        preferred = None
+    valid = None
+    if lease_s > 0:
+        preferred = valid = lease_s
+    scope = SCOPES[vip.scope] if vip.scope else 0
+    return AddrFields(vip.family, vip.address, vip.prefixlen, flags, scope, label, broadcast,
+                      preferred, valid)
 
 
 def host_facts(netlink: Netlink) -> Tuple[Set[str], Set[str]]:

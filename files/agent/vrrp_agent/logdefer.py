@@ -1,0 +1,92 @@
+"""Log output written after the event-loop callback that logged it, not inside it.
+
+Rules (issue 14):
+- A state change logs its line before its adverts go out (router.py logs
+  inside the transition, the driver sends what it returns). Formatting and
+  writing that line took ~0.1-0.15 ms (measured in bench/timeline.py --event
+  stop), on a graceful stop's priority-0 advert and on the new master's first
+  advert alike. While the daemon runs, INFO and DEBUG records are queued and
+  written, in order, by one callback scheduled on the loop (`call_soon`:
+  after the callback that logged them, before the loop sleeps again).
+- WARNING and above are written at once, after what is queued (a hang or a
+  crash must not swallow them); so is every record while the loop is not
+  running, and everything queued when `remove` puts the handlers back.
+- A record keeps its creation time: asctime is when it was logged.
+- Records carry no caller, thread or process fields meanwhile (the logging
+  HOWTO's "Optimization" switches): the agent's formats use none of them,
+  and finding the caller walks the stack on every line. `remove` restores them.
+- Only the root logger's handlers are wrapped (cli.setup_logging's); their
+  levels still apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+from typing import Any, Deque, Dict, List
+
+_SWITCHES = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+
+
+class DeferredOutput(logging.Handler):
+    """Stands in for the root logger's handlers while the daemon runs (module rules)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, targets: List[logging.Handler]):
+        super().__init__()
+        self.loop = loop
+        self.targets = targets
+        self.pending: Deque[logging.LogRecord] = collections.deque()
+        self.scheduled = False
+        self.loop_thread = threading.get_ident()
+        self.switches: Dict[str, Any] = {name: getattr(logging, name) for name in _SWITCHES}
+
+    @classmethod
+    def install(cls, loop: asyncio.AbstractEventLoop) -> DeferredOutput:
+        root = logging.getLogger()
+        output = cls(loop, list(root.handlers))
+        root.handlers = [output]
+        for name in _SWITCHES:
+            setattr(logging, name, None if name == "_srcfile" else False)
+        return output
+
+    def remove(self) -> None:
+        """Write what is queued and put the root logger's handlers back."""
+        self.flush()
+        for name, value in self.switches.items():
+            setattr(logging, name, value)
+        root = logging.getLogger()
+        if self in root.handlers:
+            root.handlers = [h for h in root.handlers if h is not self] + self.targets
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING or self.loop.is_closed() or not self.loop.is_running():
+            self.flush()
+            self._write(record)
+            return
+        self.pending.append(record)
+        if self.scheduled:
+            return
+        self.scheduled = True
+        if threading.get_ident() == self.loop_thread:
+            self.loop.call_soon(self.flush)
+        else:
+            try:
+                self.loop.call_soon_threadsafe(self.flush)
+            except RuntimeError:  # the loop closed meanwhile
+                self.flush()
+
+    def flush(self) -> None:
+        self.scheduled = False
+        while True:
+            try:
+                record = self.pending.popleft()
+            except IndexError:
+                return
+            self._write(record)
+
+    def _write(self, record: logging.LogRecord) -> None:
+        for handler in self.targets:
+            if record.levelno >= handler.level:
+                handler.handle(record)
