@@ -15,14 +15,17 @@ doorbell, which carries this filter (quiet.py). Rules:
   one byte. The receive socket still queues every datagram: the filter
   decides when the backup wakes, never what it reads or checks.
 - Each entry is one block of compares, the word that holds the VRID first;
-  a mismatch jumps to the next block, the end rings. Out-of-range loads end
+  a mismatch jumps to the next block, the end rings. Compares every entry
+  shares (one master's source, group, TTL and length) come once, before the
+  blocks, and ring on a mismatch. Out-of-range loads end
   a classic BPF program with 0 (silent): only a datagram shorter than 24
   bytes can take that exit, and it is read (and discarded as too short) at
   the next drain.
 - Jumps are forward and at most 255 instructions: an entry whose block would
   be longer is left out (it rings). Entries are added until the kernel's
-  limit of 4096 instructions (255 one-address adverts fit); the ones left
-  out ring.
+  limit of 4096 instructions; the ones left out ring. The kernel's memory
+  cap for a socket filter (net.core.optmem_max) is the tighter limit: about
+  150 one-address adverts of one master at its 128 KiB default (quiet.py).
 """
 
 from __future__ import annotations
@@ -95,10 +98,9 @@ def _compares(entry: Steady) -> List[Tuple[int, int, int]]:
     return out
 
 
-def _block(entry: Steady) -> List[Insn]:
+def _block(compares: List[Tuple[int, int, int]]) -> List[Insn]:
     """Each field in turn: QUIET when all match; on the first mismatch, the next block."""
     block: List[Insn] = []
-    compares = _compares(entry)
     size = 2 * len(compares) + 1
     for opcode, offset, value in compares:
         block.append((opcode, 0, 0, offset))
@@ -108,20 +110,40 @@ def _block(entry: Steady) -> List[Insn]:
     return block
 
 
+def _shared(compares: List[List[Tuple[int, int, int]]]) -> List[Tuple[int, int, int]]:
+    """The compares every entry makes (the first, its own VRRP header, excepted)."""
+    if not compares:
+        return []
+    common = set(compares[0][1:])
+    for entry in compares[1:]:
+        common &= set(entry[1:])
+    return [c for c in compares[0][1:] if c in common]
+
+
 def program(entries: Iterable[Steady]) -> Tuple[bytes, List[Steady]]:
-    """The doorbell filter for ENTRIES, and the entries it covers (the others ring)."""
-    insns = _prologue()
-    covered: List[Steady] = []
+    """The doorbell filter for ENTRIES, and the entries it covers (the others ring).
+
+    Fields every entry shares (the master's address, the group, TTL, length:
+    one master's adverts) are compared once, before the blocks; a mismatch rings.
+    """
+    unique: List[Steady] = []
     seen = set()
     for entry in entries:
-        if entry.vrid in seen or len(entry.wire) < VRRP_AT - WIRE_AT + 4:
-            continue  # one entry per VRID; a VRRP header to compare
-        block = _block(entry)
+        if entry.vrid not in seen and len(entry.wire) >= VRRP_AT - WIRE_AT + 4:
+            unique.append(entry)  # one entry per VRID; a VRRP header to compare
+            seen.add(entry.vrid)
+    compares = [_compares(entry) for entry in unique]
+    shared = _shared(compares)
+    insns = _prologue()
+    for opcode, offset, value in shared:
+        insns += [(opcode, 0, 0, offset), (JEQ_K, 1, 0, value), (RET_K, 0, 0, RING)]
+    covered: List[Steady] = []
+    for entry, own in zip(unique, compares):
+        block = _block([c for c in own if c not in shared])
         if len(block) > MAX_JUMP or len(insns) + len(block) + 1 > MAX_INSNS:
             continue
         insns += block
         covered.append(entry)
-        seen.add(entry.vrid)
     insns.append((RET_K, 0, 0, RING))  # no block took it
     return b"".join(INSN.pack(*i) for i in insns), covered
 

@@ -13,8 +13,9 @@ Rules:
   an accepted IPv4 advert and the doorbell filter covers every such advert
   (one that rings wakes the agent every interval anyway); IPv6, AH and every
   other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off). The
-  kernel caps a socket filter's memory (net.core.optmem_max: about 130
-  one-address adverts at its 128 KiB default); a bigger steady set is loud.
+  kernel caps a socket filter's memory (net.core.optmem_max: about 150
+  one-address adverts of one master at its 128 KiB default); a bigger steady
+  set is loud.
 - Nothing is processed later than it must be: anything that is not a steady
   advert (a priority-0 advert, another master, a changed priority or
   interval, any malformed datagram, an advert for a master or a VRID no
