@@ -247,3 +247,22 @@ def test_a_filter_over_the_kernel_memory_cap_leaves_the_interface_loud(tmp_path)
         await backup.stop()
 
     run(scenario)
+
+
+def test_fields_shared_by_every_steady_advert_are_compared_once_and_still_ring():
+    one = datagram(advert())
+    two = datagram(advert(src=OTHER4), src=OTHER4)
+    two = two[:21] + b"\x34" + two[22:]  # VRID 52, from another master
+    for entries in ([steady(one, 51)], [steady(one, 51), steady(two, 52)]):
+        insns, covered = doorbell.program(entries)
+        assert covered == entries
+        for entry_data in ([one] if len(entries) == 1 else [one, two]):
+            assert bpfvm.run(insns, entry_data) == doorbell.QUIET
+            for offset in (2, 8, 12, 15, 16, 19, 21, 22, len(entry_data) - 1):
+                changed = bytearray(entry_data)
+                changed[offset] ^= 0x01
+                assert bpfvm.run(insns, bytes(changed)) == doorbell.RING, (len(entries), offset)
+    swapped = bytearray(one)
+    swapped[12:16] = OTHER4  # VRID 51's bytes from VRID 52's master
+    assert bpfvm.run(doorbell.program([steady(one, 51), steady(two, 52)])[0],
+                     bytes(swapped)) == doorbell.RING
