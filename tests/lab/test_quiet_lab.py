@@ -37,7 +37,7 @@ def test_a_steady_backup_sleeps_through_adverts_and_wakes_for_priority_zero(lab:
     wait_until(owned_only_by(lab, VIP, 1), 20)
     agent = Agent(lab.node(2), agent_instance(priority=100, **SPEC))
     wait_until(lambda: agent.state() == "BACKUP", 10)
-    wait_until(lambda: "eth0/ipv4: quiet receive (1 steady adverts)" in agent.log_text(), 10,
+    wait_until(lambda: "eth0/ipv4: quiet receive (1 steady adverts, 1 doorbells)" in agent.log_text(), 10,
                message="the doorbell filter is attached")
     assert agent.proc is not None
     pid = agent.proc.pid

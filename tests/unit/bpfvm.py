@@ -29,6 +29,10 @@ def run(insns: bytes, packet: bytes) -> int:
             acc = int.from_bytes(packet[k:k + size], "big")
         elif code == doorbell.JEQ_K:
             pc += jt if acc == k else jf
+        elif code == doorbell.JGT_K:
+            pc += jt if acc > k else jf
+        elif code == doorbell.JGE_K:
+            pc += jt if acc >= k else jf
         else:
             raise AssertionError(f"opcode {code:#x} not expected in a doorbell filter")
         assert pc < len(program), "ran past the end of the program"

@@ -157,10 +157,10 @@ class FakeSockets:
         """Unicast TTL per destination (set_ttl), as the real send would put it on the wire."""
         self.groups = {group}
         self.rcvbuf = 0
-        self.doorbell: Optional[socket.socket] = None
-        self._bell_wire: Optional[socket.socket] = None
-        self.bell_filter = b""
-        """The doorbell's classic BPF program, run by bpfvm as the kernel would."""
+        self.doorbells: List[socket.socket] = []
+        self._bell_wires: List[socket.socket] = []
+        self.bell_filters: List[bytes] = []
+        """Each doorbell's classic BPF program, run by bpfvm as the kernel would."""
         self.filters_attached = 0
         self.filter_limit = 1 << 30
         """Longer filters (bytes) fail with ENOMEM, as over net.core.optmem_max."""
@@ -190,8 +190,10 @@ class FakeSockets:
         """DATAGRAM (IPv4: with its header) is queued with its receive time; the
         doorbell gets a copy when its filter keeps it."""
         stamp = _STAMP.pack(fake_wall_clock())
-        if self.family == 4 and self._bell_wire is not None and bpfvm.run(self.bell_filter, datagram):
-            self._bell_wire.send(stamp)
+        if self.family == 4:
+            for wire, insns in zip(self._bell_wires, self.bell_filters):
+                if bpfvm.run(insns, datagram):
+                    wire.send(stamp)
         self._wire.send(stamp + datagram)
 
     def receive(self) -> Tuple[bytes, bytes, bytes, int]:
@@ -201,30 +203,34 @@ class FakeSockets:
         src, dst, ttl = _V6_META.unpack_from(data)
         return data[_V6_META.size:], src, dst, ttl
 
-    # the doorbell (adapters/sockets.py): IPv4 only, as the real one
-    def open_doorbell(self, silence: bytes) -> socket.socket:
+    # the doorbells (adapters/sockets.py): IPv4 only, as the real ones
+    def open_doorbells(self, count: int, silence: bytes) -> List[socket.socket]:
         assert self.family == 4
-        if self.doorbell is None:
-            self.doorbell, self._bell_wire = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self.doorbell.setblocking(False)
-            self.ring_filter(silence)
-        return self.doorbell
+        while len(self.doorbells) < count:
+            bell, wire = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            bell.setblocking(False)
+            self.doorbells.append(bell)
+            self._bell_wires.append(wire)
+            self.bell_filters.append(silence)
+        return self.doorbells
 
-    def ring_filter(self, insns: bytes) -> None:
-        assert self.doorbell is not None and insns and len(insns) % 8 == 0
-        if len(insns) > self.filter_limit:
-            raise OSError(12, "Cannot allocate memory")
-        self.bell_filter = insns
-        self.filters_attached += 1
+    def ring_filters(self, programs: List[bytes]) -> None:
+        for i, insns in enumerate(programs[:len(self.doorbells)]):
+            assert insns and len(insns) % 8 == 0
+            if len(insns) > self.filter_limit:
+                raise OSError(12, "Cannot allocate memory")
+            self.bell_filters[i] = insns
+            self.filters_attached += 1
 
     def doorbell_newest(self) -> float:
-        assert self.doorbell is not None
         newest = 0.0
-        while True:
-            try:
-                newest = max(newest, _STAMP.unpack(self.doorbell.recv(64))[0])
-            except BlockingIOError:
-                return newest
+        for bell in self.doorbells:
+            while True:
+                try:
+                    newest = max(newest, _STAMP.unpack(bell.recv(64))[0])
+                except BlockingIOError:
+                    break
+        return newest
 
     def receive_stamped(self) -> Tuple[bytes, float]:
         data = self.rx.recv(65536)
@@ -243,9 +249,8 @@ class FakeSockets:
         self.closed = True
         self.rx.close()
         self._wire.close()
-        for sock in (self.doorbell, self._bell_wire):
-            if sock is not None:
-                sock.close()
+        for sock in self.doorbells + self._bell_wires:
+            sock.close()
 
 
 class FakeNetlink:

@@ -22,20 +22,21 @@ doorbell, which carries this filter (quiet.py). Rules:
   bytes can take that exit, and it is read (and discarded as too short) at
   the next drain.
 - Jumps are forward and at most 255 instructions: an entry whose block would
-  be longer is left out (it rings). Entries are added until the kernel's
-  limit of 4096 instructions; the ones left out ring. The kernel's memory
-  cap for a socket filter (net.core.optmem_max) is the tighter limit: about
-  150 one-address adverts of one master at its 128 KiB default (quiet.py).
+  be longer is left out (it rings). The kernel caps a socket filter's memory
+  (net.core.optmem_max: about 1,100 instructions at its 128 KiB default), so
+  many steady adverts are split over several doorbells (`programs`), each
+  silent for the VRIDs outside its range: every VRID is in exactly one
+  range, so whatever is not steady rings exactly one doorbell.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Iterable, List, NamedTuple, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Tuple
 
 from vrrp_agent.constants import IPPROTO_VRRP
 
-__all__ = ["Steady", "program", "silence_all", "RING", "QUIET", "INSN"]
+__all__ = ["Steady", "program", "programs", "silence_all", "RING", "QUIET", "INSN"]
 
 # struct sock_filter { __u16 code; __u8 jt; __u8 jf; __u32 k; }  (linux/filter.h)
 INSN = struct.Struct("=HBBI")
@@ -44,14 +45,17 @@ LD_H_ABS = 0x28   # BPF_LD | BPF_H | BPF_ABS
 LD_B_ABS = 0x30   # BPF_LD | BPF_B | BPF_ABS
 LD_W_LEN = 0x80   # BPF_LD | BPF_W | BPF_LEN: A = datagram length
 JEQ_K = 0x15      # BPF_JMP | BPF_JEQ | BPF_K: pc += (A == k) ? jt : jf
+JGT_K = 0x25      # BPF_JMP | BPF_JGT | BPF_K: pc += (A > k) ? jt : jf
+JGE_K = 0x35      # BPF_JMP | BPF_JGE | BPF_K: pc += (A >= k) ? jt : jf
 RET_K = 0x06      # BPF_RET | BPF_K: keep k bytes (0: drop)
 RING = 0xFFFF
 QUIET = 0
 MAX_INSNS = 4096  # BPF_MAXINSNS
 MAX_JUMP = 255
+CHUNK_INSNS = 1000  # per doorbell: well under what net.core.optmem_max's 128 KiB default takes
 
 V4_FIXED = 0x45
-TOTAL_LENGTH_AT, TTL_AT, PROTO_AT, WIRE_AT, VRRP_AT = 2, 8, 9, 12, 20
+TOTAL_LENGTH_AT, TTL_AT, PROTO_AT, WIRE_AT, VRRP_AT, VRID_AT = 2, 8, 9, 12, 20, 21
 
 
 class Steady(NamedTuple):
@@ -65,8 +69,15 @@ class Steady(NamedTuple):
 Insn = Tuple[int, int, int, int]
 
 
-def _prologue() -> List[Insn]:
+def _prologue(lowest: int, highest: int) -> List[Insn]:
+    """VRIDs outside lowest..highest are another doorbell's (silent here); then the
+    IPv4 header without options and the VRRP protocol, else ring."""
     return [
+        (LD_B_ABS, 0, 0, VRID_AT),
+        (JGE_K, 1, 0, lowest),
+        (RET_K, 0, 0, QUIET),
+        (JGT_K, 0, 1, highest),
+        (RET_K, 0, 0, QUIET),
         (LD_B_ABS, 0, 0, 0),
         (JEQ_K, 1, 0, V4_FIXED),
         (RET_K, 0, 0, RING),
@@ -120,32 +131,63 @@ def _shared(compares: List[List[Tuple[int, int, int]]]) -> List[Tuple[int, int, 
     return [c for c in compares[0][1:] if c in common]
 
 
-def program(entries: Iterable[Steady]) -> Tuple[bytes, List[Steady]]:
-    """The doorbell filter for ENTRIES, and the entries it covers (the others ring).
+def _unique(entries: Iterable[Steady]) -> List[Steady]:
+    """One entry per VRID, each with a VRRP header to compare, by VRID."""
+    out: Dict[int, Steady] = {}
+    for entry in entries:
+        if entry.vrid not in out and len(entry.wire) >= VRRP_AT - WIRE_AT + 4:
+            out[entry.vrid] = entry
+    return [out[vrid] for vrid in sorted(out)]
+
+
+def program(entries: Iterable[Steady], lowest: int = 0, highest: int = 255,
+            limit: int = MAX_INSNS) -> Tuple[bytes, List[Steady]]:
+    """The doorbell filter for ENTRIES (VRIDs lowest..highest), and the entries it
+    covers (the others ring), in at most LIMIT instructions.
 
     Fields every entry shares (the master's address, the group, TTL, length:
     one master's adverts) are compared once, before the blocks; a mismatch rings.
     """
-    unique: List[Steady] = []
-    seen = set()
-    for entry in entries:
-        if entry.vrid not in seen and len(entry.wire) >= VRRP_AT - WIRE_AT + 4:
-            unique.append(entry)  # one entry per VRID; a VRRP header to compare
-            seen.add(entry.vrid)
+    unique = _unique(entries)
     compares = [_compares(entry) for entry in unique]
     shared = _shared(compares)
-    insns = _prologue()
+    insns = _prologue(lowest, highest)
     for opcode, offset, value in shared:
         insns += [(opcode, 0, 0, offset), (JEQ_K, 1, 0, value), (RET_K, 0, 0, RING)]
     covered: List[Steady] = []
     for entry, own in zip(unique, compares):
         block = _block([c for c in own if c not in shared])
-        if len(block) > MAX_JUMP or len(insns) + len(block) + 1 > MAX_INSNS:
+        if len(block) > MAX_JUMP or len(insns) + len(block) + 1 > limit:
             continue
         insns += block
         covered.append(entry)
     insns.append((RET_K, 0, 0, RING))  # no block took it
     return b"".join(INSN.pack(*i) for i in insns), covered
+
+
+def programs(entries: Iterable[Steady], limit: int = CHUNK_INSNS,
+             most: int = 8) -> Tuple[List[bytes], List[Steady]]:
+    """Filters for up to MOST doorbells of at most LIMIT instructions each, splitting
+    the VRIDs 0..255 into consecutive ranges; and the entries they cover."""
+    pending = _unique(entries)
+    out: List[bytes] = []
+    covered: List[Steady] = []
+    lowest = 0
+    while pending and len(out) < most:
+        take = len(pending)
+        while take > 1 and len(program(pending[:take], limit=1 << 30)[0]) // INSN.size > limit:
+            take = max(1, take * 3 // 4)
+        highest = 255 if take == len(pending) else pending[take].vrid - 1
+        insns, done = program(pending[:take], lowest, highest, limit)
+        if not done:
+            break
+        out.append(insns)
+        covered += done
+        pending = pending[take:]
+        lowest = highest + 1
+    if not out:
+        out.append(program([], 0, 255)[0])
+    return out, covered
 
 
 def silence_all() -> bytes:

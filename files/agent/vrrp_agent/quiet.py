@@ -10,12 +10,12 @@ Rules:
   accepted last (fastpath.py); the receive socket still queues every
   datagram, in order, with the time the kernel received it.
 - An interface is quiet while at least one of its instances is a BACKUP with
-  an accepted IPv4 advert and the doorbell filter covers every such advert
+  an accepted IPv4 advert and the doorbell filters cover every such advert
   (one that rings wakes the agent every interval anyway); IPv6, AH and every
   other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off). The
-  kernel caps a socket filter's memory (net.core.optmem_max: about 150
-  one-address adverts of one master at its 128 KiB default); a bigger steady
-  set is loud.
+  kernel caps a socket filter's memory (net.core.optmem_max), so the steady
+  set is split over up to 8 doorbells by VRID range (doorbell.py); a filter
+  the kernel still refuses for its size halves the split's size.
 - Nothing is processed later than it must be: anything that is not a steady
   advert (a priority-0 advert, another master, a changed priority or
   interval, any malformed datagram, an advert for a master or a VRID no
@@ -56,6 +56,7 @@ QUIET_ENV = "VRRP_AGENT_QUIET"
 RETRY_S = 0.0002
 RETRIES = 5
 REDRAIN_S = 0.0001  # timers firing together: one read of the socket serves them all
+MIN_CHUNK_INSNS = 64
 SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 
 
@@ -70,7 +71,8 @@ class _Pair:
     newest_stamp: float = 0.0   # wall-clock stamp of the newest datagram read
     drained_at: float = -1.0
     rang: float = 0.0           # wall-clock stamp of the newest doorbell copy
-    too_big: int = 1 << 30      # a filter this long (bytes) was refused (ENOMEM)
+    chunk_insns: int = doorbell.CHUNK_INSNS  # halved when the kernel refuses a filter (ENOMEM)
+    bells: int = 0              # doorbells the loop polls
     retries: int = 0
     retry: Optional[Any] = field(default=None, repr=False)
 
@@ -87,7 +89,7 @@ class Quiet:
         self._refresh_queued = False
 
     def attach(self, key: Tuple[str, int], io: Any) -> None:
-        if self.enabled and key[1] == 4 and hasattr(io, "open_doorbell"):
+        if self.enabled and key[1] == 4 and hasattr(io, "open_doorbells"):
             self.ios[key] = io
             self.pairs[key] = _Pair()
 
@@ -131,60 +133,69 @@ class Quiet:
         if pair is None or io is None:
             return
         steady = self.steady(key)
-        insns, covered = doorbell.program(steady)
-        if len(covered) < len(steady) or len(insns) >= pair.too_big:
+        filters, covered = doorbell.programs(steady, pair.chunk_insns)
+        if len(covered) < len(steady):
             covered = []  # a steady advert that rings wakes every interval: loud is cheaper
         if tuple(covered) == pair.covered and (pair.quiet or not covered):
             return
         try:
             if covered:
-                io.open_doorbell(doorbell.silence_all())
-                io.ring_filter(insns)
-            elif io.doorbell is not None:
-                io.ring_filter(doorbell.silence_all())
+                io.open_doorbells(len(filters), doorbell.silence_all())
+                io.ring_filters(filters + [doorbell.silence_all()] * (len(io.doorbells) - len(filters)))
+            else:
+                io.ring_filters([doorbell.silence_all()] * len(io.doorbells))
         except OSError as exc:
-            self._refused(key, io, pair, exc, len(insns))
+            self._refused(key, io, pair, exc, max(len(f) for f in filters) // doorbell.INSN.size)
             return
         pair.covered = tuple(covered)
-        if covered and not pair.quiet:
+        if covered:
             self._quiet(key, io, pair)
-        elif not covered and pair.quiet:
+        elif pair.quiet:
             self._loud(key, io, pair)
 
     def _refused(self, key: Tuple[str, int], io: Any, pair: _Pair, exc: OSError,
                  size: int) -> None:
-        """The kernel refused the filter: loud. Too big for net.core.optmem_max (ENOMEM):
-        loud until the steady set shrinks; anything else: loud for good."""
-        if exc.errno == errno.ENOMEM:
-            pair.too_big = min(pair.too_big, size)
-            log.info("%s/ipv%d: a doorbell filter of %d steady adverts is over "
-                     "net.core.optmem_max: every advert wakes the agent",
-                     key[0], key[1], len(self.steady(key)))
+        """The kernel refused a filter: loud. Too big for net.core.optmem_max (ENOMEM):
+        smaller filters, on more doorbells, at the next change; anything else: loud
+        for good."""
+        if exc.errno == errno.ENOMEM and size > MIN_CHUNK_INSNS:
+            pair.chunk_insns = max(MIN_CHUNK_INSNS, size // 2)
+            log.info("%s/ipv%d: a doorbell filter of %d instructions is over "
+                     "net.core.optmem_max: %d at most from now on",
+                     key[0], key[1], size, pair.chunk_insns)
+            self.changed(key)
         else:
             log.warning("%s/ipv%d: no quiet receive (%s): every advert wakes the agent",
                         key[0], key[1], exc)
             self.pairs.pop(key)
-        if io.doorbell is not None:
-            try:
-                io.ring_filter(doorbell.silence_all())  # the old filter would keep queueing
-            except OSError:
-                pass
+        try:
+            io.ring_filters([doorbell.silence_all()] * len(io.doorbells))  # no stale filter
+        except OSError:
+            pass
         if pair.quiet:
             self._loud(key, io, pair)
 
     def _quiet(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
+        """Poll the doorbells (new ones too) instead of the receive socket."""
         loop = self.rt.loop
+        for sock in io.doorbells[pair.bells:]:
+            loop.add_reader(sock.fileno(), self.on_ring, key)
+        pair.bells = len(io.doorbells)
+        if pair.quiet:
+            return
         loop.remove_reader(io.rx.fileno())
-        loop.add_reader(io.doorbell.fileno(), self.on_ring, key)
         pair.quiet = True
         pair.floor = loop.time() - SWITCH_FLOOR_S
-        log.debug("%s/ipv%d: quiet receive (%d steady adverts)", key[0], key[1], len(pair.covered))
+        log.debug("%s/ipv%d: quiet receive (%d steady adverts, %d doorbells)",
+                  key[0], key[1], len(pair.covered), pair.bells)
         self._read(key, io, pair)  # what came before the switch
 
     def _loud(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
         loop = self.rt.loop
         if pair.quiet:
-            loop.remove_reader(io.doorbell.fileno())
+            for sock in io.doorbells[:pair.bells]:
+                loop.remove_reader(sock.fileno())
+            pair.bells = 0
             self._read(key, io, pair)  # what is queued counts from its receipt
             log.debug("%s/ipv%d: loud receive", key[0], key[1])
         pair.quiet = False
@@ -271,7 +282,7 @@ class Quiet:
         for key, pair in self.pairs.items():
             if pair.retry is not None:
                 pair.retry.cancel()
-            if pair.quiet:
-                self.rt.loop.remove_reader(self.ios[key].doorbell.fileno())
+            for sock in self.ios[key].doorbells[:pair.bells]:
+                self.rt.loop.remove_reader(sock.fileno())
         self.pairs.clear()
         self.ios.clear()

@@ -22,13 +22,13 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
   device and groups), and `send()` hands a packet that starts with an IPv4
   header (never a VRRP message: those start with 0x21 or 0x31) to a third,
   IP_HDRINCL socket, as the datagram is built whole (ah.py).
-- The doorbell (quiet.py, doorbell.py): `open_doorbell()` adds a second
-  IPv4 receive socket, same device and groups, whose classic BPF filter
-  (`ring_filter`) keeps only the datagrams that are not a steady advert, and
+- The doorbells (quiet.py, doorbell.py): `open_doorbells(n)` adds IPv4
+  receive sockets, same device and groups, whose classic BPF filters
+  (`ring_filters`) keep only the datagrams that are not a steady advert, and
   turns on receive timestamps (SO_TIMESTAMPNS) on the receive socket, which
   still queues everything: `receive_stamped()` returns a datagram with the
   wall-clock time the kernel received it, `doorbell_newest()` empties the
-  doorbell and returns the newest of its times.
+  doorbells and returns the newest of their times.
 - Both non-blocking; the driver reads them from the event loop.
 """
 
@@ -85,7 +85,7 @@ class VrrpSockets:
         self._ttl_cmsg: Dict[str, List[Tuple[int, int, bytes]]] = {}
         self.tx: Optional[socket.socket] = None
         self.ah_rx: Optional[socket.socket] = None
-        self.doorbell: Optional[socket.socket] = None
+        self.doorbells: List[socket.socket] = []
         self._hdrincl: Optional[socket.socket] = None
         self.src: Optional[str] = None
         self.src_packed = b""
@@ -124,7 +124,7 @@ class VrrpSockets:
         """Also receive adverts sent to `group` (an instance's mcast_dst_ip)."""
         packed = socket.inet_pton(self.af, group)
         if packed not in self.groups:
-            for sock in (self.rx, self.ah_rx, self.doorbell):
+            for sock in (self.rx, self.ah_rx, *self.doorbells):
                 if sock is not None:
                     self._join(sock, packed)
             self.groups.add(packed)
@@ -146,10 +146,10 @@ class VrrpSockets:
             self.ah_rx = sock
         return self.ah_rx
 
-    def open_doorbell(self, silence: bytes) -> socket.socket:
-        """The doorbell socket (IPv4), filtered with SILENCE from the start; receive
-        timestamps on the receive socket from now on."""
-        if self.doorbell is None:
+    def open_doorbells(self, count: int, silence: bytes) -> List[socket.socket]:
+        """At least COUNT doorbell sockets (IPv4), each filtered with SILENCE from the
+        start; receive timestamps on the receive socket from the first one on."""
+        while len(self.doorbells) < count:
             sock = self._open_rx(DOORBELL_RCVBUF)
             try:
                 attach_filter(sock, silence)
@@ -160,25 +160,26 @@ class VrrpSockets:
             except OSError:
                 sock.close()
                 raise
-            self.doorbell = sock
+            self.doorbells.append(sock)
             self.doorbell_newest()  # what came before the filter
-        return self.doorbell
+        return self.doorbells
 
-    def ring_filter(self, insns: bytes) -> None:
-        """Replace the doorbell's filter (doorbell.py) in one step."""
-        assert self.doorbell is not None
-        attach_filter(self.doorbell, insns)
+    def ring_filters(self, programs: List[bytes]) -> None:
+        """Doorbell i takes programs[i] (doorbell.py), each in one step."""
+        for sock, insns in zip(self.doorbells, programs):
+            attach_filter(sock, insns)
 
     def doorbell_newest(self) -> float:
-        """Empty the doorbell; the newest kernel receive time in it (wall clock, s), or 0."""
-        assert self.doorbell is not None
+        """Empty the doorbells; the newest kernel receive time in them (wall clock, s), or 0."""
         newest = 0.0
-        while True:
-            try:
-                _data, ancdata, _flags, _addr = self.doorbell.recvmsg(1, _STAMP_SPACE)
-            except BlockingIOError:
-                return newest
-            newest = max(newest, _stamp(ancdata))
+        for sock in self.doorbells:
+            while True:
+                try:
+                    _data, ancdata, _flags, _addr = sock.recvmsg(1, _STAMP_SPACE)
+                except BlockingIOError:
+                    break
+                newest = max(newest, _stamp(ancdata))
+        return newest
 
     def receive_stamped(self) -> Tuple[bytes, float]:
         """One IPv4 datagram (IP header included) and the wall-clock time the kernel
@@ -310,7 +311,7 @@ class VrrpSockets:
     def close(self) -> None:
         self.close_tx()
         self.rx.close()
-        for sock in (self.ah_rx, self._hdrincl, self.doorbell):
+        for sock in (self.ah_rx, self._hdrincl, *self.doorbells):
             if sock is not None:
                 sock.close()
 
