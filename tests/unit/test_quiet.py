@@ -106,14 +106,24 @@ def test_a_steady_backup_goes_quiet_and_stays_backup_on_receipt_times(lan, tmp_p
     run(scenario)
 
 
-def test_rfc5798_6_4_2_priority_zero_rings_and_the_backup_takes_over_after_skew_time(lan, tmp_path):
+def _slow_pair(lan: FakeLan, tmp_path: Any) -> Any:
+    """Master n1 and quiet backup n2 at advert_int 1 s, started by `await steady()`."""
     a1, a2 = pair(lan, tmp_path, instance(priority=150, advert_int=1),
                   instance(priority=100, advert_int=1))
 
-    async def scenario():
+    async def steady() -> None:
         await a1.start()
         await a2.start()
         await until(lambda: a1.state() == MASTER and a2.state() == BACKUP and _quiet(a2))
+
+    return a1, a2, steady
+
+
+def test_rfc5798_6_4_2_priority_zero_rings_and_the_backup_takes_over_after_skew_time(lan, tmp_path):
+    a1, a2, steady = _slow_pair(lan, tmp_path)
+
+    async def scenario():
+        await steady()
         await asyncio.sleep(2.5)
         loop = asyncio.get_running_loop()
         stopped = loop.time()
@@ -129,13 +139,10 @@ def test_rfc5798_6_4_2_priority_zero_rings_and_the_backup_takes_over_after_skew_
 
 def test_rfc5798_6_4_2_a_silent_master_is_down_one_interval_after_its_last_queued_advert(
         lan, tmp_path):
-    a1, a2 = pair(lan, tmp_path, instance(priority=150, advert_int=1),
-                  instance(priority=100, advert_int=1))
+    a1, a2, steady = _slow_pair(lan, tmp_path)
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP and _quiet(a2))
+        await steady()
         await asyncio.sleep(4.2)
         lan.cut.add("eth0")  # a1 keeps sending: nothing arrives
         last = a1.host.lan.sent[-1]

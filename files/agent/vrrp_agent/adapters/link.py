@@ -24,7 +24,7 @@ RTM_DELLINK = 17
 # struct ifreq { char ifr_name[16]; union { short ifr_flags; struct sockaddr ifr_hwaddr; ... } }
 _IFREQ = struct.Struct("16s16s")
 # struct nlmsghdr { u32 nlmsg_len; u16 nlmsg_type; u16 nlmsg_flags; u32 nlmsg_seq; u32 nlmsg_pid; }
-_NLMSGHDR = struct.Struct("=IHHII")
+NLMSGHDR = struct.Struct("=IHHII")
 # struct ifinfomsg { u8 ifi_family; u8 pad; u16 ifi_type; i32 ifi_index; u32 ifi_flags; u32 ifi_change; }
 _IFINFOMSG = struct.Struct("=BxHiII")
 
@@ -77,11 +77,11 @@ def parse_link_messages(data: bytes) -> List[Tuple[int, bool]]:
     """(ifindex, up) for each RTM_NEWLINK / RTM_DELLINK message in a netlink datagram."""
     events = []
     offset = 0
-    while offset + _NLMSGHDR.size <= len(data):
-        length, msg_type, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-        if length < _NLMSGHDR.size:
+    while offset + NLMSGHDR.size <= len(data):
+        length, msg_type, _flags, _seq, _pid = NLMSGHDR.unpack_from(data, offset)
+        if length < NLMSGHDR.size:
             break
-        body = offset + _NLMSGHDR.size
+        body = offset + NLMSGHDR.size
         if msg_type in (RTM_NEWLINK, RTM_DELLINK) and body + _IFINFOMSG.size <= len(data):
             _fam, _type, index, flags, _change = _IFINFOMSG.unpack_from(data, body)
             up = msg_type == RTM_NEWLINK and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)

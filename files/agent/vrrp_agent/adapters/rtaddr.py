@@ -21,6 +21,8 @@ import socket
 import struct
 from typing import NamedTuple, Optional
 
+from vrrp_agent.adapters.link import NLMSGHDR  # struct nlmsghdr: len, type, flags, seq, pid
+
 RTM_NEWADDR = 20
 NLMSG_ERROR = 2
 NLM_F_REQUEST = 0x1
@@ -36,8 +38,6 @@ IFA_CACHEINFO = 6
 IFA_FLAGS = 8
 LFT_FOREVER = 0xFFFFFFFF
 ACK_TIMEOUT_S = 1.0
-# struct nlmsghdr: len(u32) type(u16) flags(u16) seq(u32) pid(u32)
-_NLMSGHDR = struct.Struct("=IHHII")
 # struct ifaddrmsg: family(u8) prefixlen(u8) flags(u8) scope(u8) index(u32)
 _IFADDRMSG = struct.Struct("=BBBBI")
 # struct rtattr: len(u16) type(u16), then the payload padded to 4 bytes
@@ -106,15 +106,15 @@ class AddrSocket:
         there"); with it the address is updated in place (a lease renewed)."""
         self._seq = self._seq % 0x7FFFFFFF + 1
         flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
-        self._sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_NEWADDR, flags, self._seq, 0) + body)
+        self._sock.send(NLMSGHDR.pack(NLMSGHDR.size + len(body), RTM_NEWADDR, flags, self._seq, 0) + body)
         while True:  # an ACK left over from a request that timed out is skipped
             reply = self._sock.recv(65536)
             offset = 0
-            while offset + _NLMSGHDR.size <= len(reply):
-                length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(reply, offset)
+            while offset + NLMSGHDR.size <= len(reply):
+                length, kind, _flags, seq, _pid = NLMSGHDR.unpack_from(reply, offset)
                 if kind == NLMSG_ERROR and seq == self._seq:
-                    return -int(_NLMSGERR.unpack_from(reply, offset + _NLMSGHDR.size)[0])
-                offset += max(length + (-length % 4), _NLMSGHDR.size)
+                    return -int(_NLMSGERR.unpack_from(reply, offset + NLMSGHDR.size)[0])
+                offset += max(length + (-length % 4), NLMSGHDR.size)
 
     def close(self) -> None:
         self._sock.close()
