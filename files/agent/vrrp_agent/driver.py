@@ -29,6 +29,7 @@ the per-instance socket settings wiredriver.py's. Rules:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import socket
@@ -43,6 +44,7 @@ from vrrp_agent.routed import LeaseRenewer, withdraw_first
 from vrrp_agent.router import (
     BACKUP,
     INIT,
+    MASTER,
     Action,
     AddVips,
     Announce,
@@ -88,6 +90,10 @@ class Driver:
         self.leases = LeaseRenewer(rt, vips)
         """Routed instances (`announce bgp`): renews their VIP leases while master."""
         self.wire = WireDriver(self)
+        self._fire_cb = self._fire
+        """Bound once: every advert re-arms the timer with it."""
+        self._context = contextvars.copy_context()
+        """The timers' context, copied once instead of per call_at (nothing here sets a contextvar)."""
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -177,9 +183,10 @@ class Driver:
         at = inst.timer_at
         if deadline == at or (deadline is not None and at is not None and at < deadline):
             return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
-        self.cancel_timer(inst)
+        if inst.timer is not None:
+            self.cancel_timer(inst)
         if deadline is not None:
-            inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
+            inst.timer = self.rt.loop.call_at(deadline, self._fire_cb, inst, context=self._context)
             inst.timer_at = deadline
 
     def _align(self, router: Any, due: float) -> None:
@@ -204,6 +211,9 @@ class Driver:
             self.wire.late(clock - armed_at)
         inst.timer = None
         inst.timer_at = None
+        if inst.router.state == MASTER:  # nothing to read first, nothing to wait out
+            self._run_timer(inst, clock if armed_at is None or clock >= armed_at else armed_at)
+            return
         if inst.router.state == BACKUP and self._drained_past(inst):
             return
         now = max(self.rt.loop.time(), armed_at or 0.0)
@@ -211,8 +221,12 @@ class Driver:
         if inst.router.state == BACKUP and due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
             time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
             now = max(self.rt.loop.time(), due)
+        self._run_timer(inst, now)
+
+    def _run_timer(self, inst: Instance, now: float) -> None:
+        """The router's timer work at `now`, its actions, and the timer re-armed."""
         actions = inst.router.on_timer(now)
-        if len(actions) == 1 and isinstance(actions[0], SendAdvert):
+        if len(actions) == 1 and type(actions[0]) is SendAdvert:
             self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
         elif actions:
             self.transitions.apply(inst, actions)
@@ -291,10 +305,9 @@ class Driver:
         io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
         if io is None:
             return
-        adver_int_cs = inst.cfg.advert_int_cs
-        for dst, dst_packed in inst.destinations:
+        for packet, dst, src in inst.encoder.sends(priority, inst.cfg.advert_int_cs, inst.destinations):
             try:
-                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
+                io.send(packet, dst, src)
             except OSError as exc:
                 inst.counters["send_errors"] += 1
                 inst.log.debug("advert to %s not sent: %s", dst, exc)
