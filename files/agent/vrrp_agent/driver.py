@@ -3,7 +3,9 @@
 Part of the daemon (daemon.py assembles it); the receive path is receive.py's,
 the per-instance socket settings wiredriver.py's. Rules:
 - One timer per router, armed at `router.next_deadline()` after every input
-  (aioquic's shape); when it fires, `now = max(loop.time(), deadline)`.
+  (aioquic's shape); when it fires, `now = max(loop.time(), deadline)`. The
+  handle that fired is armed again as it is when asyncio's own loop runs
+  (rearm.py): a master's periodic advert builds no TimerHandle.
 - Actions are executed in the order the router returned them. Adverts go out
   at once from the loop; VIP changes and announcements are queued, in order,
   on the single netlink worker thread (VipKeeper), so an announcement follows
@@ -39,6 +41,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
+from vrrp_agent.rearm import again, timer_heap
 from vrrp_agent.receive import Receiver
 from vrrp_agent.routed import LeaseRenewer, withdraw_first
 from vrrp_agent.router import (
@@ -94,6 +97,10 @@ class Driver:
         """Bound once: every advert re-arms the timer with it."""
         self._context = contextvars.copy_context()
         """The timers' context, copied once instead of per call_at (nothing here sets a contextvar)."""
+        self._heap = timer_heap(rt.loop)
+        """asyncio's timer heap, where a fired timer is re-armed as it is (rearm.py); None: uvloop."""
+        self._firing: Tuple[Optional[Instance], Any] = (None, None)
+        """(instance, its timer handle) while that handle's callback runs: arm() may reuse it."""
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -185,9 +192,15 @@ class Driver:
             return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
         if inst.timer is not None:
             self.cancel_timer(inst)
-        if deadline is not None:
-            inst.timer = self.rt.loop.call_at(deadline, self._fire_cb, inst, context=self._context)
-            inst.timer_at = deadline
+        if deadline is None:
+            return
+        instance, handle = self._firing
+        if instance is inst and self._heap is not None and again(self._heap, handle, deadline):
+            self._firing = (None, None)  # the handle that just fired, pushed back (rearm.py)
+        else:
+            handle = self.rt.loop.call_at(deadline, self._fire_cb, inst, context=self._context)
+        inst.timer = handle
+        inst.timer_at = deadline
 
     def _align(self, router: Any, due: float) -> None:
         """Put a master's next advert on its interval's tick grid (never later)."""
@@ -209,6 +222,7 @@ class Driver:
         armed_at = inst.timer_at
         if self.wire.auto_priority is not None and armed_at is not None:
             self.wire.late(clock - armed_at)
+        self._firing = (inst, inst.timer)
         inst.timer = None
         inst.timer_at = None
         if inst.router.state == MASTER:  # nothing to read first, nothing to wait out
@@ -231,6 +245,7 @@ class Driver:
         elif actions:
             self.transitions.apply(inst, actions)
         self.arm(inst)
+        self._firing = (None, None)
 
     def _drained_past(self, inst: Instance) -> bool:
         """A backup's timer fired: first read what is already queued (RFC 5798 §6.4.2).
