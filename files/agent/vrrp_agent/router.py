@@ -112,9 +112,15 @@ class Router:
     def next_deadline(self) -> Optional[float]:
         """The earliest time `on_timer` must run, or None if nothing is armed."""
         due = self._adver_at  # unrolled: a master's every wakeup asks (issue 14)
-        for t in (self._master_down_at, self._garp_burst_at, self._garp_refresh_at):
-            if t is not None and (due is None or t < due):
-                due = t
+        at = self._master_down_at
+        if at is not None and (due is None or at < due):
+            due = at
+        at = self._garp_burst_at
+        if at is not None and (due is None or at < due):
+            due = at
+        at = self._garp_refresh_at
+        if at is not None and (due is None or at < due):
+            due = at
         return due
 
     @property
