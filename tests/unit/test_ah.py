@@ -37,6 +37,17 @@ def test_rfc2402_adverts_are_byte_for_byte_keepalived_s():
     assert [s[:10] + s[12:] for s in sent] == [k[:10] + k[12:] for k in KEEPALIVED]
 
 
+def test_rfc2402_each_periodic_advert_is_a_new_datagram():
+    enc = ah.AhAdvertEncoder(session=ah.AhSession(b"secret", unicast=False), ttl=255, version=2,
+                             vrid=51, family=4, count=1, auth_type=AUTH_AH, src=SRC,
+                             addresses=socket.inet_aton("198.51.100.100"))
+    group = (("224.0.0.18", GROUP),)
+    first, second = enc.sends(150, 100, group), enc.sends(150, 100, group)
+    assert first[0][0] != second[0][0]  # a new sequence number: never a cached replay
+    assert [s[:10] + s[12:] for s in (first[0][0], second[0][0])] == \
+        [k[:10] + k[12:] for k in KEEPALIVED]
+
+
 def test_rfc2402_keepalived_adverts_verify_then_replays_and_forgeries_do_not():
     session = ah.AhSession(b"secret", unicast=False)
     for datagram, seq in zip(KEEPALIVED, (1, 2)):

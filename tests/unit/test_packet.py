@@ -319,6 +319,24 @@ def test_encoder_caches_until_something_changes():
     assert enc.packet(100, 100, MCAST4) == first
 
 
+def test_encoder_sends_one_tuple_per_advert_until_something_changes():
+    enc = encoder(src=SRC4)
+    peers = (("198.51.100.2", A4("198.51.100.2")), ("198.51.100.3", A4("198.51.100.3")))
+    sends = enc.sends(100, 100, peers)
+    assert sends == tuple((enc.packet(100, 100, p), d, SRC4) for d, p in peers)
+    assert enc.sends(100, 100, peers) is sends  # the master's periodic advert: nothing rebuilt
+    assert enc.sends(90, 100, peers)[0][0][2] == 90  # priority byte
+    assert enc.sends(100, 50, peers) != sends and enc.sends(100, 100, peers[:1]) != sends
+    assert enc.sends(100, 100, tuple(peers)) is not sends  # other destinations (a reload)
+    fresh = enc.sends(100, 100, peers)
+    enc.set_src(A4("198.51.100.99"))  # the pseudo-header changes: so do the packets
+    moved = enc.sends(100, 100, peers)
+    assert moved != fresh and moved[0][2] == A4("198.51.100.99")
+    assert packet.decode(moved[0][0], 4, A4("198.51.100.99"), peers[0][1])
+    enc.set_checksum_form("plain")
+    assert packet.decode(enc.sends(100, 100, peers)[0][0], 4, b"", b"").checksum_form == "plain"
+
+
 def test_rfc3768_5_3_7_v2_interval_is_whole_seconds():
     assert v2()[5] == 1 and encoder(version=2).packet(100, 300, MCAST4)[5] == 3
 

@@ -115,6 +115,8 @@ class AhSession:
 class AhAdvertEncoder(AdvertEncoder):
     """AdvertEncoder whose packets are whole IPv4 + AH datagrams (not cached: each is new)."""
 
+    REUSES_PACKETS = False
+
     def __init__(self, session: AhSession, ttl: int, **kw: object):
         super().__init__(**kw)  # type: ignore[arg-type]
         self.session = session

@@ -3,7 +3,9 @@
 Part of the daemon (daemon.py assembles it); the receive path is receive.py's,
 the per-instance socket settings wiredriver.py's. Rules:
 - One timer per router, armed at `router.next_deadline()` after every input
-  (aioquic's shape); when it fires, `now = max(loop.time(), deadline)`.
+  (aioquic's shape); when it fires, `now = max(loop.time(), deadline)`. The
+  handle that fired is armed again as it is when asyncio's own loop runs
+  (rearm.py): a master's periodic advert builds no TimerHandle.
 - Actions are executed in the order the router returned them. Adverts go out
   at once from the loop; VIP changes and announcements are queued, in order,
   on the single netlink worker thread (VipKeeper), so an announcement follows
@@ -32,6 +34,7 @@ the per-instance socket settings wiredriver.py's. Rules:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import math
 import socket
@@ -42,11 +45,13 @@ from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
 from vrrp_agent.quiet import Quiet
+from vrrp_agent.rearm import again, timer_heap
 from vrrp_agent.receive import Receiver
 from vrrp_agent.routed import LeaseRenewer, withdraw_first
 from vrrp_agent.router import (
     BACKUP,
     INIT,
+    MASTER,
     Action,
     AddVips,
     Announce,
@@ -95,6 +100,14 @@ class Driver:
         self.leases = LeaseRenewer(rt, vips)
         """Routed instances (`announce bgp`): renews their VIP leases while master."""
         self.wire = WireDriver(self)
+        self._fire_cb = self._fire
+        """Bound once: every advert re-arms the timer with it."""
+        self._context = contextvars.copy_context()
+        """The timers' context, copied once instead of per call_at (nothing here sets a contextvar)."""
+        self._heap = timer_heap(rt.loop)
+        """asyncio's timer heap, where a fired timer is re-armed as it is (rearm.py); None: uvloop."""
+        self._firing: Tuple[Optional[Instance], Any] = (None, None)
+        """(instance, its timer handle) while that handle's callback runs: arm() may reuse it."""
 
     async def on_netlink(self, fn: Any, *args: Any) -> Any:
         return await asyncio.wrap_future(self.netlink.submit(fn, *args))
@@ -188,10 +201,17 @@ class Driver:
         at = inst.timer_at
         if deadline == at or (deadline is not None and at is not None and at < deadline):
             return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
-        self.cancel_timer(inst)
-        if deadline is not None:
-            inst.timer = self.rt.loop.call_at(deadline, self._fire, inst)
-            inst.timer_at = deadline
+        if inst.timer is not None:
+            self.cancel_timer(inst)
+        if deadline is None:
+            return
+        instance, handle = self._firing
+        if instance is inst and self._heap is not None and again(self._heap, handle, deadline):
+            self._firing = (None, None)  # the handle that just fired, pushed back (rearm.py)
+        else:
+            handle = self.rt.loop.call_at(deadline, self._fire_cb, inst, context=self._context)
+        inst.timer = handle
+        inst.timer_at = deadline
 
     def _align(self, router: Any, due: float) -> None:
         """Put a master's next advert on its interval's tick grid (never later)."""
@@ -213,21 +233,36 @@ class Driver:
         armed_at = inst.timer_at
         if self.wire.auto_priority is not None and armed_at is not None:
             self.wire.late(clock - armed_at)
+        self._firing = (inst, inst.timer)
         inst.timer = None
         inst.timer_at = None
-        if inst.router.state == BACKUP and self._drained_past(inst):
+        if inst.router.state == MASTER:  # nothing to read first, nothing to wait out
+            self._run_timer(inst, clock if armed_at is None or clock >= armed_at else armed_at)
             return
+        if inst.router.state == BACKUP:
+            due = inst.router.next_deadline()
+            if due is not None and due - EPOLL_ROUNDING_S > clock + 1e-6:
+                self.arm(inst)  # moved later since it was armed (rule above): nothing to read yet
+                self._firing = (None, None)
+                return
+            if self._drained_past(inst):
+                return
         now = max(self.rt.loop.time(), armed_at or 0.0)
         due = inst.router.next_deadline()
         if inst.router.state == BACKUP and due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
             time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
             now = max(self.rt.loop.time(), due)
+        self._run_timer(inst, now)
+
+    def _run_timer(self, inst: Instance, now: float) -> None:
+        """The router's timer work at `now`, its actions, and the timer re-armed."""
         actions = inst.router.on_timer(now)
-        if len(actions) == 1 and isinstance(actions[0], SendAdvert):
+        if len(actions) == 1 and type(actions[0]) is SendAdvert:
             self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
         elif actions:
             self.transitions.apply(inst, actions)
         self.arm(inst)
+        self._firing = (None, None)
 
     def _drained_past(self, inst: Instance) -> bool:
         """A backup's timer fired: first read what is already queued (RFC 5798 §6.4.2).
@@ -303,10 +338,9 @@ class Driver:
         io = self.io.get((inst.cfg.socket_interface, inst.cfg.family))
         if io is None:
             return
-        adver_int_cs = inst.cfg.advert_int_cs
-        for dst, dst_packed in inst.destinations:
+        for packet, dst, src in inst.encoder.sends(priority, inst.cfg.advert_int_cs, inst.destinations):
             try:
-                io.send(inst.encoder.packet(priority, adver_int_cs, dst_packed), dst, inst.encoder.src)
+                io.send(packet, dst, src)
             except OSError as exc:
                 inst.counters["send_errors"] += 1
                 inst.log.debug("advert to %s not sent: %s", dst, exc)

@@ -23,7 +23,10 @@ Rules:
    0 mod 0xFFFF" (2**16 == 1 mod 0xFFFF), so the pseudo-header is added
    as integers and never built.
 5. AdvertEncoder caches the packet per (priority, interval, destination): the
-   send path allocates nothing while nothing changes.
+   send path allocates nothing while nothing changes. `sends()` keeps the last
+   (packet, destination, source) list whole, for a master's periodic advert
+   (issue 14); a subclass whose packets change every time (AH) sets
+   `REUSES_PACKETS = False` and builds each one.
 """
 
 from __future__ import annotations
@@ -257,6 +260,8 @@ class AdvertEncoder:
     """Builds the advert bytes for one instance, cached per (priority, interval, dst)."""
 
     _CACHE_MAX = 32
+    REUSES_PACKETS = True
+    """False when every packet is new (AH: its sequence number): sends() then caches nothing."""
 
     def __init__(self, *, version: int, vrid: int, family: int, addresses: bytes, count: int,
                  auth_type: int = 0, auth_data: bytes = b"", src: bytes = b"",
@@ -283,6 +288,8 @@ class AdvertEncoder:
             "plain" if version == 2 else "pseudo")
         self._src = src
         self._cache: Dict[Tuple[int, int, bytes], bytes] = {}
+        self._sends: Tuple[int, int, object, Tuple[Tuple[bytes, str, bytes], ...]] = (-1, -1, None, ())
+        """(priority, interval, destinations, what sends() returned for them)."""
 
     @property
     def src(self) -> bytes:
@@ -294,6 +301,7 @@ class AdvertEncoder:
         if src != self._src:
             self._src = src
             self._cache.clear()
+            self._sends = (-1, -1, None, ())
 
     def set_src(self, src: bytes) -> None:
         self.src = src
@@ -303,6 +311,7 @@ class AdvertEncoder:
         if (self.version, self.family) == (3, 4) and form != self.checksum_form:
             self.checksum_form = form
             self._cache.clear()
+            self._sends = (-1, -1, None, ())
 
     def packet(self, priority: int, adver_int_cs: int, dst: bytes) -> bytes:
         """The advert bytes; the same object while the inputs stay the same."""
@@ -313,6 +322,22 @@ class AdvertEncoder:
                 self._cache.clear()
             data = self._cache[key] = self._build(priority, adver_int_cs, dst)
         return data
+
+    def sends(self, priority: int, adver_int_cs: int,
+              destinations: Tuple[Tuple[str, bytes], ...]) -> Tuple[Tuple[bytes, str, bytes], ...]:
+        """(packet, destination text, source) per destination (text, packed) of one advert.
+
+        The same tuple while priority, interval, source and the `destinations`
+        object stay the same: a master's periodic advert looks up nothing else.
+        """
+        last = self._sends
+        if last[0] == priority and last[1] == adver_int_cs and last[2] is destinations:
+            return last[3]
+        out = tuple((self.packet(priority, adver_int_cs, packed), dst, self._src)
+                    for dst, packed in destinations)
+        if self.REUSES_PACKETS:
+            self._sends = (priority, adver_int_cs, destinations, out)
+        return out
 
     def _build(self, priority: int, adver_int_cs: int, dst: bytes) -> bytes:
         if self.version == 2:

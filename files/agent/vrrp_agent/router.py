@@ -71,6 +71,9 @@ __all__ = [
     "TAKEOVER_PRIORITY", "STANDBY_PRIORITY", "Router",
 ]
 
+_SEND_ADVERT: Dict[int, SendAdvert] = {p: SendAdvert(p) for p in range(256)}
+"""One immutable SendAdvert per priority: a master's periodic advert allocates none."""
+
 
 class Router:
     """The state machine of one virtual router."""
@@ -108,12 +111,17 @@ class Router:
     # ----------------------------------------------------------------- timers
     def next_deadline(self) -> Optional[float]:
         """The earliest time `on_timer` must run, or None if nothing is armed."""
-        due = [
-            t
-            for t in (self._master_down_at, self._adver_at, self._garp_burst_at, self._garp_refresh_at)
-            if t is not None
-        ]
-        return min(due) if due else None
+        due = self._adver_at  # unrolled: a master's every wakeup asks (issue 14)
+        at = self._master_down_at
+        if at is not None and (due is None or at < due):
+            due = at
+        at = self._garp_burst_at
+        if at is not None and (due is None or at < due):
+            due = at
+        at = self._garp_refresh_at
+        if at is not None and (due is None or at < due):
+            due = at
+        return due
 
     @property
     def advert_due(self) -> Optional[float]:
@@ -213,9 +221,11 @@ class Router:
                 actions += self._become_master(now, "master down timer expired", MASTER_DOWN)
             else:
                 self._master_down_at = None
-        if self._adver_at is not None and now >= self._adver_at and self.state == MASTER:
+        adver_at = self._adver_at
+        if adver_at is not None and now >= adver_at and self.state == MASTER:
             actions.append(self._advert(self.effective_priority))
-            self._adver_at = self._next_tick(self._adver_at, self.adver_int_s, now)
+            adver_at += self.params.adver_int_cs / 100.0  # _next_tick, inline: every advert runs it
+            self._adver_at = adver_at if adver_at > now else now + self.params.adver_int_cs / 100.0
         if self._garp_burst_at is not None and now >= self._garp_burst_at:
             self._garp_burst_at = None
             if self.state == MASTER and self._garp_burst_repeat > 0:
@@ -462,7 +472,7 @@ class Router:
         self.counters["adverts_sent"] += 1
         if priority == PRIORITY_STOP:
             self.counters["priority_zero_sent"] += 1
-        return SendAdvert(priority)
+        return _SEND_ADVERT.get(priority) or SendAdvert(priority)
 
     def _announce(self, repeat: int) -> Announce:
         self.counters["garp_bursts"] += 1
