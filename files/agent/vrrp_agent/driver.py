@@ -22,6 +22,10 @@ the per-instance socket settings wiredriver.py's. Rules:
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
   master-down (or skew) time is then less than that away, the loop waits it
   out with a precise sleep (≤ 1 ms, only when a backup is about to act).
+  A master with an advert interval under PRECISE_BELOW_CS does the same for
+  each advert: at 0.01 s a millisecond is a tenth of the interval (the
+  advert jitter under load, docs/benchmarks.md); slower masters keep
+  asyncio's timing, as the extra sleep costs a wakeup per advert.
 - A backup in steady state is read quietly (quiet.py): its steady adverts are
   read when its timer fires, with their receipt times, and anything else
   rings a doorbell and is read at once.
@@ -70,6 +74,7 @@ __all__ = ["Driver"]
 log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
 EPOLL_ROUNDING_S = 0.001
+PRECISE_BELOW_CS = 10  # advert intervals under 0.1 s: masters send on time, not up to 1 ms late
 
 
 class Driver:
@@ -196,7 +201,8 @@ class Driver:
         if due is not None:
             self._align(router, due)
         deadline = router.next_deadline()
-        if deadline is not None and router.state == BACKUP:
+        if deadline is not None and (router.state == BACKUP or (
+                router.state == MASTER and router.params.adver_int_cs < PRECISE_BELOW_CS)):
             deadline -= EPOLL_ROUNDING_S  # _fire waits out the rest precisely
         at = inst.timer_at
         if deadline == at or (deadline is not None and at is not None and at < deadline):
@@ -236,8 +242,11 @@ class Driver:
         self._firing = (inst, inst.timer)
         inst.timer = None
         inst.timer_at = None
-        if inst.router.state == MASTER:  # nothing to read first, nothing to wait out
-            self._run_timer(inst, clock if armed_at is None or clock >= armed_at else armed_at)
+        if inst.router.state == MASTER:  # nothing to read first
+            now = clock if armed_at is None or clock >= armed_at else armed_at
+            if inst.router.params.adver_int_cs < PRECISE_BELOW_CS:
+                now = self._wait_out(inst, now)
+            self._run_timer(inst, now)
             return
         if inst.router.state == BACKUP:
             due = inst.router.next_deadline()
@@ -248,11 +257,17 @@ class Driver:
             if self._drained_past(inst):
                 return
         now = max(self.rt.loop.time(), armed_at or 0.0)
-        due = inst.router.next_deadline()
-        if inst.router.state == BACKUP and due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
-            time.sleep(due - now)  # a backup about to act: on time, not up to 1 ms late
-            now = max(self.rt.loop.time(), due)
+        if inst.router.state == BACKUP:
+            now = self._wait_out(inst, now)  # a backup about to act: on time
         self._run_timer(inst, now)
+
+    def _wait_out(self, inst: Instance, now: float) -> float:
+        """A timer armed EPOLL_ROUNDING_S early: sleep precisely until its deadline."""
+        due = inst.router.next_deadline()
+        if due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
+            time.sleep(due - now)  # not up to 1 ms late (epoll's rounding)
+            return max(self.rt.loop.time(), due)
+        return now
 
     def _run_timer(self, inst: Instance, now: float) -> None:
         """The router's timer work at `now`, its actions, and the timer re-armed."""
