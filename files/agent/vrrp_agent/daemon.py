@@ -95,7 +95,7 @@ class Daemon:
         self.alerts = StateAlerts(self.rt)
         self.stopping = asyncio.Event()
         self._notify = ad.systemd_notify or systemd.notify
-        self.dumper = Dumper(lambda: self.rt.instances, lambda: time.time() - self.rt.loop.time(),
+        self.dumper = Dumper(self._instances_now, lambda: time.time() - self.rt.loop.time(),
                              lambda: render_table(self.status()), log)
         self._statics_added = False
         """static_*: removed at stop only once added (a failed start leaves the host's own)."""
@@ -204,6 +204,11 @@ class Daemon:
             metrics = MetricsServer(self, self.metrics_listen)
             await metrics.start()
             self.servers.append(metrics)
+
+    def _instances_now(self) -> List[Instance]:
+        """The instances, their counters up to date (quiet.py reads what is queued)."""
+        self.driver.quiet.drain_all()
+        return self.rt.instances
 
     def request_stop(self) -> None:
         """SIGTERM/SIGINT: release every instance now (priority 0 first), then stop."""
