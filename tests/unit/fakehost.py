@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
+import os
 import selectors
 import socket
 import struct
@@ -163,7 +165,8 @@ class FakeSockets:
         """Each doorbell's classic BPF program, run by bpfvm as the kernel would."""
         self.filters_attached = 0
         self.filter_limit = 1 << 30
-        """Longer filters (bytes) fail with ENOMEM, as over net.core.optmem_max."""
+        """Longer filters (bytes) fail with filter_errno (ENOMEM: over net.core.optmem_max)."""
+        self.filter_errno = errno.ENOMEM
         host.sockets.append(self)
 
     def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
@@ -218,7 +221,7 @@ class FakeSockets:
         for i, insns in enumerate(programs[:len(self.doorbells)]):
             assert insns and len(insns) % 8 == 0
             if len(insns) > self.filter_limit:
-                raise OSError(12, "Cannot allocate memory")
+                raise OSError(self.filter_errno, os.strerror(self.filter_errno))
             self.bell_filters[i] = insns
             self.filters_attached += 1
 

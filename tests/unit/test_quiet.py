@@ -7,6 +7,7 @@ fake sockets whose doorbell gets a copy of what that filter keeps, on virtual ti
 from __future__ import annotations
 
 import asyncio
+import errno
 from typing import Any
 
 import bpfvm
@@ -291,3 +292,25 @@ def test_many_steady_adverts_are_split_over_doorbells_by_vrid_range():
     assert [bpfvm.run(f, unknown) for f in filters].count(doorbell.RING) == 1
     filters, covered = doorbell.programs(entries, limit=400, most=2)
     assert len(covered) < 255  # what does not fit is not covered: the interface stays loud
+
+
+def test_a_filter_the_kernel_refuses_otherwise_leaves_the_interface_loud_for_good(
+        tmp_path, loop_errors):
+    lan = FakeLan()
+    host = lan.host("n2", "198.51.100.2")
+    backup = Agent(host, instance(priority=100, advert_int=1), tmp_path)
+
+    async def scenario():
+        await backup.start()
+        sock = host.sockets[0]
+        sock.filter_limit, sock.filter_errno = 0, errno.EPERM
+        for _ in range(5):
+            sock.arrive(datagram(advert(priority=200)))
+            await asyncio.sleep(0.1)
+        assert backup.state() == BACKUP and not _quiet(backup)
+        assert KEY not in backup.daemon.driver.quiet.pairs
+        assert backup.status()["counters"]["adverts_received"] == 5
+        await backup.stop()
+
+    run(scenario)
+    assert loop_errors == []

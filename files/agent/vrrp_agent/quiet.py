@@ -114,7 +114,7 @@ class Quiet:
 
     def _refresh_dirty(self) -> None:
         self._refresh_queued = False
-        for key, pair in self.pairs.items():
+        for key, pair in list(self.pairs.items()):  # a refused filter drops its pair
             if pair.dirty:
                 pair.dirty = False
                 self.refresh(key)
