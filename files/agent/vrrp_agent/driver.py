@@ -272,7 +272,7 @@ class Driver:
     def _run_timer(self, inst: Instance, now: float) -> None:
         """The router's timer work at `now`, its actions, and the timer re-armed."""
         actions = inst.router.on_timer(now)
-        if len(actions) == 1 and type(actions[0]) is SendAdvert:
+        if len(actions) == 1 and isinstance(actions[0], SendAdvert):
             self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
         elif actions:
             self.transitions.apply(inst, actions)

@@ -21,7 +21,7 @@ Outcome = Tuple[VipSpec, Any]
 
 
 def run_steps(netlink: Any, announcer: Any, hw_address: Any,
-               steps: List[Tuple[str, Any, Any]]) -> List[Any]:
+              steps: List[Tuple[str, Any, Any]]) -> List[Any]:
     """Worker: one job's steps in order; a result per step."""
     out: List[Any] = []
     for kind, jobs, arg in steps:
@@ -75,7 +75,7 @@ def advert_calls(packets: List[Tuple[Any, bytes, Any, bytes]]) -> List[str]:
 
 
 def announce_calls(announcer: Any, hw_address: Any, jobs: List[Tuple[str, VipSpec]],
-                    repeat: int) -> List[str]:
+                   repeat: int) -> List[str]:
     """Worker: send each burst, after the VIP changes queued before it."""
     errors = []
     for ifname, vip in jobs:
