@@ -23,7 +23,8 @@ doorbell, which carries this filter (quiet.py). Rules:
   the next drain.
 - Jumps are forward and at most 255 instructions: an entry whose block would
   be longer is left out (it rings). The kernel caps a socket filter's memory
-  (net.core.optmem_max: about 1,100 instructions at its 128 KiB default), so
+  (net.core.optmem_max; at its 128 KiB default some 1,400-instruction
+  filters are refused: CHUNK_INSNS stays under that), so
   many steady adverts are split over several doorbells (`programs`), each
   silent for the VRIDs outside its range: every VRID is in exactly one
   range, so whatever is not steady rings exactly one doorbell.

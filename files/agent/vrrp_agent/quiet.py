@@ -44,7 +44,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from vrrp_agent import doorbell, fastpath
+from vrrp_agent import doorbell
 from vrrp_agent.receive import Receiver
 from vrrp_agent.router import BACKUP
 from vrrp_agent.runtime import Runtime
@@ -55,7 +55,6 @@ log = logging.getLogger("vrrp_agent")
 QUIET_ENV = "VRRP_AGENT_QUIET"
 RETRY_S = 0.0002
 RETRIES = 5
-REDRAIN_S = 0.0001  # timers firing together: one read of the socket serves them all
 MIN_CHUNK_INSNS = 64
 SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 
@@ -65,11 +64,11 @@ class _Pair:
     """The quiet state of one socket pair."""
 
     quiet: bool = False
+    steady: Tuple[doorbell.Steady, ...] = ()   # the set the last refresh saw
     covered: Tuple[doorbell.Steady, ...] = ()
     dirty: bool = False
     floor: float = 0.0          # loop time of the previous drain: no stamp goes below it
     newest_stamp: float = 0.0   # wall-clock stamp of the newest datagram read
-    drained_at: float = -1.0
     rang: float = 0.0           # wall-clock stamp of the newest doorbell copy
     chunk_insns: int = doorbell.CHUNK_INSNS  # halved when the kernel refuses a filter (ENOMEM)
     bells: int = 0              # doorbells the loop polls
@@ -123,8 +122,7 @@ class Quiet:
         out = []
         for vrid, inst in self.receiver.by_vrid.get(key, {}).items():
             last = inst.accepted
-            if last is not None and inst.router.state == BACKUP and inst.ifindex is not None \
-                    and inst.ah is None:
+            if last is not None and inst.router.state == BACKUP and inst.ifindex is not None:
                 out.append(doorbell.Steady(vrid, last.ttl, last.wire))
         return out
 
@@ -133,6 +131,9 @@ class Quiet:
         if pair is None or io is None:
             return
         steady = self.steady(key)
+        if tuple(steady) == pair.steady and (pair.quiet or not pair.covered):
+            return  # the same set as last time (a flood of adverts that are not steady)
+        pair.steady = tuple(steady)
         filters, covered = doorbell.programs(steady, pair.chunk_insns)
         if len(covered) < len(steady):
             covered = []  # a steady advert that rings wakes every interval: loud is cheaper
@@ -158,6 +159,7 @@ class Quiet:
         """The kernel refused a filter: loud. Too big for net.core.optmem_max (ENOMEM):
         smaller filters, on more doorbells, at the next change; anything else: loud
         for good."""
+        pair.steady = ()  # not installed: the next refresh builds again
         if exc.errno == errno.ENOMEM and size > MIN_CHUNK_INSNS:
             pair.chunk_insns = max(MIN_CHUNK_INSNS, size // 2)
             log.info("%s/ipv%d: a doorbell filter of %d instructions is over "
@@ -211,7 +213,7 @@ class Quiet:
         pair = self.pairs.get(key)
         if pair is None or not pair.quiet:
             self.receiver.on_readable(io)
-        elif self.rt.loop.time() - pair.drained_at >= REDRAIN_S:
+        else:
             self._read(key, io, pair)
 
     def drain_all(self) -> None:
@@ -226,7 +228,7 @@ class Quiet:
         floor, newest = pair.floor, pair.newest_stamp
         pair.floor = now
         receiver = self.receiver
-        table = receiver.by_vrid[key]
+        table, handle = receiver.by_vrid[key], receiver.handle
         receive = io.receive_stamped
         touched = set()
         while True:
@@ -241,20 +243,12 @@ class Quiet:
             if stamp:
                 newest = max(newest, stamp)
                 at = min(max(stamp - wall_offset, floor), now)
-            inst = fastpath.match4(table, data)  # receive.py's handle, inlined: the steady case
-            if inst is not None and inst.ifindex is not None:
-                actions = inst.receive_same(at)
-                if actions:
-                    receiver.transitions.apply(inst, actions)
-            else:
-                inst = receiver.dispatch(io, table, data, b"", b"", -1, at)
-                self.changed(key)
+            inst = handle(io, table, data, b"", b"", -1, at, False)
             if inst is not None:
                 touched.add(inst)
         for inst in touched:  # once, at the last advert's deadline (driver.arm)
             receiver.arm(inst)
         pair.newest_stamp = newest
-        pair.drained_at = loop.time()
 
     def on_ring(self, key: Tuple[str, int]) -> None:
         io, pair = self.ios[key], self.pairs[key]

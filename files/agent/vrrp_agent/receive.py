@@ -62,9 +62,12 @@ class Receiver:
             handle(io, table, data, src, dst, ttl, self.rt.loop.time())
 
     def handle(self, io: Any, table: Dict[int, Instance], data: bytes, src: bytes, dst: bytes,
-               ttl: int, now: float) -> None:
-        """One datagram received at NOW (loop time): the fast path, else the full one
-        (quiet.py reads a batch with the same steps, and arms once after it)."""
+               ttl: int, now: float, arm: bool = True) -> Optional[Instance]:
+        """One datagram received at NOW (loop time): the fast path, else the full one.
+
+        The instance it went to, if any, its timer re-armed unless ARM is false
+        (quiet.py reads a batch later and arms each instance once, after it).
+        """
         inst = fastpath.match4(table, data) if io.family == 4 else \
             fastpath.match6(table, data, src, dst, ttl)
         if inst is not None and inst.ifindex is not None:
@@ -74,8 +77,9 @@ class Receiver:
         else:
             inst = self.dispatch(io, table, data, src, dst, ttl, now)
             self.full_path((io.ifname, io.family))
-        if inst is not None:
+        if arm and inst is not None:
             self.arm(inst)
+        return inst
 
     def dispatch(self, io: Any, table: Dict[int, Instance], data: bytes,
                  src: bytes, dst: bytes, ttl: int, now: float) -> Optional[Instance]:

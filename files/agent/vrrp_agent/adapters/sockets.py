@@ -156,7 +156,8 @@ class VrrpSockets:
                 for group in self.groups - {self.group_packed}:
                     self._join(sock, group)
                 sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-                self.rx.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                if not self.doorbells:  # receipt times on the receive socket, once
+                    self.rx.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             except OSError:
                 sock.close()
                 raise
