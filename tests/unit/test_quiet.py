@@ -14,7 +14,7 @@ import bpfvm
 import pytest
 from fakehost import FakeLan, until
 from test_daemon_fake import Agent, instance, pair, run
-from test_fastpath import GROUP4, MASTER4, OTHER4, UNREAD_BY_ANY_CHECK, _cached4, advert, datagram
+from test_fastpath import MASTER4, OTHER4, UNREAD_BY_ANY_CHECK, _cached4, advert, datagram
 from vrrp_agent import doorbell, fastpath
 from vrrp_agent.quiet import QUIET_ENV
 from vrrp_agent.router import BACKUP, MASTER
@@ -146,14 +146,10 @@ def test_rfc5798_6_4_2_a_silent_master_is_down_one_interval_after_its_last_queue
         await steady()
         await asyncio.sleep(4.2)
         lan.cut.add("eth0")  # a1 keeps sending: nothing arrives
-        last = a1.host.lan.sent[-1]
-        assert last[0] == "n1"
-        cut_at = asyncio.get_running_loop().time()
         waited = await until(lambda: a2.state() == MASTER, timeout=10)
         # Master_Down_Interval 3 x 1 + 156/256 = 3.61 s after the last advert received
         # (at most 1 s before the cut): neither earlier nor a whole drain period later
         assert 2.6 < waited < 3.7, waited
-        assert cut_at > 0
         lan.cut.clear()
         await a1.stop()
         await a2.stop()
@@ -228,7 +224,6 @@ def test_switching_modes_raises_nothing_in_the_loop(lan, tmp_path, loop_errors):
 
     run(scenario)
     assert loop_errors == []
-    assert GROUP4  # the fixtures' group: the adverts above went to it
 
 
 def test_many_steady_adverts_are_split_over_doorbells_by_vrid_range():
