@@ -224,8 +224,7 @@ class Router:
         adver_at = self._adver_at
         if adver_at is not None and now >= adver_at and self.state == MASTER:
             actions.append(self._advert(self.effective_priority))
-            adver_at += self.params.adver_int_cs / 100.0  # _next_tick, inline: every advert runs it
-            self._adver_at = adver_at if adver_at > now else now + self.params.adver_int_cs / 100.0
+            self._adver_at = self._next_tick(adver_at, self.params.adver_int_cs / 100.0, now)
         if self._garp_burst_at is not None and now >= self._garp_burst_at:
             self._garp_burst_at = None
             if self.state == MASTER and self._garp_burst_repeat > 0:
