@@ -9,11 +9,12 @@ and keepalived's priority-0 advert rings: the agent takes over.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from agentlab import Agent, agent_instance
+from agentlab import AGENT_DIR, Agent, agent_instance
 from netlab import Keepalived, Lab, keepalived_instance, owned_only_by, wait_until
 
 pytestmark = pytest.mark.usefixtures("keepalived_bin")
@@ -55,3 +56,37 @@ def test_a_steady_backup_sleeps_through_adverts_and_wakes_for_priority_zero(lab:
     wait_until(owned_only_by(lab, VIP, 2), 10, message="the agent takes over")
     assert agent.instance()["counters"]["priority_zero_received"] == 1
     assert "loud receive" in agent.log_text()  # a master reads every advert at once
+
+
+READ_QUEUE = """
+import sys, time
+from vrrp_agent import doorbell
+from vrrp_agent.adapters.sockets import TIMESPEC, VrrpSockets
+io = VrrpSockets("eth0", int(sys.argv[1]), 4, "224.0.0.18", None)
+io.open_doorbells(1, doorbell.silence_all())  # receive times on the receive socket
+time.sleep(0.45)  # about four adverts queue
+read_at = time.time()
+while True:
+    try:
+        data = io.rx_next()
+    except BlockingIOError:
+        break
+    sec, nsec = TIMESPEC.unpack(io.rx_stamp())
+    print(data[20], sec + nsec * 1e-9 - read_at)
+"""
+
+
+def test_each_queued_datagram_reads_back_with_the_time_the_kernel_received_it(lab: Lab):
+    """SIOCGSTAMPNS after each read (quiet.py): the receive time, not the read time."""
+    Keepalived(lab.node(1), keepalived_instance(priority=150, **SPEC))
+    wait_until(owned_only_by(lab, VIP, 1), 20)
+    node = lab.node(2)
+    out = node.run(["env", f"PYTHONPATH={AGENT_DIR}", sys.executable, "-c", READ_QUEUE,
+                    str(node.link("eth0")["ifindex"])]).stdout.split("\n")
+    rows = [line.split() for line in out if line.strip()]
+    assert len(rows) >= 3, rows
+    assert {int(kind) for kind, _ in rows} == {0x31}  # VRRPv3 adverts
+    ages = [float(age) for _, age in rows]
+    assert all(age < 0 for age in ages), ages  # received before the read
+    gaps = [later - earlier for earlier, later in zip(ages, ages[1:])]
+    assert all(0.05 < gap < 0.15 for gap in gaps), gaps  # one advert interval apart

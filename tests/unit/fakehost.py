@@ -20,6 +20,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
+import math
 import os
 import selectors
 import socket
@@ -36,6 +37,7 @@ from vrrp_agent.runtime import Adapters
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _V6_META = struct.Struct("!16s16sB")
 _STAMP = struct.Struct("!d")  # the wall-clock receive time the fake kernel puts before each datagram
+_TIMESPEC = struct.Struct("@ll")  # struct timespec, as SIOCGSTAMPNS returns it
 WALL_OFFSET = 1.7e9  # the fake wall clock: loop time + this (virtual time moves both)
 
 
@@ -167,6 +169,7 @@ class FakeSockets:
         self.filter_limit = 1 << 30
         """Longer filters (bytes) fail with filter_errno (ENOMEM: over net.core.optmem_max)."""
         self.filter_errno = errno.ENOMEM
+        self._last_stamp = 0.0
         host.sockets.append(self)
 
     def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
@@ -235,9 +238,15 @@ class FakeSockets:
                     break
         return newest
 
-    def receive_stamped(self) -> Tuple[bytes, float]:
+    def rx_next(self) -> bytes:
+        """The next datagram; its receive time for rx_stamp (SIOCGSTAMPNS)."""
         data = self.rx.recv(65536)
-        return data[_STAMP.size:], _STAMP.unpack_from(data)[0]
+        self._last_stamp = _STAMP.unpack_from(data)[0]
+        return data[_STAMP.size:]
+
+    def rx_stamp(self) -> bytes:
+        seconds = math.floor(self._last_stamp)
+        return _TIMESPEC.pack(seconds, round((self._last_stamp - seconds) * 1e9))
 
     def send(self, packet: bytes, dst: str, src: bytes = b"") -> None:
         if self.host.send_fails:

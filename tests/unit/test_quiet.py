@@ -15,7 +15,7 @@ import pytest
 from fakehost import FakeLan, until
 from test_daemon_fake import Agent, instance, pair, run
 from test_fastpath import MASTER4, OTHER4, UNREAD_BY_ANY_CHECK, _cached4, advert, datagram
-from vrrp_agent import doorbell, fastpath
+from vrrp_agent import doorbell, fastpath, quiet
 from vrrp_agent.quiet import QUIET_ENV
 from vrrp_agent.router import BACKUP, MASTER
 
@@ -271,3 +271,95 @@ def test_a_filter_the_kernel_refuses_leaves_the_interface_loud(tmp_path, loop_er
 
     run(scenario)
     assert loop_errors == []
+
+
+# ------------------------------------------------------------------ reading the queue
+def _quiet_backup(tmp_path: Any, extra: str = "", priority: int = 200) -> Any:
+    """A backup (priority 100) made quiet by three adverts of PRIORITY from MASTER4."""
+    lan = FakeLan()
+    backup = Agent(lan.host("n2", "198.51.100.2"), instance(priority=100, extra=extra), tmp_path)
+
+    async def steady() -> Any:
+        await backup.start()
+        sock = backup.host.sockets[0]
+        for _ in range(3):
+            sock.arrive(datagram(advert(priority=priority)))
+            await asyncio.sleep(0.1)
+        await until(lambda: _quiet(backup))
+        return sock
+
+    return backup, steady
+
+
+def _received(backup: Agent) -> int:
+    backup.status()  # reads the queue first
+    return backup.daemon.instances[0].router.counters["adverts_received"]
+
+
+def test_rfc5798_6_4_2_queued_steady_adverts_each_count_and_the_last_sets_the_timer(tmp_path):
+    backup, steady = _quiet_backup(tmp_path)
+
+    async def scenario():
+        sock = await steady()
+        loop = asyncio.get_running_loop()
+        before = _received(backup)
+        for gap in (0.05, 0.05, 0.0):  # queued: steady adverts do not ring
+            sock.arrive(datagram(advert(), ident=7))
+            last = loop.time()
+            await asyncio.sleep(gap)
+        router = backup.daemon.instances[0].router
+        assert _received(backup) == before + 3
+        # Master_Down_Interval = 3 x 0.1 + (256 - 100) / 256 x 0.1, from the last receipt
+        assert router.next_deadline() == pytest.approx(last + router.master_down_interval_s(),
+                                                       abs=1e-6)
+        assert backup.state() == BACKUP
+        await backup.stop()
+
+    run(scenario)
+
+
+def test_rfc5798_6_4_2_what_is_not_steady_comes_after_the_adverts_queued_before_it(tmp_path):
+    backup, steady = _quiet_backup(tmp_path)
+
+    async def scenario():
+        sock = await steady()
+        loop = asyncio.get_running_loop()
+        before = _received(backup)
+        router = backup.daemon.instances[0].router
+        zeros = router.counters["priority_zero_received"]
+        sock.arrive(datagram(advert()))
+        await asyncio.sleep(0.05)
+        sock.arrive(datagram(advert()))
+        await asyncio.sleep(0.05)
+        sock.arrive(datagram(advert(priority=0)))  # rings: read in this loop turn
+        leaving = loop.time()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert _received(backup) == before + 3
+        assert router.counters["priority_zero_received"] == zeros + 1
+        # Master_Down_Timer = Skew_Time from the priority 0, not a Master_Down_Interval
+        # from the adverts queued before it
+        assert router.next_deadline() == pytest.approx(leaving + router.skew_time_s(), abs=1e-6)
+        await until(lambda: backup.state() == MASTER, timeout=1)
+        await backup.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("extra, priority, alike", [
+    ("", 200, True),                                   # a higher priority: accepted whenever
+    ("    state BACKUP\n    nopreempt\n", 50, True),    # nopreempt: a lower one too
+    ("    preempt_delay 5\n", 50, False),              # its countdown starts at the first one
+])
+def test_only_adverts_a_backup_takes_alike_whenever_they_come_are_read_as_one(
+        tmp_path, extra, priority, alike):
+    backup, steady = _quiet_backup(tmp_path, extra, priority)
+
+    async def scenario():
+        await steady()
+        inst = backup.daemon.instances[0]
+        assert backup.state() == BACKUP
+        assert quiet._repeats_alike(inst) is alike
+        await backup.stop()
+
+    run(scenario)

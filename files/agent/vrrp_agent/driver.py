@@ -254,7 +254,7 @@ class Driver:
                 self.arm(inst)  # moved later since it was armed (rule above): nothing to read yet
                 self._firing = (None, None)
                 return
-            if self._drained_past(inst):
+            if self._drained_past(inst, due):
                 return
         now = max(self.rt.loop.time(), armed_at or 0.0)
         if inst.router.state == BACKUP:
@@ -279,24 +279,25 @@ class Driver:
         self.arm(inst)
         self._firing = (None, None)
 
-    def _drained_past(self, inst: Instance) -> bool:
+    def _drained_past(self, inst: Instance, before: Optional[float]) -> bool:
         """A backup's timer fired: first read what is already queued (RFC 5798 §6.4.2).
 
         After a stall (SIGSTOP, a long pause) the timer can run before the adverts
         that arrived meanwhile; deciding "master down" without them made a thawed
         backup take over, then yield to a queued advert from before its stall and
         leave nobody with the VIP for a master-down interval (nemesis seed
-        1617314694). True if the queued adverts moved the deadline past now (re-armed).
+        1617314694). True if the queued adverts moved the deadline (BEFORE: the
+        router's before the read) past now; the read re-armed the timer.
         """
         key = (inst.cfg.socket_interface, inst.cfg.family)
         io = self.io.get(key)
         if io is None:
             return False
-        before = inst.router.next_deadline()
         self.quiet.drain(key, io)  # quiet: each advert counts from its receipt
         deadline = inst.router.next_deadline()
         if deadline != before and deadline is not None and deadline > self.rt.loop.time():
-            self.arm(inst)  # moved by what was queued (a timer armed early keeps its own wait)
+            if inst.timer is None:
+                self.arm(inst)  # moved by what was queued (a timer armed early keeps its own wait)
             return True
         return False
 

@@ -41,10 +41,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
-from vrrp_agent import doorbell
+from vrrp_agent import doorbell, fastpath
+from vrrp_agent.constants import PRIORITY_STOP
 from vrrp_agent.receive import Receiver
 from vrrp_agent.router import BACKUP
 from vrrp_agent.runtime import Runtime
@@ -56,7 +58,9 @@ QUIET_ENV = "VRRP_AGENT_QUIET"
 RETRY_S = 0.0002
 RETRIES = 5
 MIN_CHUNK_INSNS = 64
-SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
+SWITCH_FLOOR_S = 1.0
+# struct timespec { long tv_sec; long tv_nsec; }: what io.rx_stamp() returns (SIOCGSTAMPNS)
+TIMESPEC = struct.Struct("@ll")  # the first quiet read: read loudly until now, nothing older than this
 
 
 @dataclass
@@ -74,6 +78,28 @@ class _Pair:
     bells: int = 0              # doorbells the loop polls
     retries: int = 0
     retry: Optional[Any] = field(default=None, repr=False)
+
+
+def _repeats_alike(inst: Any) -> bool:
+    """Would INST take its steady advert again exactly as before, whenever it comes?
+
+    A backup (with an interface) that accepts it whatever the time: its
+    priority is not 0 and is at least ours, or we do not preempt. Not with a
+    lower priority (preempt_delay's countdown starts at the first one).
+    """
+    router = inst.router
+    if router.state != BACKUP or inst.ifindex is None:
+        return False
+    priority = inst.accepted.adv.priority
+    return priority != PRIORITY_STOP and (
+        router.params.nopreempt or priority >= router.effective_priority)
+
+
+def _loop_time(stamp: bytes, wall_offset: float, floor: float, now: float) -> float:
+    """A receive time (TIMESPEC, wall clock) in loop time, between FLOOR and NOW."""
+    sec, nsec = TIMESPEC.unpack(stamp)
+    at = sec + nsec * 1e-9 - wall_offset
+    return floor if at < floor else now if at > now else at
 
 
 class Quiet:
@@ -222,33 +248,67 @@ class Quiet:
                 self._read(key, self.ios[key], pair)
 
     def _read(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
+        """Everything KEY's receive socket holds, each datagram at its receipt time.
+
+        Steady adverts (fastpath.match4) that a backup would take exactly as it
+        took the last one (`_repeats_alike`) are held, per instance, and handed
+        over at once as the last of them (`Instance.receive_same`): the same
+        checks, counters and state, the timer from the last receipt. Anything
+        else hands the held ones over first, then takes the full path.
+        """
         loop = self.rt.loop
         now = loop.time()
         wall_offset = self.rt.adapters.wall_clock() - now
-        floor, newest = pair.floor, pair.newest_stamp
+        floor = pair.floor
         pair.floor = now
-        receiver = self.receiver
-        table, handle = receiver.by_vrid[key], receiver.handle
-        receive = io.receive_stamped
-        touched = set()
+        table = self.receiver.by_vrid[key]
+        next_datagram, stamp_of_last = io.rx_next, io.rx_stamp
+        held: Dict[Any, Tuple[bytes, int]] = {}  # instance -> (last stamp, count)
+        touched: Set[Any] = set()
+        stamp = b""
         while True:
             try:
-                data, stamp = receive()
+                data = next_datagram()
             except BlockingIOError:
                 break
             except OSError as exc:
                 log.warning("receive on %s failed: %s", io.ifname, exc)
                 break
-            at = now
-            if stamp:
-                newest = max(newest, stamp)
-                at = min(max(stamp - wall_offset, floor), now)
-            inst = handle(io, table, data, b"", b"", -1, at, False)
+            stamp = stamp_of_last()
+            inst = fastpath.match4(table, data)
+            if inst is not None:
+                before = held.get(inst)
+                if before is not None:
+                    held[inst] = (stamp, before[1] + 1)
+                    continue
+                if _repeats_alike(inst):
+                    held[inst] = (stamp, 1)
+                    continue
+            if held:
+                self._hand_over(held, touched, wall_offset, floor, now)
+                held = {}
+            inst = self.receiver.handle(io, table, data, b"", b"", -1,
+                                        _loop_time(stamp, wall_offset, floor, now), False)
             if inst is not None:
                 touched.add(inst)
+        if held:
+            self._hand_over(held, touched, wall_offset, floor, now)
         for inst in touched:  # once, at the last advert's deadline (driver.arm)
-            receiver.arm(inst)
-        pair.newest_stamp = newest
+            self.receiver.arm(inst)
+        if stamp:
+            sec, nsec = TIMESPEC.unpack(stamp)
+            if sec + nsec * 1e-9 > pair.newest_stamp:
+                pair.newest_stamp = sec + nsec * 1e-9
+
+    def _hand_over(self, held: Dict[Any, Tuple[bytes, int]], touched: Set[Any],
+                   wall_offset: float, floor: float, now: float) -> None:
+        """Each held instance takes its steady advert, as many times as it came."""
+        apply = self.receiver.transitions.apply
+        for inst, (stamp, count) in held.items():
+            actions = inst.receive_same(_loop_time(stamp, wall_offset, floor, now), count)
+            if actions:
+                apply(inst, actions)
+            touched.add(inst)
 
     def on_ring(self, key: Tuple[str, int]) -> None:
         io, pair = self.ios[key], self.pairs[key]

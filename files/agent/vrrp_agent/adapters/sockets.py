@@ -25,16 +25,22 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
 - The doorbells (quiet.py, doorbell.py): `open_doorbells(n)` adds IPv4
   receive sockets, same device and groups, whose classic BPF filters
   (`ring_filters`) keep only the datagrams that are not a steady advert, and
-  turns on receive timestamps (SO_TIMESTAMPNS) on the receive socket, which
-  still queues everything: `receive_stamped()` returns a datagram with the
-  wall-clock time the kernel received it, `doorbell_newest()` empties the
-  doorbells and returns the newest of their times.
+  turns on receive timestamps on the receive socket, which still queues
+  everything: `rx_next()` returns its next datagram (no address, no
+  ancillary data: Python's recvmsg costs a formatted source address and a
+  list per datagram), `rx_stamp()` the wall-clock time the kernel received
+  that datagram (SIOCGSTAMPNS: a `struct timespec`, the socket's last
+  receive time, which is only written while SO_TIMESTAMPNS is off);
+  `doorbell_newest()` empties the doorbells and returns the newest of their
+  times.
 - Both non-blocking; the driver reads them from the event loop.
 """
 
 from __future__ import annotations
 
 import array
+import fcntl
+import functools
 import os
 import socket
 import struct
@@ -61,12 +67,13 @@ _INT = struct.Struct("i")
 RCVBUF_DEFAULT = 1 << 20
 SO_ATTACH_FILTER = 26
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # SCM_TIMESTAMPNS: the same number
-# struct timespec { long tv_sec; long tv_nsec; }  (the SO_TIMESTAMPNS control message)
-_TIMESPEC = struct.Struct("@ll")
-_STAMP_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+# struct timespec { long tv_sec; long tv_nsec; }  (SO_TIMESTAMPNS's control message, SIOCGSTAMPNS)
+TIMESPEC = struct.Struct("@ll")
+_STAMP_SPACE = socket.CMSG_SPACE(TIMESPEC.size)
 # struct sock_fprog { unsigned short len; struct sock_filter *filter; }
 _FPROG = struct.Struct("@HP")
 DOORBELL_RCVBUF = 1 << 16
+SIOCGSTAMPNS = 0x8907  # asm-generic/sockios.h: struct timespec of the last datagram read
 
 
 class VrrpSockets:
@@ -81,6 +88,10 @@ class VrrpSockets:
         self.group_packed = socket.inet_pton(self.af, group)
         self.groups = {self.group_packed}
         self.rx = self._open_rx()
+        self.rx_next = functools.partial(self.rx.recv, 4096)
+        """The next datagram (IPv4: IP header included); BlockingIOError when none."""
+        self._rx_fd = self.rx.fileno()
+        self._stamp_buf = bytearray(TIMESPEC.size)
         self.rcvbuf = RCVBUF_DEFAULT
         self._ttl_cmsg: Dict[str, List[Tuple[int, int, bytes]]] = {}
         self.tx: Optional[socket.socket] = None
@@ -157,7 +168,7 @@ class VrrpSockets:
                     self._join(sock, group)
                 sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
                 if not self.doorbells:  # receipt times on the receive socket, once
-                    self.rx.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                    _stamp_reads(self.rx)
             except OSError:
                 sock.close()
                 raise
@@ -182,11 +193,11 @@ class VrrpSockets:
                 newest = max(newest, _stamp(ancdata))
         return newest
 
-    def receive_stamped(self) -> Tuple[bytes, float]:
-        """One IPv4 datagram (IP header included) and the wall-clock time the kernel
-        received it (0.0 when it has none). BlockingIOError when the queue is empty."""
-        data, ancdata, _flags, _addr = self.rx.recvmsg(4096, _STAMP_SPACE)
-        return data, _stamp(ancdata)
+    def rx_stamp(self) -> bytes:
+        """The wall-clock receive time of the datagram rx_next() returned last (TIMESPEC)."""
+        buf = self._stamp_buf  # writable: fcntl parses it at once (bytes: after a failed try)
+        fcntl.ioctl(self._rx_fd, SIOCGSTAMPNS, buf, True)
+        return bytes(buf)
 
     def receive_ah(self) -> bytes:
         """One IPv4 + AH datagram; BlockingIOError when the queue is empty."""
@@ -324,10 +335,19 @@ def attach_filter(sock: socket.socket, insns: bytes) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _FPROG.pack(len(insns) // 8, address))
 
 
+def _stamp_reads(sock: socket.socket) -> None:
+    """Every datagram read from SOCK records its receive time for SIOCGSTAMPNS (the
+    first call turns it on; the kernel then stamps every datagram it receives)."""
+    try:
+        fcntl.ioctl(sock.fileno(), SIOCGSTAMPNS, bytes(TIMESPEC.size))
+    except FileNotFoundError:
+        pass  # ENOENT: nothing read yet, as expected
+
+
 def _stamp(ancdata: List[Tuple[int, int, bytes]]) -> float:
     for level, ctype, cdata in ancdata:
-        if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) >= _TIMESPEC.size:
-            sec, nsec = _TIMESPEC.unpack_from(cdata)
+        if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) >= TIMESPEC.size:
+            sec, nsec = TIMESPEC.unpack_from(cdata)
             return sec + nsec * 1e-9
     return 0.0
 
