@@ -21,11 +21,14 @@ the per-instance socket settings wiredriver.py's. Rules:
 - A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
   master-down (or skew) time is then less than that away, the loop waits it
-  out with a precise sleep (≤ 1 ms, only when a backup is about to act).
-  A master with an advert interval under PRECISE_BELOW_CS does the same for
-  each advert: at 0.01 s a millisecond is a tenth of the interval (the
-  advert jitter under load, docs/benchmarks.md); slower masters keep
-  asyncio's timing, as the extra sleep costs a wakeup per advert.
+  out spinning (≤ 1 ms, only when a backup is about to act: no timer slack
+  and no second wakeup before its first advert). A master with an advert
+  interval under PRECISE_BELOW_CS waits out each advert with a precise
+  sleep: at 0.01 s a millisecond is a tenth of the interval (the advert
+  jitter under load, docs/benchmarks.md); spinning there would cost about
+  5 % of a CPU at 0.01 s and did not lower the jitter under a CPU hog
+  (measured); slower masters keep asyncio's timing, as the extra sleep costs
+  a wakeup per advert.
 - A backup in steady state is read quietly (quiet.py): its steady adverts are
   read when its timer fires, with their receipt times, and anything else
   rings a doorbell and is read at once.
@@ -262,10 +265,19 @@ class Driver:
         self._run_timer(inst, now)
 
     def _wait_out(self, inst: Instance, now: float) -> float:
-        """A timer armed EPOLL_ROUNDING_S early: sleep precisely until its deadline."""
+        """A timer armed EPOLL_ROUNDING_S early: wait precisely until its deadline.
+
+        A master (each advert under PRECISE_BELOW_CS) sleeps; a backup about to
+        act spins (once per takeover: no timer slack, no second wakeup).
+        """
         due = inst.router.next_deadline()
         if due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
-            time.sleep(due - now)  # not up to 1 ms late (epoll's rounding)
+            if inst.router.state == MASTER:
+                time.sleep(due - now)  # not up to 1 ms late (epoll's rounding)
+            else:
+                end = time.monotonic() + (due - now)
+                while time.monotonic() < end:
+                    pass
             return max(self.rt.loop.time(), due)
         return now
 
