@@ -20,18 +20,13 @@ the per-instance socket settings wiredriver.py's. Rules:
   backup of many instances receives them in a burst, read in few wakeups.
 - A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
-  master-down (or skew) time is then less than that away, the loop waits it
-  out spinning (≤ 1 ms, only when a backup is about to act: no timer slack
-  and no second wakeup before its first advert). A master with an advert
-  interval under PRECISE_BELOW_CS waits out each advert with a precise
-  sleep: at 0.01 s a millisecond is a tenth of the interval (the advert
-  jitter under load, docs/benchmarks.md); spinning there would cost about
-  5 % of a CPU at 0.01 s and did not lower the jitter under a CPU hog
-  (measured); slower masters keep asyncio's timing, as the extra sleep costs
-  a wakeup per advert.
-- A backup in steady state is read quietly (quiet.py): its steady adverts are
-  read when its timer fires, with their receipt times, and anything else
-  rings a doorbell and is read at once.
+  master-down (or skew) time is then less than that away, the loop spins it
+  out (≤ 1 ms, once per takeover). A master under PRECISE_BELOW_CS sleeps out
+  each advert's (a millisecond is a tenth of 0.01 s; spinning cost 5 % of a CPU
+  and did not lower the jitter under load, docs/benchmarks.md); slower masters
+  keep asyncio's timing, as the extra sleep costs a wakeup per advert.
+- A steady backup is read quietly (quiet.py): its steady adverts when its timer
+  fires, with their receipt times; anything else rings a doorbell at once.
 - A timer that would move later (a backup's master-down timer, pushed back
   by every advert) is left where it is: it fires early, finds nothing due
   and is re-armed then, so a backup touches the timer heap about once per
@@ -108,8 +103,7 @@ class Driver:
         self.leases = LeaseRenewer(rt, vips)
         """Routed instances (`announce bgp`): renews their VIP leases while master."""
         self.wire = WireDriver(self)
-        self._fire_cb = self._fire
-        """Bound once: every advert re-arms the timer with it."""
+        self._fire_cb = self._fire  # bound once: every advert re-arms the timer with it
         self._context = contextvars.copy_context()
         """The timers' context, copied once instead of per call_at (nothing here sets a contextvar)."""
         self._heap = timer_heap(rt.loop)
@@ -265,11 +259,8 @@ class Driver:
         self._run_timer(inst, now)
 
     def _wait_out(self, inst: Instance, now: float) -> float:
-        """A timer armed EPOLL_ROUNDING_S early: wait precisely until its deadline.
-
-        A master (each advert under PRECISE_BELOW_CS) sleeps; a backup about to
-        act spins (once per takeover: no timer slack, no second wakeup).
-        """
+        """Armed EPOLL_ROUNDING_S early: a master sleeps precisely until its deadline,
+        a backup about to act spins (no timer slack, no second wakeup)."""
         due = inst.router.next_deadline()
         if due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
             if inst.router.state == MASTER:
@@ -292,14 +283,12 @@ class Driver:
         self._firing = (None, None)
 
     def _drained_past(self, inst: Instance, before: Optional[float]) -> bool:
-        """A backup's timer fired: first read what is already queued (RFC 5798 §6.4.2).
+        """A backup's timer fired: first read what is queued (RFC 5798 §6.4.2). True if
+        that moved the deadline (BEFORE: before the read) past now (and re-armed it).
 
-        After a stall (SIGSTOP, a long pause) the timer can run before the adverts
-        that arrived meanwhile; deciding "master down" without them made a thawed
-        backup take over, then yield to a queued advert from before its stall and
-        leave nobody with the VIP for a master-down interval (nemesis seed
-        1617314694). True if the queued adverts moved the deadline (BEFORE: the
-        router's before the read) past now; the read re-armed the timer.
+        After a stall (SIGSTOP) the timer can run before the adverts that came meanwhile:
+        deciding "master down" without them made a thawed backup take over, then yield
+        to a queued advert and leave nobody with the VIP (nemesis seed 1617314694).
         """
         key = (inst.cfg.socket_interface, inst.cfg.family)
         io = self.io.get(key)
