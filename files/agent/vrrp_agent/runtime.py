@@ -60,9 +60,9 @@ class Adapters:
     apply_process_limits: Callable[..., Any] = apply_process_limits
     """(no_swap, cpus, rttime_us or None): vrrp_no_swap, vrrp_cpu_affinity, vrrp_rlimit_rttime."""
     set_umask: Callable[[int], int] = os.umask
+    """umask: the process's file-creation mask (returns the previous one)."""
     wall_clock: Callable[[], float] = time.time
     """The clock of the kernel's receive timestamps (quiet.py turns them into loop time)."""
-    """umask: the process's file-creation mask (returns the previous one)."""
     uptime: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
     """Seconds since the host booted (vrrp_delay_after_boot); /proc/uptime's clock."""
 
