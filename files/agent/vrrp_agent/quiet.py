@@ -58,9 +58,9 @@ QUIET_ENV = "VRRP_AGENT_QUIET"
 RETRY_S = 0.0002
 RETRIES = 5
 MIN_CHUNK_INSNS = 64
-SWITCH_FLOOR_S = 1.0
+SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 # struct timespec { long tv_sec; long tv_nsec; }: what io.rx_stamp() returns (SIOCGSTAMPNS)
-TIMESPEC = struct.Struct("@ll")  # the first quiet read: read loudly until now, nothing older than this
+TIMESPEC = struct.Struct("@ll")
 
 
 @dataclass
@@ -269,12 +269,12 @@ class Quiet:
         while True:
             try:
                 data = next_datagram()
+                stamp = stamp_of_last()
             except BlockingIOError:
                 break
             except OSError as exc:
                 log.warning("receive on %s failed: %s", io.ifname, exc)
                 break
-            stamp = stamp_of_last()
             inst = fastpath.match4(table, data)
             if inst is not None:
                 before = held.get(inst)
