@@ -423,6 +423,7 @@ class FakeHost:
             set_umask=lambda mask: self.umasks.append(mask) or 0o022,
             host_facts=host_facts,
             wall_clock=fake_wall_clock,
+            timer_fd=None,
             systemd_notify=lambda msg: bool(self.notified.append(msg)),
         )
 

@@ -21,10 +21,9 @@ the per-instance socket settings wiredriver.py's. Rules:
 - A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
   master-down (or skew) time is then less than that away, the loop spins it
-  out (≤ 1 ms, once per takeover). A master under PRECISE_BELOW_CS sleeps out
-  each advert's (a millisecond is a tenth of 0.01 s; spinning cost 5 % of a CPU
-  and did not lower the jitter under load, docs/benchmarks.md); slower masters
-  keep asyncio's timing, as the extra sleep costs a wakeup per advert.
+  out (≤ 1 ms, once per takeover). A master under PRECISE_BELOW_CS wakes on a
+  timerfd at its deadline (precise.py; without one: a millisecond early, then a
+  sleep); slower masters keep asyncio's timing.
 - A steady backup is read quietly (quiet.py): its steady adverts when its timer
   fires, with their receipt times; anything else rings a doorbell at once.
 - A timer that would move later (a backup's master-down timer, pushed back
@@ -46,6 +45,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
+from vrrp_agent.precise import PRECISE_BELOW_CS, PreciseTimers, wants_precise
 from vrrp_agent.quiet import Quiet
 from vrrp_agent.rearm import again, timer_heap
 from vrrp_agent.receive import Receiver
@@ -72,7 +72,6 @@ __all__ = ["Driver"]
 log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
 EPOLL_ROUNDING_S = 0.001
-PRECISE_BELOW_CS = 10  # advert intervals under 0.1 s: masters send on time, not up to 1 ms late
 
 
 class Driver:
@@ -108,6 +107,9 @@ class Driver:
         """The timers' context, copied once instead of per call_at (nothing here sets a contextvar)."""
         self._heap = timer_heap(rt.loop)
         """asyncio's timer heap, where a fired timer is re-armed as it is (rearm.py); None: uvloop."""
+        self.precise = PreciseTimers(rt.loop, self._fire,
+                                     None if self._heap is None else rt.adapters.timer_fd)
+        """Masters under 0.1 s: a timerfd each (precise.py), on asyncio's own loop."""
         self._firing: Tuple[Optional[Instance], Any] = (None, None)
         """(instance, its timer handle) while that handle's callback runs: arm() may reuse it."""
 
@@ -187,6 +189,7 @@ class Driver:
             await self.wire.check_source_addresses()
 
     def unbind(self, inst: Instance) -> None:
+        self.precise.discard(inst)
         key = (inst.cfg.socket_interface, inst.cfg.family)
         self.by_vrid.get(key, {}).pop(inst.cfg.vrid, None)
         self.quiet.changed(key)
@@ -198,18 +201,22 @@ class Driver:
         if due is not None:
             self._align(router, due)
         deadline = router.next_deadline()
+        precise = wants_precise(inst)
         if deadline is not None and (router.state == BACKUP or (
-                router.state == MASTER and router.params.adver_int_cs < PRECISE_BELOW_CS)):
+                precise and not self.precise.available)):
             deadline -= EPOLL_ROUNDING_S  # _fire waits out the rest precisely
         at = inst.timer_at
         if deadline == at or (deadline is not None and at is not None and at < deadline):
             return  # unchanged, or later: the armed timer fires early and re-arms (rule above)
+        if precise and self.precise.take(inst, deadline):
+            return  # a timerfd (precise.py)
         if inst.timer is not None:
             self.cancel_timer(inst)
         if deadline is None:
             return
         instance, handle = self._firing
-        if instance is inst and self._heap is not None and again(self._heap, handle, deadline):
+        if instance is inst and handle is not None and self._heap is not None and again(
+                self._heap, handle, deadline):
             self._firing = (None, None)  # the handle that just fired, pushed back (rearm.py)
         else:
             handle = self.rt.loop.call_at(deadline, self._fire_cb, inst, context=self._context)
@@ -236,12 +243,13 @@ class Driver:
         armed_at = inst.timer_at
         if self.wire.auto_priority is not None and armed_at is not None:
             self.wire.late(clock - armed_at)
-        self._firing = (inst, inst.timer)
+        timer = inst.timer
+        self._firing = (inst, None if timer is self.precise.timers.get(inst) else timer)
         inst.timer = None
         inst.timer_at = None
         if inst.router.state == MASTER:  # nothing to read first
             now = clock if armed_at is None or clock >= armed_at else armed_at
-            if inst.router.params.adver_int_cs < PRECISE_BELOW_CS:
+            if inst.router.params.adver_int_cs < PRECISE_BELOW_CS and not self.precise.available:
                 now = self._wait_out(inst, now)
             self._run_timer(inst, now)
             return
@@ -388,6 +396,7 @@ class Driver:
         loop = self.rt.loop
         self.leases.stop()
         self.quiet.close()
+        self.precise.close()
         if self.links is not None:
             loop.remove_reader(self.links.fileno())
             self.links.close()

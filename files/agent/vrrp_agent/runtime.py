@@ -32,6 +32,11 @@ from vrrp_agent.events import EventBus
 from vrrp_agent.instance import Instance
 
 
+def _timer_fd() -> Any:
+    from vrrp_agent.adapters.timerfd import TimerFd  # ctypes: only for a master under 0.1 s
+    return TimerFd()
+
+
 @dataclass
 class Adapters:
     """Factories and functions for the OS edge (see adapters/)."""
@@ -65,6 +70,9 @@ class Adapters:
     """The clock of the kernel's receive timestamps (quiet.py turns them into loop time)."""
     uptime: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
     """Seconds since the host booted (vrrp_delay_after_boot); /proc/uptime's clock."""
+    timer_fd: Optional[Callable[[], Any]] = _timer_fd
+    """() -> a timerfd on CLOCK_MONOTONIC (adapters/timerfd.py) for masters under 0.1 s;
+    None: asyncio's timers only (the fakes: their loop runs virtual time)."""
 
 
 @dataclass
