@@ -39,13 +39,18 @@ import contextvars
 import logging
 import math
 import socket
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.linkdelays import LinkDelays
-from vrrp_agent.precise import PRECISE_BELOW_CS, PreciseTimers, wants_precise
+from vrrp_agent.precise import (
+    EPOLL_ROUNDING_S,
+    PRECISE_BELOW_CS,
+    PreciseTimers,
+    wait_out,
+    wants_precise,
+)
 from vrrp_agent.quiet import Quiet
 from vrrp_agent.rearm import again, timer_heap
 from vrrp_agent.receive import Receiver
@@ -71,7 +76,6 @@ __all__ = ["Driver"]
 
 log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
-EPOLL_ROUNDING_S = 0.001
 
 
 class Driver:
@@ -250,7 +254,7 @@ class Driver:
         if inst.router.state == MASTER:  # nothing to read first
             now = clock if armed_at is None or clock >= armed_at else armed_at
             if inst.router.params.adver_int_cs < PRECISE_BELOW_CS and not self.precise.available:
-                now = self._wait_out(inst, now)
+                now = wait_out(inst.router, now, self.rt.loop)
             self._run_timer(inst, now)
             return
         if inst.router.state == BACKUP:
@@ -263,22 +267,8 @@ class Driver:
                 return
         now = max(self.rt.loop.time(), armed_at or 0.0)
         if inst.router.state == BACKUP:
-            now = self._wait_out(inst, now)  # a backup about to act: on time
+            now = wait_out(inst.router, now, self.rt.loop)  # a backup about to act: on time
         self._run_timer(inst, now)
-
-    def _wait_out(self, inst: Instance, now: float) -> float:
-        """Armed EPOLL_ROUNDING_S early: a master sleeps precisely until its deadline,
-        a backup about to act spins (no timer slack, no second wakeup)."""
-        due = inst.router.next_deadline()
-        if due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
-            if inst.router.state == MASTER:
-                time.sleep(due - now)  # not up to 1 ms late (epoll's rounding)
-            else:
-                end = time.monotonic() + (due - now)
-                while time.monotonic() < end:
-                    pass
-            return max(self.rt.loop.time(), due)
-        return now
 
     def _run_timer(self, inst: Instance, now: float) -> None:
         """The router's timer work at `now`, its actions, and the timer re-armed."""

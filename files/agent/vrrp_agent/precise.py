@@ -13,20 +13,41 @@ wakeup came late under load (the advert jitter, docs/benchmarks.md). Rules:
 - A timerfd that cannot be had (no libc function, out of descriptors) turns
   this off for good, with a warning: asyncio's timers as before.
 - An expiry read after its timer was cancelled or moved does nothing.
+- Without a timerfd, a master under 0.1 s (and any backup) is armed
+  EPOLL_ROUNDING_S early and `wait_out` waits out the rest: a master
+  sleeps, a backup about to act spins (≤ 1 ms, once per takeover).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable, Dict, Optional
 
 from vrrp_agent.instance import Instance
 from vrrp_agent.router import MASTER
 
-__all__ = ["PreciseTimers", "PRECISE_BELOW_CS"]
+__all__ = ["PreciseTimers", "PRECISE_BELOW_CS", "EPOLL_ROUNDING_S", "wait_out", "wants_precise"]
 
 log = logging.getLogger("vrrp_agent")
 PRECISE_BELOW_CS = 10  # advert intervals under 0.1 s: masters send on time, not up to 1 ms late
+EPOLL_ROUNDING_S = 0.001  # epoll sleeps whole milliseconds, rounded up
+
+
+def wait_out(router: Any, now: float, loop: Any) -> float:
+    """A timer armed EPOLL_ROUNDING_S early fired at NOW: the router's deadline, waited
+    out precisely. A master (no timerfd) sleeps; a backup about to act spins (no
+    timer slack, no second wakeup; once per takeover)."""
+    due = router.next_deadline()
+    if due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
+        if router.state == MASTER:
+            time.sleep(due - now)
+        else:
+            end = time.monotonic() + (due - now)
+            while time.monotonic() < end:
+                pass
+        return max(loop.time(), due)
+    return now
 
 
 def wants_precise(inst: Instance) -> bool:
