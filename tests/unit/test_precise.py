@@ -82,3 +82,24 @@ def test_without_a_timerfd_the_driver_keeps_asyncio_timers():
         assert not PreciseTimers(loop, lambda inst: None, None).take(_inst(), 1.0)
     finally:
         loop.close()
+
+
+def test_a_timerfd_that_cannot_be_set_leaves_that_master_to_asyncio(monkeypatch):
+    loop = asyncio.new_event_loop()
+    fired: List[Any] = []
+    timers = _timers(loop, fired)
+    kept, refused = _inst(), _inst()
+    try:
+        assert timers.take(kept, loop.time() + 60)
+        assert timers.take(refused, loop.time() + 60)
+
+        def fails(self: Any) -> None:
+            raise OSError(9, "Bad file descriptor")
+
+        monkeypatch.setattr(TimerFd, "_set", fails)
+        assert not timers.take(refused, loop.time() + 1)  # the driver arms asyncio's timer
+        assert refused.timer is None and refused not in timers.timers
+        assert not timers.available and kept.timer is timers.timers[kept]
+    finally:
+        timers.close()
+        loop.close()

@@ -274,10 +274,11 @@ def test_a_filter_the_kernel_refuses_leaves_the_interface_loud(tmp_path, loop_er
 
 
 # ------------------------------------------------------------------ reading the queue
-def _quiet_backup(tmp_path: Any, extra: str = "", priority: int = 200) -> Any:
+def _quiet_backup(tmp_path: Any, extra: str = "", priority: int = 200, **config: Any) -> Any:
     """A backup (priority 100) made quiet by three adverts of PRIORITY from MASTER4."""
     lan = FakeLan()
-    backup = Agent(lan.host("n2", "198.51.100.2"), instance(priority=100, extra=extra), tmp_path)
+    backup = Agent(lan.host("n2", "198.51.100.2"), instance(priority=100, extra=extra, **config),
+                   tmp_path)
 
     async def steady() -> Any:
         await backup.start()
@@ -360,6 +361,30 @@ def test_only_adverts_a_backup_takes_alike_whenever_they_come_are_read_as_one(
         inst = backup.daemon.instances[0]
         assert backup.state() == BACKUP
         assert quiet._repeats_alike(inst) is alike
+        await backup.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("skip, counted", [(False, 3), (True, 1)])
+def test_an_address_list_that_differs_is_counted_as_each_advert_would_be(tmp_path, skip, counted):
+    """Without skip_check_adv_addr each advert counts; with it, only the first from a
+    master not known yet (it becomes the master, which the option spares)."""
+    extra = "    skip_check_adv_addr\n" if skip else ""
+    backup, steady = _quiet_backup(tmp_path, extra, vips=("198.51.100.200/24",))
+
+    async def scenario():
+        sock = await steady()
+        inst = backup.daemon.instances[0]
+        _received(backup)
+        before = inst.counters["address_list_mismatch"]
+        inst.router.master_ip = bytes(4)  # not known yet (as after a takeover override)
+        for _ in range(3):
+            sock.arrive(datagram(advert()))  # steady: queued, read together
+            await asyncio.sleep(0.05)
+        _received(backup)
+        assert inst.counters["address_list_mismatch"] - before == counted
+        assert inst.router.master_ip == MASTER4
         await backup.stop()
 
     run(scenario)

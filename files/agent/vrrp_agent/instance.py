@@ -213,9 +213,11 @@ class Instance:
         """
         last = self.accepted
         assert last is not None
-        if last.address_mismatch and not (
-                self.cfg.skip_check_adv_addr and last.src == self.router.master_ip):
-            self.counters["address_list_mismatch"] += count
+        if last.address_mismatch:
+            skip = self.cfg.skip_check_adv_addr
+            # the first as ever; it makes its sender the master, which skip_check_adv_addr spares
+            self.counters["address_list_mismatch"] += (
+                0 if skip and last.src == self.router.master_ip else 1) + (0 if skip else count - 1)
         if count > 1:
             self.counters["adverts_received"] += count - 1
         return self.router.on_advert(last.adv, last.src, now)

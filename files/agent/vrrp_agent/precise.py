@@ -10,8 +10,9 @@ wakeup came late under load (the advert jitter, docs/benchmarks.md). Rules:
 - One timerfd per such instance (adapters/timerfd.py), in the loop's
   selector for good; it is the instance's timer handle (`cancel()`), so
   the driver cancels it as any other. Its deadline is the router's, exact.
-- A timerfd that cannot be had (no libc function, out of descriptors) turns
-  this off for good, with a warning: asyncio's timers as before.
+- A timerfd that cannot be had or set (no libc function, out of descriptors)
+  turns this off for good, with a warning: no new one; that instance on
+  asyncio's timers as before (the others keep theirs).
 - An expiry read after its timer was cancelled or moved does nothing.
 - Without a timerfd, a master under 0.1 s (and any backup) is armed
   EPOLL_ROUNDING_S early and `wait_out` waits out the rest: a master
@@ -76,12 +77,16 @@ class PreciseTimers:
             return False
         if inst.timer is not None and inst.timer is not timer:
             inst.timer.cancel()  # asyncio's handle, from before it was a precise master
-        if deadline is None:
-            timer.cancel()
-            inst.timer = inst.timer_at = None
-        else:
-            timer.arm(deadline)
-            inst.timer, inst.timer_at = timer, deadline
+        try:
+            if deadline is None:
+                timer.cancel()
+            else:
+                timer.arm(deadline)
+        except OSError as exc:  # this one on asyncio's timer (the caller arms it), no new ones
+            self.discard(inst)
+            self._give_up(exc)
+            return False
+        inst.timer, inst.timer_at = (None, None) if deadline is None else (timer, deadline)
         return True
 
     def _open(self, inst: Instance) -> Optional[Any]:
@@ -89,13 +94,16 @@ class PreciseTimers:
             return None
         try:
             timer = self.factory()
-        except OSError as exc:
-            log.warning("no timerfd (%s): masters under 0.1 s wake on asyncio's timers", exc)
-            self.factory = None
+        except (OSError, AttributeError) as exc:  # AttributeError: no such libc function
+            self._give_up(exc)
             return None
         self.loop.add_reader(timer.fileno(), self._expired, inst, timer)
         self.timers[inst] = timer
         return timer
+
+    def _give_up(self, exc: BaseException) -> None:
+        log.warning("no timerfd (%s): masters under 0.1 s wake on asyncio's timers", exc)
+        self.factory = None
 
     def _expired(self, inst: Instance, timer: Any) -> None:
         if timer.consume() and inst.timer is timer:

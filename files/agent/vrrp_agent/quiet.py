@@ -96,7 +96,9 @@ def _repeats_alike(inst: Any) -> bool:
 
 
 def _loop_time(stamp: bytes, wall_offset: float, floor: float, now: float) -> float:
-    """A receive time (TIMESPEC, wall clock) in loop time, between FLOOR and NOW."""
+    """A receive time (TIMESPEC, wall clock; b"": none) in loop time, between FLOOR and NOW."""
+    if not stamp:
+        return now
     sec, nsec = TIMESPEC.unpack(stamp)
     at = sec + nsec * 1e-9 - wall_offset
     return floor if at < floor else now if at > now else at
@@ -269,12 +271,16 @@ class Quiet:
         while True:
             try:
                 data = next_datagram()
-                stamp = stamp_of_last()
             except BlockingIOError:
                 break
             except OSError as exc:
                 log.warning("receive on %s failed: %s", io.ifname, exc)
                 break
+            try:
+                stamp = stamp_of_last()
+            except OSError as exc:  # not expected: every read records its time
+                log.warning("no receive time on %s (%s): taken as read now", io.ifname, exc)
+                stamp = b""
             inst = fastpath.match4(table, data)
             if inst is not None:
                 before = held.get(inst)

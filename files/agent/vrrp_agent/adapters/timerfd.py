@@ -55,7 +55,7 @@ def _functions() -> Any:
 def available() -> bool:
     try:
         return hasattr(_functions(), "timerfd_settime")
-    except OSError:
+    except (OSError, AttributeError):  # AttributeError: a libc without timerfd_create
         return False
 
 
