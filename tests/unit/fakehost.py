@@ -20,7 +20,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
-import math
 import os
 import selectors
 import socket
@@ -37,7 +36,6 @@ from vrrp_agent.runtime import Adapters
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _V6_META = struct.Struct("!16s16sB")
 _STAMP = struct.Struct("!d")  # the wall-clock receive time the fake kernel puts before each datagram
-_TIMESPEC = struct.Struct("@ll")  # struct timespec, as SIOCGSTAMPNS returns it
 WALL_OFFSET = 1.7e9  # the fake wall clock: loop time + this (virtual time moves both)
 
 
@@ -244,9 +242,8 @@ class FakeSockets:
         self._last_stamp = _STAMP.unpack_from(data)[0]
         return data[_STAMP.size:]
 
-    def rx_stamp(self) -> bytes:
-        seconds = math.floor(self._last_stamp)
-        return _TIMESPEC.pack(seconds, round((self._last_stamp - seconds) * 1e9))
+    def rx_stamp(self) -> float:
+        return self._last_stamp
 
     def send(self, packet: bytes, dst: str, src: bytes = b"") -> None:
         if self.host.send_fails:

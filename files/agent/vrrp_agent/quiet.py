@@ -41,7 +41,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import struct
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -59,8 +58,6 @@ RETRY_S = 0.0002
 RETRIES = 5
 MIN_CHUNK_INSNS = 64
 SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
-# struct timespec { long tv_sec; long tv_nsec; }: what io.rx_stamp() returns (SIOCGSTAMPNS)
-TIMESPEC = struct.Struct("@ll")
 
 
 @dataclass
@@ -95,12 +92,11 @@ def _repeats_alike(inst: Any) -> bool:
         router.params.nopreempt or priority >= router.effective_priority)
 
 
-def _loop_time(stamp: bytes, wall_offset: float, floor: float, now: float) -> float:
-    """A receive time (TIMESPEC, wall clock; b"": none) in loop time, between FLOOR and NOW."""
+def _loop_time(stamp: float, wall_offset: float, floor: float, now: float) -> float:
+    """A receive time (wall clock; 0: none) in loop time, between FLOOR and NOW."""
     if not stamp:
         return now
-    sec, nsec = TIMESPEC.unpack(stamp)
-    at = sec + nsec * 1e-9 - wall_offset
+    at = stamp - wall_offset
     return floor if at < floor else now if at > now else at
 
 
@@ -265,9 +261,9 @@ class Quiet:
         pair.floor = now
         table = self.receiver.by_vrid[key]
         next_datagram, stamp_of_last = io.rx_next, io.rx_stamp
-        held: Dict[Any, Tuple[bytes, int]] = {}  # instance -> (last stamp, count)
+        held: Dict[Any, Tuple[float, int]] = {}  # instance -> (last stamp, count)
         touched: Set[Any] = set()
-        stamp = b""
+        stamp = 0.0
         while True:
             try:
                 data = next_datagram()
@@ -280,7 +276,7 @@ class Quiet:
                 stamp = stamp_of_last()
             except OSError as exc:  # not expected: every read records its time
                 log.warning("no receive time on %s (%s): taken as read now", io.ifname, exc)
-                stamp = b""
+                stamp = 0.0
             inst = fastpath.match4(table, data)
             if inst is not None:
                 before = held.get(inst)
@@ -301,12 +297,10 @@ class Quiet:
             self._hand_over(held, touched, wall_offset, floor, now)
         for inst in touched:  # once, at the last advert's deadline (driver.arm)
             self.receiver.arm(inst)
-        if stamp:
-            sec, nsec = TIMESPEC.unpack(stamp)
-            if sec + nsec * 1e-9 > pair.newest_stamp:
-                pair.newest_stamp = sec + nsec * 1e-9
+        if stamp > pair.newest_stamp:
+            pair.newest_stamp = stamp
 
-    def _hand_over(self, held: Dict[Any, Tuple[bytes, int]], touched: Set[Any],
+    def _hand_over(self, held: Dict[Any, Tuple[float, int]], touched: Set[Any],
                    wall_offset: float, floor: float, now: float) -> None:
         """Each held instance takes its steady advert, as many times as it came."""
         apply = self.receiver.transitions.apply

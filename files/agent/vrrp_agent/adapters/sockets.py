@@ -28,9 +28,9 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
   turns on receive timestamps on the receive socket, which still queues
   everything: `rx_next()` returns its next datagram (no address, no
   ancillary data: Python's recvmsg costs a formatted source address and a
-  list per datagram), `rx_stamp()` the wall-clock time the kernel received
-  that datagram (SIOCGSTAMPNS: a `struct timespec`, the socket's last
-  receive time, which is only written while SO_TIMESTAMPNS is off);
+  list per datagram), `rx_stamp()` the wall-clock time (s) the kernel received
+  that datagram (SIOCGSTAMPNS: the socket's last receive time, which is
+  only written while SO_TIMESTAMPNS is off);
   `doorbell_newest()` empties the doorbells and returns the newest of their
   times.
 - Both non-blocking; the driver reads them from the event loop.
@@ -193,11 +193,12 @@ class VrrpSockets:
                 newest = max(newest, _stamp(ancdata))
         return newest
 
-    def rx_stamp(self) -> bytes:
-        """The wall-clock receive time of the datagram rx_next() returned last (TIMESPEC)."""
+    def rx_stamp(self) -> float:
+        """The wall-clock receive time (s) of the datagram rx_next() returned last."""
         buf = self._stamp_buf  # writable: fcntl parses it at once (bytes: after a failed try)
         fcntl.ioctl(self._rx_fd, SIOCGSTAMPNS, buf, True)
-        return bytes(buf)
+        sec, nsec = TIMESPEC.unpack(buf)
+        return sec + nsec * 1e-9
 
     def receive_ah(self) -> bytes:
         """One IPv4 + AH datagram; BlockingIOError when the queue is empty."""
