@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, List
 
 import pytest
 from fakehost import FakeLan, until
 from test_daemon_fake import pair, run
 from test_stop_and_takeover_order import instance
+from vrrp_agent.instance import InstanceLog
 from vrrp_agent.logdefer import DeferredOutput
 from vrrp_agent.router import BACKUP, MASTER
 
@@ -79,3 +81,53 @@ def test_a_transition_s_log_line_follows_its_advert(lines, tmp_path):
         await a2.stop()
 
     run(scenario)
+
+
+def test_an_instance_line_is_built_when_written_at_the_time_it_was_logged(lines, monkeypatch):
+    child = logging.getLogger("vrrp_agent.instance.VI_T")
+    ilog = InstanceLog(child, {"prefix": "[VI_T eth0 vrid 9 v4]"})
+    built: List[str] = []
+    real = logging.Logger.makeRecord
+
+    def spy(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        built.append(args[4] % args[5] if args[5] else args[4])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(logging.Logger, "makeRecord", spy)
+    records: List[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep = Keep(logging.DEBUG)
+    logging.getLogger().addHandler(keep)
+
+    async def scenario() -> None:
+        output = DeferredOutput.install(asyncio.get_running_loop())
+        before = time.time()
+        ilog.info("%s -> %s (%s)", "BACKUP", "MASTER", "master down timer expired")
+        after = time.time()
+        ilog.debug("not enabled for this instance")  # the child is at INFO
+        assert built == [] and lines == []  # no record yet, inside the callback
+        await asyncio.sleep(0.05)
+        assert lines == [("log", "[VI_T eth0 vrid 9 v4] BACKUP -> MASTER (master down timer expired)")]
+        assert before <= records[-1].created <= after  # when it was logged, not written
+        assert records[-1].name == "vrrp_agent.instance.VI_T" and records[-1].levelno == logging.INFO
+        child.setLevel(logging.DEBUG)  # `vrrp-agent debug VI_T`: this instance's DEBUG lines too
+        ilog.debug("now %d", 1)
+        ilog.warning("at once")  # after what was queued
+        assert lines[1:] == [("log", "[VI_T eth0 vrid 9 v4] now 1"), ("log", "[VI_T eth0 vrid 9 v4] at once")]
+        ilog.info("last")
+        output.remove()  # writes what is queued, and later() is off again
+        assert lines[-1] == ("log", "[VI_T eth0 vrid 9 v4] last")
+        built.clear()
+        ilog.info("after")
+        assert built == ["[VI_T eth0 vrid 9 v4] after"]  # the usual way
+
+    try:
+        child.setLevel(logging.INFO)
+        asyncio.run(scenario())
+    finally:
+        child.setLevel(logging.NOTSET)
+        logging.getLogger().removeHandler(keep)

@@ -12,6 +12,7 @@ from typing import Any, List
 import pytest
 from fakehost import FakeHost, FakeLan, FakeNetlink, until
 from test_daemon_fake import VIP, Agent, instance, pair, run
+from vrrp_agent.packet import AdvertEncoder
 from vrrp_agent.router import BACKUP, INIT, MASTER
 
 OTHER = "198.51.100.101"
@@ -75,6 +76,33 @@ def test_rfc5798_6_4_3_sigterm_sends_priority_0_before_other_stop_work(lan, tmp_
         kinds = [entry[0] for entry in a1.host.journal]
         assert kinds.index("notify") > 0 and ("del", VIP) in a1.host.journal
         assert a1.host.journal.count(("advert", "0")) == 1  # the stop path does not send it again
+        await until(lambda: a2.state() == MASTER)
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_a_new_master_s_priority_0_advert_is_built_before_its_stop(lan, tmp_path, monkeypatch):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
+    built: List[int] = []
+    real = AdvertEncoder._build
+
+    def spy(self: AdvertEncoder, priority: int, *args: Any) -> bytes:
+        built.append(priority)
+        return real(self, priority, *args)
+
+    monkeypatch.setattr(AdvertEncoder, "_build", spy)
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        assert 0 in built  # readied when it became master
+        built.clear()
+        a1.host.journal.clear()
+        a1.daemon.request_stop()
+        assert a1.host.journal[0] == ("advert", "0") and 0 not in built  # only sent
+        assert await a1.task == 0
         await until(lambda: a2.state() == MASTER)
         await a2.stop()
 

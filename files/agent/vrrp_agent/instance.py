@@ -18,7 +18,7 @@ import logging
 import socket
 from typing import Any, Dict, List, Optional, Tuple
 
-from vrrp_agent import ah, packet
+from vrrp_agent import ah, logdefer, packet
 from vrrp_agent.config.model import GlobalDefs, InstanceConfig, VipSpec
 from vrrp_agent.constants import AUTH_AH, AUTH_DATA_LEN, AUTH_NONE, AUTH_PASS, TTL_VRRP
 from vrrp_agent.errors import PacketError
@@ -27,10 +27,18 @@ from vrrp_agent.router import Action, Router, RouterParams
 
 
 class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
-    """Prefixes every line with the router identity: [VI_1 eth0 vrid 51 v4]."""
+    """Prefixes every line with the router identity: [VI_1 eth0 vrid 51 v4].
+
+    INFO and DEBUG lines logged on the running loop build their record when
+    they are written, after the callback (logdefer.later)."""
 
     def process(self, msg: Any, kwargs: Any) -> Any:
         return f"{self.extra['prefix']} {msg}", kwargs  # type: ignore[index]
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if kwargs or not logdefer.later(self.logger, level, f"{self.extra['prefix']} {msg}",  # type: ignore[index]
+                                        args):
+            super().log(level, msg, *args, **kwargs)
 
 
 def router_params(cfg: InstanceConfig) -> RouterParams:

@@ -12,6 +12,14 @@ Rules (issue 14):
   crash must not swallow them); so is every record while the loop is not
   running, and everything queued when `remove` puts the handlers back.
 - A record keeps its creation time: asctime is when it was logged.
+- An instance's lines (instance.InstanceLog, the router's `OLD -> NEW` among
+  them) do not even build their record inside the callback: `later` queues
+  the logger, level, message and arguments with the time, and the record is
+  made when it is written. Building a LogRecord cost ~80 us on a cold cache,
+  in front of a graceful stop's priority-0 advert and of a new master's
+  first advert (measured in bench/timeline.py --event stop). Such a line
+  goes to the root logger's handlers as a record would: the agent's loggers
+  have no handlers or filters of their own (a disabled logger writes nothing).
 - Records carry no caller, thread or process fields meanwhile (the logging
   HOWTO's "Optimization" switches): the agent's formats use none of them,
   and finding the caller walks the stack on every line. `remove` restores them.
@@ -25,7 +33,11 @@ import asyncio
 import collections
 import logging
 import threading
-from typing import Any, Deque, Dict, List
+import time
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+
+_Later = Tuple[float, logging.Logger, int, str, Tuple[Any, ...]]
+_ACTIVE: Optional[DeferredOutput] = None
 
 _SWITCHES = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
@@ -37,22 +49,27 @@ class DeferredOutput(logging.Handler):
         super().__init__()
         self.loop = loop
         self.targets = targets
-        self.pending: Deque[logging.LogRecord] = collections.deque()
+        self.pending: Deque[Union[logging.LogRecord, _Later]] = collections.deque()
         self.scheduled = False
         self.loop_thread = threading.get_ident()
         self.switches: Dict[str, Any] = {name: getattr(logging, name) for name in _SWITCHES}
 
     @classmethod
     def install(cls, loop: asyncio.AbstractEventLoop) -> DeferredOutput:
+        global _ACTIVE
         root = logging.getLogger()
         output = cls(loop, list(root.handlers))
         root.handlers = [output]
         for name in _SWITCHES:
             setattr(logging, name, None if name == "_srcfile" else False)
+        _ACTIVE = output
         return output
 
     def remove(self) -> None:
         """Write what is queued and put the root logger's handlers back."""
+        global _ACTIVE
+        if _ACTIVE is self:
+            _ACTIVE = None
         self.flush()
         for name, value in self.switches.items():
             setattr(logging, name, value)
@@ -66,6 +83,9 @@ class DeferredOutput(logging.Handler):
             self._write(record)
             return
         self.pending.append(record)
+        self._schedule()
+
+    def _schedule(self) -> None:
         if self.scheduled:
             return
         self.scheduled = True
@@ -81,12 +101,40 @@ class DeferredOutput(logging.Handler):
         self.scheduled = False
         while True:
             try:
-                record = self.pending.popleft()
+                entry = self.pending.popleft()
             except IndexError:
                 return
+            if isinstance(entry, logging.LogRecord):
+                self._write(entry)
+            else:
+                self._write_later(*entry)
+
+    def _write_later(self, created: float, logger: logging.Logger, level: int, msg: str,
+                     args: Tuple[Any, ...]) -> None:
+        """The record of a line `later` queued, with the time it was logged."""
+        record = logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, args, None,
+                                   "(unknown function)")
+        shift = record.created - created
+        record.created = created
+        record.msecs = (created - int(created)) * 1000.0
+        record.relativeCreated -= shift * 1000.0
+        if not logger.disabled and logger.filter(record):
             self._write(record)
 
     def _write(self, record: logging.LogRecord) -> None:
         for handler in self.targets:
             if record.levelno >= handler.level:
                 handler.handle(record)
+
+
+def later(logger: logging.Logger, level: int, msg: str, args: Tuple[Any, ...]) -> bool:
+    """Queue an INFO or DEBUG line of LOGGER, its record made when it is written
+    (module rules). False: not deferred now (log it the usual way)."""
+    output = _ACTIVE
+    if (output is None or level >= logging.WARNING or threading.get_ident() != output.loop_thread
+            or not output.loop.is_running()):
+        return False
+    if logger.isEnabledFor(level):
+        output.pending.append((time.time(), logger, level, msg, args))
+        output._schedule()
+    return True

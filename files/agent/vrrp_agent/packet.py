@@ -26,7 +26,8 @@ Rules:
    send path allocates nothing while nothing changes. `sends()` keeps the last
    (packet, destination, source) list whole, for a master's periodic advert
    (issue 14); a subclass whose packets change every time (AH) sets
-   `REUSES_PACKETS = False` and builds each one.
+   `REUSES_PACKETS = False` and builds each one. A new master `prepare`s its
+   priority-0 advert: a graceful stop sends it without packing it first.
 """
 
 from __future__ import annotations
@@ -322,6 +323,14 @@ class AdvertEncoder:
                 self._cache.clear()
             data = self._cache[key] = self._build(priority, adver_int_cs, dst)
         return data
+
+    def prepare(self, priority: int, adver_int_cs: int,
+                destinations: Tuple[Tuple[str, bytes], ...]) -> None:
+        """Build (and keep) the packets of an advert sent later: a new master's
+        priority-0 advert, so that a graceful stop only sends it."""
+        if self.REUSES_PACKETS:
+            for _dst, packed in destinations:
+                self.packet(priority, adver_int_cs, packed)
 
     def sends(self, priority: int, adver_int_cs: int,
               destinations: Tuple[Tuple[str, bytes], ...]) -> Tuple[Tuple[bytes, str, bytes], ...]:

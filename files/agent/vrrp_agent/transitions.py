@@ -27,6 +27,7 @@ import logging
 from typing import Deque, Dict, List, Optional, Protocol, Tuple
 
 from vrrp_agent.config.model import RX_LOWER_PRI, InstanceConfig
+from vrrp_agent.constants import PRIORITY_STOP
 from vrrp_agent.instance import Instance
 from vrrp_agent.notify import Notifier
 from vrrp_agent.resources import ResourceGroup
@@ -226,6 +227,8 @@ class Transitions:
             inst.notifier.transition(state, router.effective_priority)
         if change.new == BACKUP:
             self.vips.prepare(inst)  # its takeover's VIP add and GARP ready (vips.py)
+        elif change.new == MASTER:  # its release's priority-0 advert ready (a graceful stop)
+            inst.encoder.prepare(PRIORITY_STOP, inst.cfg.advert_int_cs, inst.destinations)
         if inst.resources is not None:
             if change.new == MASTER:
                 inst.resources.set_wanted(True)

@@ -1,0 +1,54 @@
+"""daemon._at_once_when_idle: SIGTERM/SIGINT release at once from the Python-level
+handler when the loop's own turn waits in its selector (no callback half done), and
+only through asyncio's wakeup, after the interrupted callback, otherwise. On a real
+loop with a real signal (SIGUSR2 here, so that pytest's own signals are left alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from typing import List
+
+from vrrp_agent.daemon import _at_once_when_idle
+
+SIG = signal.SIGUSR2
+
+
+def test_a_signal_that_finds_the_loop_waiting_acts_inside_the_wait():
+    calls: List[str] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(SIG, lambda: calls.append("asyncio's wakeup"))
+        _at_once_when_idle(SIG, lambda: calls.append("at once"))
+        main = threading.get_ident()
+        threading.Timer(0.05, signal.pthread_kill, (main, SIG)).start()
+        await asyncio.sleep(0.3)  # the loop waits in epoll when the signal comes
+        assert calls == ["at once", "asyncio's wakeup"]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        signal.signal(SIG, signal.SIG_DFL)
+
+
+def test_a_signal_that_interrupts_a_callback_waits_for_asyncio_s_wakeup():
+    calls: List[str] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(SIG, lambda: calls.append("asyncio's wakeup"))
+        _at_once_when_idle(SIG, lambda: calls.append("at once"))
+        os.kill(os.getpid(), SIG)  # handled at the next instruction, inside this coroutine
+        for _ in range(1000):
+            pass
+        assert calls == []  # not in the middle of this callback
+        await asyncio.sleep(0.05)
+        assert calls == ["asyncio's wakeup"]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        signal.signal(SIG, signal.SIG_DFL)
