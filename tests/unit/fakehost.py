@@ -335,6 +335,7 @@ class FakeAnnouncer:
 
     def send(self, ifname: str, mac: bytes, vip: str, family: int, repeat: int) -> None:
         loop = asyncio.get_event_loop()
+        self.host.announced_macs.append(mac)
         for _ in range(repeat):
             self.host.announced.append((loop.time(), ifname, vip))
 
@@ -386,6 +387,11 @@ class FakeHost:
         self.sockets: List[FakeSockets] = []
         self.watchers: List[FakeLinks] = []
         self.announced: List[Tuple[float, str, str]] = []
+        self.announced_macs: List[bytes] = []
+        """The MAC of each announcement (a GARP/NA burst), in order."""
+        self.macs: Dict[str, bytes] = {}
+        """Interface MACs other than the default one (hw_address)."""
+        self.mac_reads: List[str] = []
         self.notified: List[str] = []
         self.scheduling: List[Tuple[Any, ...]] = []
         self.fail_vips: Set[str] = set()
@@ -412,7 +418,7 @@ class FakeHost:
             link_watcher=lambda: FakeLinks(self),
             sockets=lambda *a: FakeSockets(self, *a),
             link_is_up=lambda name: self.up.get(name, False),
-            hw_address=lambda name: b"\x02\x00\x00\x00\x00\x01",
+            hw_address=self.hw_address,
             ifindex=ifindex,
             apply_scheduling=lambda *a: self.scheduling.append(a),
             apply_process_limits=lambda *a: self.scheduling.append(("process_limits",) + a),
@@ -423,6 +429,10 @@ class FakeHost:
             timer_fd=None,
             systemd_notify=lambda msg: bool(self.notified.append(msg)),
         )
+
+    def hw_address(self, ifname: str) -> bytes:
+        self.mac_reads.append(ifname)
+        return self.macs.get(ifname, b"\x02\x00\x00\x00\x00\x01")
 
     def has(self, address: str) -> bool:
         return any(address in addrs for addrs in self.addresses.values())

@@ -173,6 +173,7 @@ def test_a_takeover_adds_the_vip_and_sends_the_garp_before_it_is_published(lan, 
         await until(lambda: a2.state() == MASTER)
         assert seen == [(True, 5, False)]  # VIP and GARP done on the loop, recorded after
         assert a2.host.journal[:2] == [("advert", "100"), ("add_now", VIP)]
+        assert a2.host.mac_reads == ["eth0"]  # read when it prepared, not in front of the GARP
         await until(lambda: VIP in a2.daemon.vips.held)
         assert a2.status()["counters"]["vip_errors"] == 0
         await a1.task
@@ -217,6 +218,27 @@ def test_an_add_behind_a_queued_removal_waits_for_it_on_the_worker(lan, tmp_path
         assert [e for e in a1.host.journal if e[0] != "advert"] == [("del", VIP), ("add", VIP)]
         assert a1.host.has(VIP) and VIP in keeper.held
         await a1.stop()
+
+    run(scenario)
+
+
+def test_a_takeover_s_garp_uses_the_mac_read_ahead_until_a_link_event(lan, tmp_path):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
+    new_mac = b"\x02\x00\x00\x00\x00\x02"
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        assert a2.host.mac_reads == ["eth0"]  # prepared as a backup
+        a2.host.macs["eth0"] = new_mac  # `ip link set eth0 address ...`: the kernel says so
+        a2.host.set_link("eth0", True)
+        await until(lambda: not a2.host.watchers[0].events)
+        a1.daemon.request_stop()
+        await until(lambda: a2.state() == MASTER and a2.host.announced_macs != [])
+        assert a2.host.announced_macs == [new_mac] and a2.host.mac_reads == ["eth0", "eth0"]
+        await a1.task
+        await a2.stop()
 
     run(scenario)
 

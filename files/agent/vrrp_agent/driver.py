@@ -363,6 +363,8 @@ class Driver:
     # ---------------------------------------------------------------- links
     def on_link_events(self) -> None:
         events = self.links.read() if self.links is not None else []
+        if events:
+            self.vips.forget_macs()  # one of them may be a changed MAC (vips.py)
         self.apply_link_events(self.link_delays.filter(events) if self.link_delays else events)
 
     def apply_link_events(self, events: List[Tuple[int, bool]]) -> None:

@@ -20,6 +20,11 @@ Rules:
   results are recorded with call_soon, after the transition's own work; a VIP
   it could not add goes to the worker with those after it, which adds it or
   counts and logs the error (once). The worker functions are vipwork.py's.
+- The loop reads an interface's MAC once (`mac`: a backup's `prepare`, a
+  GARP) and keeps it until the next link event (`forget_macs`; the kernel
+  sends one when a MAC changes): a takeover's first GARP follows its VIP
+  add without an ioctl in between (~15 us on a cold cache). The worker
+  reads it every time.
 - A VIP is recorded as held only after its add succeeded, and forgotten
   once its removal succeeded (or it was already gone).
 - virtual_routes / virtual_rules follow the VIPs (keepalived's order): added
@@ -81,6 +86,8 @@ class VipKeeper:
         """Per (interface, family): the loop time before which no GARP/NA may go out."""
         self._jobs = 0
         """Worker jobs handed over whose results the loop has not recorded yet."""
+        self._macs: Dict[str, bytes] = {}
+        """The loop's MAC per interface, until the next link event (module rules)."""
 
     # -------------------------------------------------------------- loop side
     def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> bool:
@@ -101,6 +108,17 @@ class VipKeeper:
             self._filter(inst, nft, vips, False)
         return True
 
+    def mac(self, ifname: str) -> bytes:
+        """IFNAME's MAC, read once until the next link event (module rules)."""
+        mac = self._macs.get(ifname)
+        if mac is None:
+            mac = self._macs[ifname] = self.rt.adapters.hw_address(ifname)
+        return mac
+
+    def forget_macs(self) -> None:
+        """A link event: a MAC may have changed, read them again."""
+        self._macs.clear()
+
     def _idle(self) -> bool:
         """Nothing queued or running on the worker: a change made now keeps the order."""
         return self._jobs == 0 and not self._batch
@@ -114,7 +132,7 @@ class VipKeeper:
             try:
                 if isinstance(ifindex, int):
                     self.netlink.prepare_add(ifindex, vip)
-                self.announcer.prepare(ifname, self.rt.adapters.hw_address(ifname), vip.address,
+                self.announcer.prepare(ifname, self.mac(ifname), vip.address,
                                        vip.family)
             except OSError as exc:  # the takeover then does it, or fails and says so
                 inst.log.debug("cannot prepare VIP %s for a takeover: %s", vip.address, exc)
@@ -355,7 +373,7 @@ class VipKeeper:
         """Send now when the worker is idle (after VIPs added now), else queue; True: queued."""
         jobs = [(inst.cfg.vip_dev(vip), vip) for vip in vips]
         if self._idle():
-            for error in announce_calls(self.announcer, self.rt.adapters.hw_address, jobs, repeat):
+            for error in announce_calls(self.announcer, self.mac, jobs, repeat):
                 inst.log.warning("%s", error)
             return False
         self._submit(("announce", inst, jobs, repeat))
