@@ -229,8 +229,8 @@ class Daemon:
         """RFC 5798 §6.4.3: every master sends priority 0 and its VIPs' removal is queued."""
         now = self.rt.loop.time()
         for inst in self.rt.instances:
-            self.driver.cancel_timer(inst)
             self.transitions.apply(inst, inst.router.shutdown(now))
+            self.driver.cancel_timer(inst)  # after the advert: a timerfd's is a syscall
         self.transitions.stopped = True
 
     async def _watchdog(self) -> None:
