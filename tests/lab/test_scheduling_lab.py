@@ -2,14 +2,17 @@
 
 Every thread of a running agent gets SCHED_RR and the nice value; the scripts it
 starts run with normal scheduling; a reload that drops the knobs puts normal
-scheduling back; a non-root agent started at that priority keeps it, and
-without the right it warns and runs on.
+scheduling back (with the short slice: SCHED_OTHER with reset-on-fork); a non-root
+agent started at that priority keeps it, and without the right it warns and runs on.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -20,7 +23,17 @@ from netlab import Lab, owned_only_by, wait_until
 
 VIP4 = "198.51.100.100"
 RR_RESET = os.SCHED_RR | os.SCHED_RESET_ON_FORK
+OTHER_RESET = os.SCHED_OTHER | os.SCHED_RESET_ON_FORK  # the short slice's (VRRP_AGENT_SLICE_US)
+LIBC = ctypes.CDLL(None, use_errno=True)
+CUSTOM_SLICES = tuple(int(p) for p in platform.release().split(".")[:2]) >= (6, 12)
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+
+
+def slice_ns(tid: int) -> int:
+    """A thread's slice: sched_getattr's sched_runtime for a fair task (Linux >= 6.12)."""
+    out = ctypes.create_string_buffer(56)
+    assert LIBC.syscall(315 if platform.machine() == "x86_64" else 275, tid, out, 56, 0) == 0
+    return struct.unpack_from("=IIQiIQ", out.raw)[5]
 
 
 def threads(pid: int) -> list:
@@ -52,7 +65,7 @@ def test_every_thread_is_realtime_and_scripts_are_not(lab: Lab, tmp_path):
 
     agent.conf_path.write_text(instance)
     assert agent.cli("reload").returncode == 0
-    assert scheduling(pid) == {(os.SCHED_OTHER, 0, 0)}
+    assert scheduling(pid) == {(OTHER_RESET, 0, 0)}
     assert lab.node(1).has_address(VIP4)
 
 
@@ -99,7 +112,7 @@ def test_max_auto_priority_steps_up_after_the_agent_was_not_scheduled(lab: Lab):
     agent = Agent(lab.node(1), knobs + agent_instance(priority=150, version=3, advert_int=0.1))
     wait_until(owned_only_by(lab, VIP4, 1), 10)
     pid = agent.proc.pid
-    assert {s[0] for s in scheduling(pid)} == {os.SCHED_OTHER}
+    assert {s[0] for s in scheduling(pid)} == {OTHER_RESET}
     for level in (1, 2, 2):
         late = agent.log_text().count("s late: real-time priority")
         agent.freeze()
@@ -113,3 +126,17 @@ def test_max_auto_priority_steps_up_after_the_agent_was_not_scheduled(lab: Lab):
         wait_until(lambda lv=level: scheduling(pid) == {(RR_RESET, lv, 0)}, 10,
                    message=f"every thread SCHED_RR {level}")
     assert "(max_auto_priority 2)" in agent.log_text()
+
+
+def test_a_running_agent_asks_for_a_short_slice(lab: Lab, monkeypatch):
+    """VRRP_AGENT_SLICE_US (default 100 us): every thread of the agent, SCHED_OTHER with
+    reset-on-fork; 0 leaves the kernel's slice and scheduling alone."""
+    agent = Agent(lab.node(1), agent_instance(priority=150, version=3, advert_int=0.1))
+    monkeypatch.setenv("VRRP_AGENT_SLICE_US", "0")
+    plain = Agent(lab.node(2), agent_instance(priority=100, version=3, advert_int=0.1))
+    wait_until(owned_only_by(lab, VIP4, 1), 10)
+    assert {s[0] for s in scheduling(agent.proc.pid)} == {OTHER_RESET}
+    assert {s[0] for s in scheduling(plain.proc.pid)} == {os.SCHED_OTHER}
+    if CUSTOM_SLICES:
+        assert {slice_ns(t) for t in threads(agent.proc.pid)} == {100_000}
+        assert 100_000 not in {slice_ns(t) for t in threads(plain.proc.pid)}

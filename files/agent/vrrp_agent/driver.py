@@ -21,9 +21,8 @@ the per-instance socket settings wiredriver.py's. Rules:
 - A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
   master-down (or skew) time is then less than that away, the loop spins it
-  out (≤ 1 ms, once per takeover). A master under PRECISE_BELOW_CS wakes on a
-  timerfd at its deadline (precise.py; without one: a millisecond early, then a
-  sleep); slower masters keep asyncio's timing.
+  out (≤ 1 ms, once per takeover). Masters under PRECISE_BELOW_CS wake on a
+  timerfd at their deadline (precise.py's rules), slower ones on asyncio's timers.
 - A steady backup is read quietly (quiet.py): its steady adverts when its timer
   fires, with their receipt times; anything else rings a doorbell at once.
 - A timer that would move later (a backup's master-down timer, pushed back
