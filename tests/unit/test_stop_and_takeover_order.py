@@ -82,7 +82,7 @@ def test_rfc5798_6_4_3_sigterm_sends_priority_0_before_other_stop_work(lan, tmp_
     run(scenario)
 
 
-def test_a_new_master_s_priority_0_advert_is_built_before_its_stop(lan, tmp_path, monkeypatch):
+def test_the_adverts_of_a_stop_and_a_takeover_are_built_before_them(lan, tmp_path, monkeypatch):
     a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
     built: List[int] = []
     real = AdvertEncoder._build
@@ -97,13 +97,14 @@ def test_a_new_master_s_priority_0_advert_is_built_before_its_stop(lan, tmp_path
         await a1.start()
         await a2.start()
         await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
-        assert 0 in built  # readied when it became master
+        assert 0 in built and 100 in built  # readied: a1 became master, a2 backup
         built.clear()
         a1.host.journal.clear()
         a1.daemon.request_stop()
         assert a1.host.journal[0] == ("advert", "0") and 0 not in built  # only sent
         assert await a1.task == 0
         await until(lambda: a2.state() == MASTER)
+        assert 100 not in built  # a2's first advert as master, only sent
         await a2.stop()
 
     run(scenario)

@@ -27,7 +27,8 @@ Rules:
    (packet, destination, source) list whole, for a master's periodic advert
    (issue 14); a subclass whose packets change every time (AH) sets
    `REUSES_PACKETS = False` and builds each one. A new master `prepare`s its
-   priority-0 advert: a graceful stop sends it without packing it first.
+   priority-0 advert, a new backup its first advert as master: a graceful
+   stop and a takeover send them without packing them first.
 """
 
 from __future__ import annotations

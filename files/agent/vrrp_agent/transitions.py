@@ -225,8 +225,9 @@ class Transitions:
                             reason=change.reason, priority=router.effective_priority, state=state)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
-        if change.new == BACKUP:
-            self.vips.prepare(inst)  # its takeover's VIP add and GARP ready (vips.py)
+        if change.new == BACKUP:  # its takeover's advert, VIP add and GARP ready (vips.py)
+            inst.encoder.prepare(router.effective_priority, inst.cfg.advert_int_cs, inst.destinations)
+            self.vips.prepare(inst)
         elif change.new == MASTER:  # its release's priority-0 advert ready (a graceful stop)
             inst.encoder.prepare(PRIORITY_STOP, inst.cfg.advert_int_cs, inst.destinations)
         if inst.resources is not None:
