@@ -55,12 +55,14 @@ def one(engine: str, event: str, show: bool) -> float:
                 os.kill(pid, SIGNALS[event])
         else:
             request(daemons[2].socket, "takeover")  # type: ignore[union-attr]
-        time.sleep(0.5)
-        cap.terminate()
-        cap.wait(5)
-        if event == "freeze":
-            for pid in daemon_pids(daemons[1]):
-                os.kill(pid, signal.SIGCONT)  # the lab stops it as usual
+        try:
+            time.sleep(0.5)
+            cap.terminate()
+            cap.wait(5)
+        finally:
+            if event == "freeze":
+                for pid in daemon_pids(daemons[1]):
+                    os.kill(pid, signal.SIGCONT)  # the lab stops it as usual
         packets = _packets(str(cap.pcap_path), started)  # type: ignore[attr-defined]
     if show:
         for offset_ms, text in packets:

@@ -20,6 +20,7 @@ import time
 import pytest
 from agentlab import AGENT_DIR, Agent, agent_instance
 from netlab import Lab, owned_only_by, wait_until
+from vrrp_agent.adapters.scheduling import sched_setattr_number
 
 VIP4 = "198.51.100.100"
 RR_RESET = os.SCHED_RR | os.SCHED_RESET_ON_FORK
@@ -32,7 +33,9 @@ SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 def slice_ns(tid: int) -> int:
     """A thread's slice: sched_getattr's sched_runtime for a fair task (Linux >= 6.12)."""
     out = ctypes.create_string_buffer(56)
-    assert LIBC.syscall(315 if platform.machine() == "x86_64" else 275, tid, out, 56, 0) == 0
+    number = sched_setattr_number()
+    assert number is not None, "no sched_setattr number for this ABI"
+    assert LIBC.syscall(number + 1, tid, out, 56, 0) == 0  # sched_getattr
     return struct.unpack_from("=IIQiIQ", out.raw)[5]
 
 
@@ -137,6 +140,6 @@ def test_a_running_agent_asks_for_a_short_slice(lab: Lab, monkeypatch):
     wait_until(owned_only_by(lab, VIP4, 1), 10)
     assert {s[0] for s in scheduling(agent.proc.pid)} == {OTHER_RESET}
     assert {s[0] for s in scheduling(plain.proc.pid)} == {os.SCHED_OTHER}
-    if CUSTOM_SLICES:
+    if CUSTOM_SLICES and sched_setattr_number() is not None:
         assert {slice_ns(t) for t in threads(agent.proc.pid)} == {100_000}
         assert 100_000 not in {slice_ns(t) for t in threads(plain.proc.pid)}

@@ -21,11 +21,17 @@ def test_a_signal_that_finds_the_loop_waiting_acts_inside_the_wait():
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(SIG, lambda: calls.append("asyncio's wakeup"))
-        _at_once_when_idle(SIG, lambda: calls.append("at once"))
+        woken = loop.create_future()
+
+        def wakeup() -> None:
+            calls.append("asyncio's wakeup")
+            woken.set_result(None)
+
+        loop.add_signal_handler(SIG, wakeup)
+        _at_once_when_idle(loop, SIG, lambda: calls.append("at once"))
         main = threading.get_ident()
         threading.Timer(0.05, signal.pthread_kill, (main, SIG)).start()
-        await asyncio.sleep(0.3)  # the loop waits in epoll when the signal comes
+        await asyncio.wait_for(woken, 10)  # the loop waits in epoll when the signal comes
         assert calls == ["at once", "asyncio's wakeup"]
 
     try:
@@ -39,14 +45,42 @@ def test_a_signal_that_interrupts_a_callback_waits_for_asyncio_s_wakeup():
 
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(SIG, lambda: calls.append("asyncio's wakeup"))
-        _at_once_when_idle(SIG, lambda: calls.append("at once"))
+        woken = loop.create_future()
+
+        def wakeup() -> None:
+            calls.append("asyncio's wakeup")
+            woken.set_result(None)
+
+        loop.add_signal_handler(SIG, wakeup)
+        _at_once_when_idle(loop, SIG, lambda: calls.append("at once"))
         os.kill(os.getpid(), SIG)  # handled at the next instruction, inside this coroutine
         for _ in range(1000):
             pass
         assert calls == []  # not in the middle of this callback
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(woken, 10)
         assert calls == ["asyncio's wakeup"]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        signal.signal(SIG, signal.SIG_DFL)
+
+
+def test_a_failing_release_is_reported_as_a_callback_s_would_be():
+    errors: List[str] = []
+
+    def fail() -> None:
+        raise OSError("netlink gone")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: errors.append(str(context["exception"])))
+        woken = loop.create_future()
+        loop.add_signal_handler(SIG, lambda: woken.set_result(None))
+        _at_once_when_idle(loop, SIG, fail)
+        threading.Timer(0.05, signal.pthread_kill, (threading.get_ident(), SIG)).start()
+        await asyncio.wait_for(woken, 10)  # the loop ran on: nothing escaped from its poll
+        assert errors == ["netlink gone"]
 
     try:
         asyncio.run(scenario())

@@ -154,7 +154,7 @@ class Daemon:
         sys.setswitchinterval(GIL_SWITCH_S)
         for sig in (SIGTERM, SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-            _at_once_when_idle(sig, self.request_stop)
+            _at_once_when_idle(loop, sig, self.request_stop)
         loop.add_signal_handler(SIGHUP, self._on_sighup)
         for signum, dump in self.dumper.handlers().items():  # keepalived's DATA/STATS/JSON
             loop.add_signal_handler(signum, dump)
@@ -262,17 +262,24 @@ _LOOP_TURN = asyncio.base_events.BaseEventLoop._run_once.__code__  # type: ignor
 _SELECT = selectors.DefaultSelector.select.__code__
 
 
-def _at_once_when_idle(sig: int, stop: Callable[[], None]) -> None:
+def _at_once_when_idle(loop: asyncio.AbstractEventLoop, sig: int, stop: Callable[[], None]) -> None:
     """SIG's Python-level handler (asyncio's is a no-op; its wakeup still runs STOP
     after the callback the signal interrupted, STOP is idempotent): STOP at once
     when the signal finds the loop's own turn waiting in its selector, where no
     callback is half done (the selector's poll then returns at once: asyncio's
     wakeup byte is already written). Python runs the handler on the main
-    thread, inside the interrupted poll (PEP 475); uvloop has no such frame."""
+    thread, inside the interrupted poll (PEP 475); uvloop has no such frame.
+    What STOP raises goes to the loop's exception handler, as from a callback
+    (not out of the selector); system calls keep restarting (SA_RESTART)."""
 
     def handler(_signum: int, frame: Optional[FrameType]) -> None:
         if (frame is not None and frame.f_code is _SELECT and frame.f_back is not None
                 and frame.f_back.f_code is _LOOP_TURN):
-            stop()
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - reported as asyncio reports a callback's
+                loop.call_exception_handler({"message": f"signal {sig} handler failed",
+                                             "exception": exc})
 
     signal.signal(sig, handler)
+    signal.siginterrupt(sig, False)

@@ -361,9 +361,8 @@ class Driver:
 
     # ---------------------------------------------------------------- links
     def on_link_events(self) -> None:
+        self.vips.forget_macs()  # an event, or an overflow that lost some: a MAC may have changed
         events = self.links.read() if self.links is not None else []
-        if events:
-            self.vips.forget_macs()  # one of them may be a changed MAC (vips.py)
         self.apply_link_events(self.link_delays.filter(events) if self.link_delays else events)
 
     def apply_link_events(self, events: List[Tuple[int, bool]]) -> None:

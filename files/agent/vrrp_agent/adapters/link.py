@@ -4,9 +4,10 @@
   through the SIOCGIFFLAGS ioctl, which works in any network namespace.
 - `hw_address(ifname)`: the MAC through SIOCGIFHWADDR.
 - Both ioctls go through one datagram socket kept for the process (opened at
-  the first call; no namespace switch ever happens): a takeover reads the MAC
-  in front of its first GARP, and a socket opened and closed per call cost
-  ~30 us there on a cold cache (bench/timeline.py --event stop).
+  the first call, by whichever thread comes first; no namespace switch ever
+  happens): a socket opened and closed per call cost ~30 us on a cold cache
+  in front of a takeover's first GARP (bench/timeline.py --event stop), where
+  the loop now uses the MAC it read ahead (vips.py).
 - `LinkWatcher`: an rtnetlink socket subscribed to RTMGRP_LINK; `read()`
   returns (ifindex, up) for every RTM_NEWLINK / RTM_DELLINK it holds.
 """
@@ -38,9 +39,10 @@ _ioctl_socket: Optional[socket.socket] = None
 
 def _ifreq(ifname: str, request: int) -> bytes:
     global _ioctl_socket
-    if _ioctl_socket is None:
-        _ioctl_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    return fcntl.ioctl(_ioctl_socket.fileno(), request, _IFREQ.pack(ifname.encode(), b""))
+    sock = _ioctl_socket  # a local: a thread that lost the race keeps its own until done
+    if sock is None:
+        sock = _ioctl_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    return fcntl.ioctl(sock.fileno(), request, _IFREQ.pack(ifname.encode(), b""))
 
 
 def link_is_up(ifname: str) -> bool:

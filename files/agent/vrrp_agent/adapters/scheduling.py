@@ -19,19 +19,23 @@ takes over from a healthy master. Rules:
   timer, never above N (no N: 99; 0 or -1: off). `AutoPriority` decides (pure),
   the driver measures the lateness and applies the level here.
 - A short slice (`VRRP_AGENT_SLICE_US`, default 100 us, the kernel's floor;
-  0: off): every thread under normal scheduling asks the kernel's EEVDF
-  scheduler (Linux >= 6.12; older kernels ignore it) for a short time slice
-  through sched_setattr's sched_runtime. A short slice gives no more CPU, it
-  gives an earlier virtual deadline: the agent's wakeups (an advert, a
-  master-down timer) preempt CPU-bound work at once instead of waiting for
-  the current slice to end. Measured at 0.01 s under a CPU hog on every CPU:
-  the advert deviation p99 went from 0.14-1.19 ms to 0.05 ms (keepalived,
-  same runs: 0.18-0.29 ms), docs/benchmarks.md. Allowed to any user (no
-  capability). Its nice value is kept; scripts and services the agent starts
-  get the kernel's default slice (SCHED_RESET_ON_FORK), except under a
-  negative `vrrp_priority`, which they inherit as they did before (the reset
-  would take it from them). Applied with the knobs above, at start and after
-  each reload; an unknown architecture or a refusal is logged, not fatal.
+  0: off): each thread under normal scheduling (those that exist at start and
+  at each reload: the loop's and the netlink worker; a thread started later
+  gets the kernel's default) asks the kernel's EEVDF scheduler (Linux >= 6.12;
+  older kernels accept the call and ignore it) for a short time slice through
+  sched_setattr's sched_runtime. A short slice gives no more CPU, it gives an
+  earlier virtual deadline: the agent's wakeups (an advert, a master-down
+  timer) preempt CPU-bound work at once instead of waiting for the current
+  slice to end. Measured at 0.01 s under a CPU hog on every CPU: the advert
+  deviation p99 went from 0.09-1.2 ms to 0.05 ms (keepalived, same runs:
+  0.18-0.64 ms), docs/benchmarks.md. Allowed to any user (no capability).
+  The thread's nice value is kept; what the agent starts gets the kernel's
+  default slice (SCHED_RESET_ON_FORK), except under a negative nice, which
+  scripts inherit as before (the reset would take it from them) along with
+  the short slice. Clearing reset-on-fork needs CAP_SYS_NICE: an agent without
+  it that goes to a negative nice on reload keeps the flag (logged; scripts
+  then start at nice 0). The syscall number is the interpreter's ABI's; where
+  it is not known, and on any refusal, the agent says so and runs on.
 - The right comes from root or CAP_SYS_NICE (the role adds it to the non-root
   agent's unit only when vrrp_rt_priority is set), or from having been started
   at that priority already: keeping one's RT priority and adding reset-on-fork
@@ -43,6 +47,7 @@ takes over from a healthy master. Rules:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import platform
@@ -57,8 +62,17 @@ SCHED_FLAG_RESET_ON_FORK = 0x01
 #   u32 size; u32 sched_policy; u64 sched_flags; s32 sched_nice; u32 sched_priority;
 #   u64 sched_runtime (a fair task's slice, ns); u64 sched_deadline; u64 sched_period
 SCHED_ATTR = struct.Struct("=IIQiIQQQ")
-NR_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274, "riscv64": 274, "armv7l": 380, "i686": 351,
-                    "ppc64le": 355, "s390x": 345}
+# sched_setattr's number per (machine, the interpreter's pointer bits): the ABI the process
+# runs under, not the kernel's (a 32-bit userland on a 64-bit kernel); sched_getattr's is +1
+NR_SCHED_SETATTR = {("x86_64", 64): 314, ("x86_64", 32): 351, ("i686", 32): 351, ("i386", 32): 351,
+                    ("aarch64", 64): 274, ("aarch64", 32): 380, ("armv7l", 32): 380,
+                    ("armv6l", 32): 380, ("riscv64", 64): 274, ("ppc64le", 64): 355,
+                    ("s390x", 64): 345}
+
+
+def sched_setattr_number() -> Optional[int]:
+    """This process's sched_setattr syscall number, None when not known here."""
+    return NR_SCHED_SETATTR.get((platform.machine(), struct.calcsize("P") * 8))
 
 
 def _threads() -> List[int]:
@@ -118,27 +132,41 @@ def slice_us() -> int:
 
 
 def request_short_slice(us: int) -> List[str]:
-    """Every thread under normal scheduling asks for a US-microsecond slice (module rules)."""
-    number = NR_SCHED_SETATTR.get(platform.machine())
-    if us <= 0 or number is None:
+    """Each thread under normal scheduling asks for a US-microsecond slice (module rules)."""
+    number = sched_setattr_number()
+    if us <= 0:
+        return []
+    if number is None:
+        log.info("%s: no sched_setattr number known for %s (%d-bit): the kernel's slice",
+                 SLICE_ENV, platform.machine(), struct.calcsize("P") * 8)
         return []
     import ctypes  # only here: the timerfd adapter is its other user
 
     syscall = ctypes.CDLL(None, use_errno=True).syscall
+
+    def call(tid: int, flags: int, nice: int) -> int:
+        attr: Any = ctypes.create_string_buffer(
+            SCHED_ATTR.pack(SCHED_ATTR.size, os.SCHED_OTHER, flags, nice, 0, us * 1000, 0, 0))
+        return 0 if syscall(number, tid, attr, 0) == 0 else ctypes.get_errno()
 
     def set_slice(tid: int) -> None:
         if os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK != os.SCHED_OTHER:
             return  # real-time: no slice
         nice = os.getpriority(os.PRIO_PROCESS, tid)
         flags = SCHED_FLAG_RESET_ON_FORK if nice >= 0 else 0
-        attr: Any = ctypes.create_string_buffer(
-            SCHED_ATTR.pack(SCHED_ATTR.size, os.SCHED_OTHER, flags, nice, 0, us * 1000, 0, 0))
-        if syscall(number, tid, attr, 0) != 0:
-            code = ctypes.get_errno()
+        code = call(tid, flags, nice)
+        if code == errno.EPERM and not flags:
+            # reset-on-fork, once set, is cleared only with CAP_SYS_NICE: keep it (what the
+            # agent starts then runs at nice 0, not at this negative nice)
+            code = call(tid, SCHED_FLAG_RESET_ON_FORK, nice)
+            if not code:
+                log.info("%s: thread %d keeps reset-on-fork (clearing it needs CAP_SYS_NICE): "
+                         "what the agent starts runs at nice 0", SLICE_ENV, tid)
+        if code:
             raise OSError(code, os.strerror(code))
 
     return _each_thread(set_slice, f"{SLICE_ENV}={us}",
-                        "sched_setattr, which a container's seccomp profile may refuse; slice unchanged")
+                        "sched_setattr, which a seccomp profile can refuse; slice unchanged")
 
 
 class AutoPriority:
