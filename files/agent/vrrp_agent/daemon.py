@@ -26,8 +26,9 @@ Lifecycle rules:
   every instance is released after them. When the signal finds the loop idle
   in its selector, the release runs at once from the Python-level handler
   (`_at_once_when_idle`), not two loop turns later through asyncio's wakeup
-  (~0.1 ms at 0.01 s, bench/timeline.py --event stop); otherwise asyncio's
-  handler does it after the callback the signal interrupted.
+  (not measured apart from the pass's other changes, docs/benchmarks.md);
+  otherwise asyncio's handler does it after the callback the signal
+  interrupted.
 - While it runs, INFO/DEBUG log lines are written after the loop callback
   that logged them (logdefer.py): a transition's line after its adverts.
   SIGHUP: reload (operations.py). SIGUSR1/SIGUSR2/SIGRTMIN+2/SIGRTMAX-1:

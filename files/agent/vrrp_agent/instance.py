@@ -36,9 +36,11 @@ class InstanceLog(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore
         return f"{self.extra['prefix']} {msg}", kwargs  # type: ignore[index]
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
-        if kwargs or not logdefer.later(self.logger, level, f"{self.extra['prefix']} {msg}",  # type: ignore[index]
-                                        args):
-            super().log(level, msg, *args, **kwargs)
+        if not self.isEnabledFor(level):  # first: a disabled DEBUG line costs nothing more
+            return
+        text, kwargs = self.process(msg, kwargs)
+        if kwargs or not logdefer.later(self.logger, level, text, args):
+            self.logger.log(level, text, *args, **kwargs)
 
 
 def router_params(cfg: InstanceConfig) -> RouterParams:

@@ -17,7 +17,8 @@ Rules (issue 14):
   the logger, level, message and arguments with the time, and the record is
   made when it is written. Building a LogRecord cost ~80 us on a cold cache,
   in front of a graceful stop's priority-0 advert and of a new master's
-  first advert (measured in bench/timeline.py --event stop). Such a line
+  first advert (time marks in a copy of the agent, during bench/timeline.py
+  --event stop; docs/benchmarks.md, fourth pass). Such a line
   goes to the root logger's handlers as a record would: the agent's loggers
   have no handlers or filters of their own (a disabled logger writes nothing).
 - Records carry no caller, thread or process fields meanwhile (the logging
@@ -128,13 +129,13 @@ class DeferredOutput(logging.Handler):
 
 
 def later(logger: logging.Logger, level: int, msg: str, args: Tuple[Any, ...]) -> bool:
-    """Queue an INFO or DEBUG line of LOGGER, its record made when it is written
-    (module rules). False: not deferred now (log it the usual way)."""
+    """Queue an INFO or DEBUG line of LOGGER (which the caller found enabled for LEVEL),
+    its record made when it is written (module rules). False: not deferred now (log it
+    the usual way)."""
     output = _ACTIVE
     if (output is None or level >= logging.WARNING or threading.get_ident() != output.loop_thread
             or not output.loop.is_running()):
         return False
-    if logger.isEnabledFor(level):
-        output.pending.append((time.time(), logger, level, msg, args))
-        output._schedule()
+    output.pending.append((time.time(), logger, level, msg, args))
+    output._schedule()
     return True

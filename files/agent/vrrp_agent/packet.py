@@ -327,8 +327,8 @@ class AdvertEncoder:
 
     def prepare(self, priority: int, adver_int_cs: int,
                 destinations: Tuple[Tuple[str, bytes], ...]) -> None:
-        """Build (and keep) the packets of an advert sent later: a new master's
-        priority-0 advert, so that a graceful stop only sends it."""
+        """Build (and keep) the packets of an advert sent later (a new master's
+        priority-0 advert, a new backup's first advert as master): then only sent."""
         if self.REUSES_PACKETS:
             for _dst, packed in destinations:
                 self.packet(priority, adver_int_cs, packed)

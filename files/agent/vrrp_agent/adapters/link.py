@@ -3,11 +3,6 @@
 - `link_is_up(ifname)`: IFF_UP and IFF_RUNNING (operational, carrier present)
   through the SIOCGIFFLAGS ioctl, which works in any network namespace.
 - `hw_address(ifname)`: the MAC through SIOCGIFHWADDR.
-- Both ioctls go through one datagram socket kept for the process (opened at
-  the first call, by whichever thread comes first; no namespace switch ever
-  happens): a socket opened and closed per call cost ~30 us on a cold cache
-  in front of a takeover's first GARP (bench/timeline.py --event stop), where
-  the loop now uses the MAC it read ahead (vips.py).
 - `LinkWatcher`: an rtnetlink socket subscribed to RTMGRP_LINK; `read()`
   returns (ifindex, up) for every RTM_NEWLINK / RTM_DELLINK it holds.
 """
@@ -17,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 SIOCGIFFLAGS = 0x8913
 SIOCGIFHWADDR = 0x8927
@@ -34,15 +29,9 @@ NLMSGHDR = struct.Struct("=IHHII")
 _IFINFOMSG = struct.Struct("=BxHiII")
 
 
-_ioctl_socket: Optional[socket.socket] = None
-
-
 def _ifreq(ifname: str, request: int) -> bytes:
-    global _ioctl_socket
-    sock = _ioctl_socket  # a local: a thread that lost the race keeps its own until done
-    if sock is None:
-        sock = _ioctl_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    return fcntl.ioctl(sock.fileno(), request, _IFREQ.pack(ifname.encode(), b""))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        return fcntl.ioctl(sock.fileno(), request, _IFREQ.pack(ifname.encode(), b""))
 
 
 def link_is_up(ifname: str) -> bool:
