@@ -6,8 +6,8 @@
 
 Two nodes at VRRPv3 0.01 s (priorities 150 and 100); tcpdump on the lab's
 bridge; prints every VRRP and ARP packet from 30 ms before the event to 80 ms
-after it, in ms from it, then the median time to the first gratuitous ARP
-over --runs runs.
+after it, in ms from it, then the median times to the new master's first
+advert and to its first gratuitous ARP over --runs runs.
 stop: SIGTERM to the master (priority-0 advert, skew timer on the backup);
   the time is counted from the signal.
 linkdown, freeze (SIGSTOP), kill (SIGKILL): the backup's master-down timer;
@@ -39,8 +39,10 @@ SIGNALS = {"freeze": signal.SIGSTOP, "kill": signal.SIGKILL}
 FROM_LAST_ADVERT = ("linkdown", "freeze", "kill")
 
 
-def one(engine: str, event: str, show: bool) -> float:
+def one(engine: str, event: str, show: bool) -> Tuple[float, float]:
+    """(the new master's first advert, its first gratuitous ARP), in ms from the reference."""
     with Lab(nodes=2) as lab:
+        new_master = f"{lab.node(2).ip4} > "
         daemons = {n: start_engine(lab, engine, n, p, TIMERS) for n, p in ((1, 150), (2, 100))}
         wait_until(owned_only_by(lab, VIP, 1), 10, message="node 1 master")
         cap = lab.capture(lab.switch, f"{lab.prefix}b0", "ip proto 112 or arp", name="timeline")
@@ -68,12 +70,14 @@ def one(engine: str, event: str, show: bool) -> float:
         for offset_ms, text in packets:
             print(f"{offset_ms:8.2f} ms  {text}")
     garps = [t for t, text in packets if "ARP" in text and f"tell {VIP}" in text]
-    if not garps:
-        return float("nan")
-    if event not in FROM_LAST_ADVERT:
-        return garps[0]
-    last = [t for t, text in packets if "prio 150" in text and t < garps[0]]
-    return garps[0] - last[-1] if last else float("nan")
+    adverts = [t for t, text in packets if new_master in text and "VRRP" in text and t > 0]
+    if not garps or not adverts:
+        return float("nan"), float("nan")
+    reference = 0.0
+    if event in FROM_LAST_ADVERT:
+        last = [t for t, text in packets if "prio 150" in text and t < adverts[0]]
+        reference = last[-1] if last else float("nan")
+    return adverts[0] - reference, garps[0] - reference
 
 
 def _packets(pcap: str, started: float) -> List[Tuple[float, str]]:
@@ -101,18 +105,20 @@ def main() -> int:
     if args.event == "switch" and args.engine != "agent":
         parser.error("switch: keepalived has no takeover command (see bench/failover.py)")
     engines = ("agent", "keepalived") if args.engine == "both" else (args.engine,)
-    firsts: Dict[str, List[float]] = {engine: [] for engine in engines}
+    firsts: Dict[str, List[Tuple[float, float]]] = {engine: [] for engine in engines}
     for run in range(args.runs):
         for engine in engines:
             firsts[engine].append(one(engine, args.event, show=(run == 0)))
     since = "the master's last advert" if args.event in FROM_LAST_ADVERT else args.event
-    for engine, values in firsts.items():
-        print(f"first gratuitous ARP after {since} ({engine}): median "
-              f"{statistics.median(values):.2f} ms over {args.runs} run(s): "
-              + " ".join(f"{v:.2f}" for v in sorted(values)))
+    for engine, pairs in firsts.items():
+        for index, what in enumerate(("advert", "gratuitous ARP")):
+            values = sorted(pair[index] for pair in pairs)
+            print(f"new master's first {what} after {since} ({engine}): median "
+                  f"{statistics.median(values):.2f} ms over {args.runs} run(s): "
+                  + " ".join(f"{v:.2f}" for v in values))
     if len(engines) == 2:
-        agent, keepalived = (statistics.median(firsts[e]) for e in engines)
-        print(f"ratio agent/keepalived: {agent / keepalived:.3f}")
+        agent, keepalived = (statistics.median(p[1] for p in firsts[e]) for e in engines)
+        print(f"ratio agent/keepalived (first gratuitous ARP): {agent / keepalived:.3f}")
     return 0
 
 
