@@ -259,7 +259,8 @@ class Daemon:
         self.rt.loop.create_task(self.operations.reload_logged())
 
 
-_LOOP_TURN = asyncio.base_events.BaseEventLoop._run_once.__code__  # type: ignore[attr-defined]
+# asyncio's private loop turn: where it is missing (another Python), the handler never acts
+_LOOP_TURN = getattr(getattr(asyncio.base_events.BaseEventLoop, "_run_once", None), "__code__", None)
 _SELECT = selectors.DefaultSelector.select.__code__
 
 
@@ -275,7 +276,7 @@ def _at_once_when_idle(loop: asyncio.AbstractEventLoop, sig: int, stop: Callable
 
     def handler(_signum: int, frame: Optional[FrameType]) -> None:
         if (frame is not None and frame.f_code is _SELECT and frame.f_back is not None
-                and frame.f_back.f_code is _LOOP_TURN):
+                and _LOOP_TURN is not None and frame.f_back.f_code is _LOOP_TURN):
             try:
                 stop()
             except Exception as exc:  # noqa: BLE001 - reported as asyncio reports a callback's
