@@ -13,7 +13,13 @@ instance). On node 2, at the same time, each its own process:
   `asyncio`: an asyncio timer re-armed with `call_at`, nothing read;
   `asyncio+read`: the same timer, reading what the raw VRRP socket queued as
   the agent does (recv and SIOCGSTAMPNS per datagram, the steady bytes
-  compared), no protocol; `uvloop`, `uvloop+read`: the same on python3-uvloop.
+  compared), no protocol; `uvloop`, `uvloop+read`: the same on python3-uvloop;
+  `asyncio+ebpf`: the same timer, on a raw socket whose eBPF filter
+  (ebpf_stamp.py) stamps each steady advert in a memory-mapped map and drops
+  it: each fire reads 16 bytes of shared memory, no syscall;
+  `asyncio+ebpf+recv`: the same, and one non-blocking recv per fire (it
+  prints what it ever finds queued). Both print, once before the window, what
+  the map counted over their first five fires.
 
 CPU is the time on CPU of every thread (schedstat), over one window shared by
 all, per advert the master sent (window / 0.1 s), as bench/cpu.py counts
@@ -39,7 +45,7 @@ from common import AGENT_ARGS, REPO, Agent, Lab, cpu_seconds_precise, daemon_pid
 from vrrp_agent.cli import EVENT_LOOP_ENV
 
 PROBE = r"""
-import asyncio, select, sys
+import asyncio, select, sys, time
 if sys.argv[1].startswith("uvloop"):
     import uvloop
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
@@ -52,9 +58,15 @@ if kind == "epoll":
     poller = select.epoll()
     while True:
         poller.poll(PERIOD)
-io = VrrpSockets("eth0", ifindex, 4, "224.0.0.18", None)
-io.open_doorbells(1, doorbell.silence_all())  # receive times, as in quiet mode
+if "+ebpf" in kind:  # the filter stamps and drops the steady adverts (ebpf_stamp.py)
+    import ebpf_stamp
+    sock, stamp, vrid = ebpf_stamp.start("eth0")
+    unpack_from, values, at = ebpf_stamp.VALUE.unpack_from, stamp.values, vrid * ebpf_stamp.VALUE.size
+else:
+    io = VrrpSockets("eth0", ifindex, 4, "224.0.0.18", None)
+    io.open_doorbells(1, doorbell.silence_all())  # receive times, as in quiet mode
 last = {}
+seen = [0, 0, 0]  # fires, count, last_ns
 
 
 def read():
@@ -68,12 +80,36 @@ def read():
             last[data[21]] = data[12:]
 
 
+def read_map():
+    last_ns, count = unpack_from(values, at)
+    if count != seen[1]:
+        seen[1:] = count, last_ns
+
+
+def read_map_recv():
+    read_map()
+    try:
+        sock.recv(4096)
+    except BlockingIOError:
+        return
+    print(f"{kind}: a datagram was queued", file=sys.stderr, flush=True)
+
+
+def proof():  # once, before the window: what the map said over the first 5 fires
+    print(f"{kind}: VRID {vrid} counted {seen[1]}, newest {(time.monotonic_ns() - seen[2]) / 1e6:.1f} ms "
+          "before time.monotonic_ns()", file=sys.stderr, flush=True)
+
+
 async def main():
     loop = asyncio.get_running_loop()
+    work = {"read": read, "ebpf": read_map, "ebpf+recv": read_map_recv}.get(kind.partition("+")[2])
 
     def fire():
-        if kind.endswith("+read"):
-            read()
+        if work is not None:
+            work()
+            seen[0] += 1
+            if seen[0] == 5 and "+ebpf" in kind:
+                proof()
         loop.call_at(loop.time() + PERIOD, fire)
 
     loop.call_at(loop.time() + PERIOD, fire)
@@ -81,7 +117,7 @@ async def main():
 
 asyncio.run(main())
 """
-PROBES = ("epoll", "asyncio", "asyncio+read")
+PROBES = ("epoll", "asyncio", "asyncio+read", "asyncio+ebpf", "asyncio+ebpf+recv")
 UVLOOP_PROBES = ("uvloop", "uvloop+read")
 SYSTEM_PYTHON = "/usr/bin/python3"  # python3-uvloop and python3-pyroute2, when Debian's
 ADVERT_INT = 0.1
@@ -104,7 +140,8 @@ def measure_window(seconds: float) -> Dict[str, float]:
             "agent": daemon_pids(start_engine(lab, "agent", 2, 0, {}, cpu.config(1, 100))),
         }
         node = lab.node(2)
-        env = dict(os.environ, PYTHONPATH=str(REPO / "files" / "agent"))
+        path = os.pathsep.join([str(REPO / "files" / "agent"), str(REPO / "bench")])  # bench: ebpf_stamp
+        env = dict(os.environ, PYTHONPATH=path)
         probes = {kind: sys.executable for kind in PROBES}
         if system_uvloop():
             probes.update(dict.fromkeys(UVLOOP_PROBES, SYSTEM_PYTHON))
