@@ -2,7 +2,8 @@
 RTM_NEWADDR on a plain netlink socket, adapters/rtaddr.py) puts the same address
 in the kernel as the worker's add_vip (pyroute2) for every VIP option, on the
 venv's pyroute2 and on Debian 12's python3-pyroute2 0.7.2 (what the role installs);
-a second add is "already there" and a kernel error is a SystemFailure.
+a second add is "already there" and a kernel error is a SystemFailure. The
+takeover plan's prepared add (Netlink.add_request, takeover.py) does the same.
 """
 
 from __future__ import annotations
@@ -49,17 +50,20 @@ def dump():
 
 nl = Netlink()
 result = {}
-for how in ("worker", "loop"):
-    added = [nl.call(nl.add_vip, idx, s) if how == "worker" else nl.add_now(idx, s) for s in SPECS]
+ADD = {"worker": lambda s: nl.call(nl.add_vip, idx, s), "loop": lambda s: nl.add_now(idx, s),
+       "plan": lambda s: nl.add_request(idx, s)()}
+for how, add in ADD.items():
+    added = [add(s) for s in SPECS]
     again = [nl.add_now(idx, s) for s in SPECS]
     result[how] = {"added": added, "again": again, "addresses": dump()}
     for s in SPECS:
         nl.call(nl.del_vip, idx, s)
-try:
-    nl.add_now(999999, SPECS[0])
-    result["error"] = None
-except SystemFailure as exc:
-    result["error"] = str(exc)
+for key, call in (("error", nl.add_now), ("plan error", lambda *a: nl.add_request(*a)())):
+    try:
+        call(999999, SPECS[0])
+        result[key] = None
+    except SystemFailure as exc:
+        result[key] = str(exc)
 nl.close()
 print(json.dumps(result))
 """
@@ -80,12 +84,13 @@ def test_a_vip_added_from_the_loop_is_the_worker_s_address(lab: Lab, which: int)
         pytest.skip("Debian's python3-pyroute2 is not installed (apt-get install python3-pyroute2)")
     node = lab.node(1)
     out = json.loads(node.run(["env", f"PYTHONPATH={AGENT}", python, "-c", SCRIPT]).stdout)
-    worker, loop = out["worker"], out["loop"]
-    assert worker["added"] == loop["added"] == [True] * 10
-    assert worker["again"] == loop["again"] == [False] * 10  # EEXIST: already there
-    assert len(loop["addresses"]) == 10 and loop["addresses"] == worker["addresses"]
+    worker, loop, plan = out["worker"], out["loop"], out["plan"]
+    assert worker["added"] == loop["added"] == plan["added"] == [True] * 10
+    assert worker["again"] == loop["again"] == plan["again"] == [False] * 10  # EEXIST: already there
+    assert len(loop["addresses"]) == 10 and loop["addresses"] == worker["addresses"] == plan["addresses"]
     assert loop["addresses"]["2001:db8::100"]["preferred_life_time"] == 0  # deprecated /128
     assert loop["addresses"]["2001:db8::102"]["preferred_life_time"] == "finite"
     assert loop["addresses"]["198.51.100.102"]["label"] == "eth0:vip"
     assert loop["addresses"]["198.51.100.103"]["broadcast"] == "198.51.100.7"
-    assert out["error"] is not None and "198.51.100.100/24: 19 ENODEV" in out["error"]
+    for key in ("error", "plan error"):  # the plan's prepared add (takeover.py) alike
+        assert out[key] is not None and "198.51.100.100/24: 19 ENODEV" in out[key]

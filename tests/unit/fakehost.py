@@ -303,6 +303,11 @@ class FakeNetlink:
     def prepare_add(self, ifindex: int, vip: Any) -> None:
         self.host.journal.append(("prepare", vip.address))
 
+    def add_request(self, ifindex: int, vip: Any) -> Any:
+        """Netlink.add_request: add_now for one VIP, prepared (takeover.py's plan)."""
+        self.prepare_add(ifindex, vip)
+        return lambda: self.add_now(ifindex, vip)
+
     def del_vip(self, ifindex: int, vip: Any) -> bool:
         have = self.host.addresses.setdefault(ifindex, set())
         self.host.journal.append(("del", vip.address))
@@ -336,11 +341,13 @@ class FakeAnnouncer:
     def send(self, ifname: str, mac: bytes, vip: str, family: int, repeat: int) -> None:
         loop = asyncio.get_event_loop()
         self.host.announced_macs.append(mac)
+        self.host.journal.append(("garp", vip))
         for _ in range(repeat):
             self.host.announced.append((loop.time(), ifname, vip))
 
-    def prepare(self, ifname: str, mac: bytes, vip: str, family: int) -> None:
-        pass
+    def sender(self, ifname: str, mac: bytes, vip: str, family: int) -> Any:
+        """Announcer.sender: one VIP's burst, prepared (takeover.py's plan)."""
+        return lambda repeat: self.send(ifname, mac, vip, family, repeat)
 
     def close(self) -> None:
         pass

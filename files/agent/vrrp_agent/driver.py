@@ -312,7 +312,8 @@ class Driver:
             actions = withdraw_first(actions)
         with self.vips.batched():
             netlink_queued = False
-            for action in actions:
+            announced = None  # the Announce a takeover plan sent with its VIPs (takeover.py)
+            for index, action in enumerate(actions):
                 kind = type(action)
                 if kind is SendAdvert:
                     priority = action.priority  # type: ignore[union-attr]
@@ -321,12 +322,22 @@ class Driver:
                     else:
                         self._send(inst, priority)
                 elif kind is AddVips:  # added at once when the worker is idle (vips.py)
-                    netlink_queued = self.vips.change_all(inst, True) or netlink_queued
+                    burst = actions[index + 1] if index + 1 < len(actions) else None
+                    queued = None
+                    if isinstance(burst, Announce) and not routed:
+                        queued = self.vips.takeover(inst, burst.repeat)
+                    if queued is None:
+                        queued = self.vips.change_all(inst, True)
+                    else:
+                        announced = burst
+                    netlink_queued = queued or netlink_queued
                     if routed:
                         self.leases.ensure_running()
                 elif kind is DelVips:
                     self.vips.change_all(inst, False)
                     netlink_queued = True
+                elif action is announced:
+                    continue
                 elif kind is Announce and not routed:
                     repeat = action.repeat  # type: ignore[union-attr]
                     netlink_queued = self.vips.announce(inst, repeat) or netlink_queued
@@ -364,6 +375,9 @@ class Driver:
         self.vips.forget_macs()  # an event, or an overflow that lost some: a MAC may have changed
         events = self.links.read() if self.links is not None else []
         self.apply_link_events(self.link_delays.filter(events) if self.link_delays else events)
+        for inst in self.rt.instances:  # their takeover plans went with the MACs
+            if inst.router.state == BACKUP:
+                self.vips.prepare(inst)
 
     def apply_link_events(self, events: List[Tuple[int, bool]]) -> None:
         if not events:

@@ -41,7 +41,7 @@ from vrrp_agent.errors import ConfigError
 from vrrp_agent.health import TrackingDriver
 from vrrp_agent.instance import Instance
 from vrrp_agent.routed import announce_status
-from vrrp_agent.router import FAULT, MASTER, TAKEOVER_PRIORITY
+from vrrp_agent.router import BACKUP, FAULT, MASTER, TAKEOVER_PRIORITY
 from vrrp_agent.runtime import Runtime
 from vrrp_agent.status import SCHEMA_VERSION, instance_status, iso_utc
 from vrrp_agent.transitions import Transitions
@@ -323,6 +323,8 @@ class Operations:
             if old_routes != new_routes:
                 self.vips.change_routes(inst, [r for r in cfg.routes + cfg.rules
                                                if _unplaced((r,)) - old_routes], True)
+        elif inst.router.state == BACKUP:  # its takeover plan was the old config's
+            self.vips.prepare(inst)
         self.driver.arm(inst)
 
 

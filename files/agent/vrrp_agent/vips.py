@@ -57,6 +57,7 @@ import logging
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from vrrp_agent import takeover
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 from vrrp_agent.instance import Instance
@@ -88,13 +89,15 @@ class VipKeeper:
         """Worker jobs handed over whose results the loop has not recorded yet."""
         self._macs: Dict[str, bytes] = {}
         """The loop's MAC per interface, until the next link event (module rules)."""
+        self._plans: Dict[str, takeover.Plan] = {}
+        """Per instance name: its takeover, prepared as a backup (takeover.py)."""
 
     # -------------------------------------------------------------- loop side
     def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> bool:
         """Queue adds (or removals) of `vips` of `inst`; results are recorded on the loop.
 
         False when nothing was queued: the adds were done at once (`_add_now`)."""
-        nft = self.filter if self.filter is not None and inst.cfg.filters else None
+        nft = self.filter if self._filters(inst) else None
         if nft is not None and add:
             self._filter(inst, nft, vips, True)
         lease_s = inst.cfg.announce.lease_s if inst.cfg.announce is not None else 0
@@ -116,26 +119,59 @@ class VipKeeper:
         return mac
 
     def forget_macs(self) -> None:
-        """A link event: a MAC may have changed, read them again."""
+        """A link event: a MAC may have changed, read them again (takeover plans too)."""
         self._macs.clear()
+        self._plans.clear()
 
     def _idle(self) -> bool:
         """Nothing queued or running on the worker: a change made now keeps the order."""
         return self._jobs == 0 and not self._batch
 
     def prepare(self, inst: Instance) -> None:
-        """A backup readies its takeover's fast path: requests built, sockets open."""
+        """A backup readies its takeover (takeover.py): requests built, sockets open."""
+        self._plans.pop(inst.cfg.name, None)
         if inst.cfg.announce is not None or not self._idle():  # the announcer is the worker's
             return
+        steps: Optional[List[takeover.Step]] = []
         for vip in inst.all_vips:
             ifindex, ifname = self._ifindex(inst, vip), inst.cfg.vip_dev(vip)
             try:
-                if isinstance(ifindex, int):
-                    self.netlink.prepare_add(ifindex, vip)
-                self.announcer.prepare(ifname, self.mac(ifname), vip.address,
-                                       vip.family)
+                burst = self.announcer.sender(ifname, self.mac(ifname), vip.address, vip.family)
+                add = self.netlink.add_request(ifindex, vip) if isinstance(ifindex, int) else None
             except OSError as exc:  # the takeover then does it, or fails and says so
                 inst.log.debug("cannot prepare VIP %s for a takeover: %s", vip.address, exc)
+                add = None
+            if add is None:
+                steps = None
+            elif steps is not None:
+                steps.append(takeover.Step(vip, add, burst))
+        if steps is not None and takeover.eligible(inst.cfg, self._filters(inst)):
+            self._plans[inst.cfg.name] = takeover.Plan(inst.cfg, tuple(steps))
+
+    def takeover(self, inst: Instance, repeat: int) -> Optional[bool]:
+        """AddVips then Announce(REPEAT) from the instance's plan (takeover.py).
+
+        None: no plan, the caller takes the general path; else whether work was
+        left queued (a VIP the loop could not add, routes)."""
+        plan = self._plans.pop(inst.cfg.name, None)
+        if plan is None or plan.cfg is not inst.cfg or not self._idle() or self._filters(inst):
+            return None
+        done, undone, errors = takeover.run(plan.steps, repeat)
+        for error in errors:
+            inst.log.warning("%s", error)
+        self._recorded_later(inst, done, [])
+        rest = tuple(step.vip for step in plan.steps[undone:])
+        if rest:  # the worker adds them, announces after, logs a failure (module rules)
+            self._submit(("vips", inst, [(vip, self._ifindex(inst, vip), 0) for vip in rest], True))
+            self._send(inst, repeat, rest)
+        routes = list(inst.cfg.routes) + list(inst.cfg.rules)
+        if routes:
+            self.change_routes(inst, routes, True)
+        self._extra_garp_later(inst)
+        return bool(rest or routes)
+
+    def _filters(self, inst: Instance) -> bool:
+        return self.filter is not None and bool(inst.cfg.filters)
 
     def _add_now(self, inst: Instance, jobs: List[Job]) -> List[Job]:
         """The takeover's fast path (module rules): add on the loop, record after.

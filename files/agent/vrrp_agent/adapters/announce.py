@@ -7,15 +7,15 @@ Rules:
   255, Override flag set, Solicited clear, with a Target Link-Layer Address
   option. Router flag clear: the agent serves hosts, not routed next hops.
 - Frames are built once per (interface, VIP) and cached; a burst is N sends.
-  `prepare` builds the frame and opens the socket ahead (a backup, for its
-  takeover: vips.py).
+  `sender` builds the frame and opens the socket ahead, and hands out a
+  burst of one VIP that only sends (a backup's takeover plan: takeover.py).
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 from vrrp_agent.packet import checksum
 
@@ -64,10 +64,15 @@ class Announcer:
         for _attempt in range(repeat):
             sock.send(frame)
 
-    def prepare(self, ifname: str, mac: bytes, vip: str, family: int) -> None:
-        """Build the frame and open the socket now, so that a first `send` only sends."""
-        self._frame(ifname, mac, vip, family)
-        self._sock(ifname)
+    def sender(self, ifname: str, mac: bytes, vip: str, family: int) -> Callable[[int], None]:
+        """`send` for one VIP with its frame built and its socket open (takeover.py's
+        plan): the call only sends. A socket `forget` closes fails it (OSError)."""
+        frame, send = self._frame(ifname, mac, vip, family), self._sock(ifname).send
+
+        def burst(repeat: int) -> None:
+            for _attempt in range(repeat):
+                send(frame)
+        return burst
 
     def _frame(self, ifname: str, mac: bytes, vip: str, family: int) -> bytes:
         key = (ifname, mac, vip)

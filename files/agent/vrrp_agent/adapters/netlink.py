@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
+import functools
 import socket
 import threading
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
@@ -134,6 +135,13 @@ class Netlink:
         body = self.prepare_add(ifindex, vip)
         assert self._now_socket is not None
         return self._request(self._now_socket, body, f"{vip.address}/{vip.prefixlen}")
+
+    def add_request(self, ifindex: int, vip: VipSpec) -> Callable[[], bool]:
+        """add_now for one VIP with everything looked up ahead (takeover.py's plan): the
+        call only sends the request and reads its ACK."""
+        body = self.prepare_add(ifindex, vip)
+        assert self._now_socket is not None
+        return functools.partial(self._request, self._now_socket, body, f"{vip.address}/{vip.prefixlen}")
 
     def prepare_add(self, ifindex: int, vip: VipSpec) -> bytes:
         """add_now's request built and its socket opened ahead (a backup, for its takeover)."""
