@@ -312,7 +312,7 @@ class Driver:
             actions = withdraw_first(actions)
         with self.vips.batched():
             netlink_queued = False
-            announced = None  # the Announce a takeover plan sent with its VIPs (takeover.py)
+            announced = -1  # the index of the Announce a takeover plan sent with its VIPs (takeover.py)
             for index, action in enumerate(actions):
                 kind = type(action)
                 if kind is SendAdvert:
@@ -329,14 +329,14 @@ class Driver:
                     if queued is None:
                         queued = self.vips.change_all(inst, True)
                     else:
-                        announced = burst
+                        announced = index + 1
                     netlink_queued = queued or netlink_queued
                     if routed:
                         self.leases.ensure_running()
                 elif kind is DelVips:
                     self.vips.change_all(inst, False)
                     netlink_queued = True
-                elif action is announced:
+                elif index == announced:
                     continue
                 elif kind is Announce and not routed:
                     repeat = action.repeat  # type: ignore[union-attr]

@@ -38,6 +38,7 @@ import time
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 _Later = Tuple[float, logging.Logger, int, str, Tuple[Any, ...]]
+_running_loop = asyncio._get_running_loop  # noqa: SLF001 - public in asyncio, C in CPython
 _ACTIVE: Optional[DeferredOutput] = None
 
 _SWITCHES = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
@@ -133,9 +134,11 @@ def later(logger: logging.Logger, level: int, msg: str, args: Tuple[Any, ...]) -
     its record made when it is written (module rules). False: not deferred now (log it
     the usual way)."""
     output = _ACTIVE
-    if (output is None or level >= logging.WARNING or threading.get_ident() != output.loop_thread
-            or not output.loop.is_running()):
+    # the loop running in this thread (C, one call): on the loop's thread, while it runs
+    if output is None or level >= logging.WARNING or _running_loop() is not output.loop:
         return False
     output.pending.append((time.time(), logger, level, msg, args))
-    output._schedule()
+    if not output.scheduled:
+        output.scheduled = True
+        output.loop.call_soon(output.flush)
     return True

@@ -73,6 +73,9 @@ __all__ = [
 
 _SEND_ADVERT: Dict[int, SendAdvert] = {p: SendAdvert(p) for p in range(256)}
 """One immutable SendAdvert per priority: a master's periodic advert allocates none."""
+_ADD_VIPS, _DEL_VIPS = AddVips(), DelVips()  # no fields: one of each (a takeover builds none)
+_ANNOUNCE: Dict[int, Announce] = {}
+"""One Announce per burst size (the config's few repeat counts)."""
 
 
 class Router:
@@ -418,7 +421,7 @@ class Router:
         self._master_down_at = now + self.master_down_interval_s()
         self._note_live_master(src, adv.priority, now)
         self.counters["released_master"] += 1
-        return [DelVips()] + self._change_state(BACKUP, now, "higher priority master", PREEMPTED)
+        return [_DEL_VIPS] + self._change_state(BACKUP, now, "higher priority master", PREEMPTED)
 
     def _become_master(self, now: float, reason: str, cause: str) -> List[Action]:
         if not self._allowed(MASTER, cause, reason):
@@ -435,7 +438,7 @@ class Router:
         if p.garp_master_refresh_s > 0:
             self._garp_refresh_at = now + p.garp_master_refresh_s
         self.counters["became_master"] += 1
-        actions: List[Action] = [AddVips()]
+        actions: List[Action] = [_ADD_VIPS]
         if p.garp_master_repeat > 0:
             actions.append(self._announce(p.garp_master_repeat))
         advert = self._advert(self.effective_priority)
@@ -444,7 +447,7 @@ class Router:
 
     def _release_master(self, priority: int) -> List[Action]:
         self.counters["released_master"] += 1
-        return [self._advert(priority), DelVips()]
+        return [self._advert(priority), _DEL_VIPS]
 
     # ------------------------------------------------------------- helpers
     def _change_state(self, new: str, now: float, reason: str, cause: str) -> List[Action]:
@@ -475,7 +478,10 @@ class Router:
 
     def _announce(self, repeat: int) -> Announce:
         self.counters["garp_bursts"] += 1
-        return Announce(repeat)
+        announce = _ANNOUNCE.get(repeat)
+        if announce is None:
+            announce = _ANNOUNCE[repeat] = Announce(repeat)
+        return announce
 
     def _arm_garp_burst(self, now: float, delay_s: float, repeat: int) -> None:
         if delay_s > 0 and repeat > 0:

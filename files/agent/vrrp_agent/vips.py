@@ -20,6 +20,8 @@ Rules:
   results are recorded with call_soon, after the transition's own work; a VIP
   it could not add goes to the worker with those after it, which adds it or
   counts and logs the error (once). The worker functions are vipwork.py's.
+  A backup prepares its takeover as a plan (takeover.py): each VIP's add
+  then its burst, with nothing looked up between; its rules say when.
 - The loop reads an interface's MAC once (`mac`: a backup's `prepare`, a
   GARP) and keeps it until the next link event (`forget_macs`; the kernel
   sends one when a MAC changes): a takeover's first GARP follows its VIP
@@ -51,11 +53,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import json
 import logging
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from vrrp_agent import takeover
 from vrrp_agent.config.model import VipSpec
@@ -70,6 +71,28 @@ HELD_FILE = "held-vips.json"
 
 # ("vips", instance, [Job], add) or ("announce", instance, [(ifname, VIP)], repeat)
 Step = Tuple[str, Instance, List[Any], Any]
+
+
+class _Batch:
+    """VipKeeper.batched(): a class, not a generator-based context manager (one fewer
+    allocation and generator on a takeover, in front of its first advert)."""
+
+    def __init__(self, keeper: VipKeeper):
+        self.keeper = keeper
+
+    def __enter__(self) -> None:
+        keeper = self.keeper
+        keeper._batch_depth += 1
+        if keeper._batch is None:
+            keeper._batch = []
+
+    def __exit__(self, *exc: Any) -> None:
+        keeper = self.keeper
+        keeper._batch_depth -= 1
+        if keeper._batch_depth == 0:
+            steps, keeper._batch = keeper._batch, None
+            if steps:
+                keeper._flush(steps)
 
 
 class VipKeeper:
@@ -91,6 +114,8 @@ class VipKeeper:
         """The loop's MAC per interface, until the next link event (module rules)."""
         self._plans: Dict[str, takeover.Plan] = {}
         """Per instance name: its takeover, prepared as a backup (takeover.py)."""
+        self._batched = _Batch(self)
+        self._batch_depth = 0
 
     # -------------------------------------------------------------- loop side
     def change(self, inst: Instance, vips: Sequence[VipSpec], add: bool) -> bool:
@@ -200,24 +225,15 @@ class VipKeeper:
             if addresses:
                 self._submit(("filter", inst, [nft, family, addresses], add))
 
-    @contextlib.contextmanager
-    def batched(self) -> Iterator[None]:
+    def batched(self) -> _Batch:
         """Everything queued inside goes to the worker as one job, with one result.
 
         A takeover's VIP add and its announcement then run back to back on the
         worker, and the loop is woken once, after the GARP is out (not between
         the add and the GARP, where it would compete with the worker for the GIL).
+        Nested, the outermost one hands the job over.
         """
-        if self._batch is not None:
-            yield
-            return
-        self._batch = []
-        try:
-            yield
-        finally:
-            steps, self._batch = self._batch, None
-            if steps:
-                self._flush(steps)
+        return self._batched
 
     def flush(self) -> None:
         """Inside `batched()`: hand what is queued so far to the worker now."""
