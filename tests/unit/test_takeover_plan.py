@@ -4,7 +4,7 @@ the general path where the plan does not hold (garp interval, reload, link event
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any, List, Set, Tuple
 
 import pytest
 from fakehost import FakeLan, until
@@ -25,17 +25,24 @@ def _vip_work(journal: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
     return [entry for entry in journal if entry[0] in ("add_now", "add", "garp")]
 
 
-async def _take_over(a1: Any, a2: Any) -> List[Tuple[str, str]]:
-    """A2 (backup) takes over from A1's graceful stop: A2's VIP work, in order."""
+async def _started(a1: Any, a2: Any) -> None:
     await a1.start()
     await a2.start()
     await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+
+
+async def _a1_stops(a1: Any, a2: Any, held: Set[str]) -> List[Tuple[str, str]]:
+    """A2 (backup) takes over from A1's graceful stop until it holds HELD: its VIP work."""
     a2.host.journal.clear()
     a1.daemon.request_stop()
-    wanted = {vip.address for vip in a2.daemon.instances[0].all_vips}
-    await until(lambda: a2.state() == MASTER and a2.daemon.vips.held == wanted)
+    await until(lambda: a2.state() == MASTER and a2.daemon.vips.held == held)
     await a1.task
     return _vip_work(a2.host.journal)
+
+
+async def _take_over(a1: Any, a2: Any) -> List[Tuple[str, str]]:
+    await _started(a1, a2)
+    return await _a1_stops(a1, a2, {vip.address for vip in a2.daemon.instances[0].all_vips})
 
 
 def test_rfc5798_6_4_2_each_vip_is_announced_right_after_its_add(lan, tmp_path):
@@ -59,17 +66,12 @@ def test_a_failed_add_hands_its_vip_and_the_rest_to_the_worker_which_announces_a
     a2.host.fail_vips.add(OTHER)
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
-        a2.host.journal.clear()
-        a1.daemon.request_stop()
-        await until(lambda: a2.state() == MASTER and a2.daemon.vips.held == {VIP, THIRD})
-        await a1.task
+        await _started(a1, a2)
+        work = await _a1_stops(a1, a2, {VIP, THIRD})
         # VIP and its burst from the plan; OTHER's add fails (the fake's failing add_vip
         # journals nothing), so it and THIRD go to the worker: its add of OTHER fails
         # again, THIRD's is made, then their bursts (OTHER's too, as the general path does)
-        assert _vip_work(a2.host.journal) == [
+        assert work == [
             ("add_now", VIP), ("add", VIP), ("garp", VIP), ("add_now", OTHER),
             ("add", THIRD), ("garp", OTHER), ("garp", THIRD)]
         assert a2.status()["counters"]["vip_errors"] == 1  # counted once, by the worker
@@ -101,18 +103,13 @@ def test_a_reload_that_changes_a_backup_s_vips_prepares_its_takeover_again(lan, 
     a1, a2 = pair(lan, tmp_path, instance(priority=150, vips=VIPS), instance(priority=100))
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        await _started(a1, a2)
         a2.conf.write_text(instance(priority=100, vips=VIPS))
         await a2.daemon.reload()
         assert ("prepare", OTHER) in a2.host.journal  # the new VIP's request built now
-        a2.host.journal.clear()
-        a1.daemon.request_stop()
-        await until(lambda: a2.state() == MASTER and a2.daemon.vips.held == {VIP, OTHER})
-        await a1.task
-        assert _vip_work(a2.host.journal) == [("add_now", VIP), ("add", VIP), ("garp", VIP),
-                                              ("add_now", OTHER), ("add", OTHER), ("garp", OTHER)]
+        assert await _a1_stops(a1, a2, {VIP, OTHER}) == [
+            ("add_now", VIP), ("add", VIP), ("garp", VIP), ("add_now", OTHER), ("add", OTHER),
+            ("garp", OTHER)]
         await a2.stop()
 
     run(scenario)
@@ -122,18 +119,12 @@ def test_a_link_event_drops_the_plan_and_the_backup_prepares_it_again(lan, tmp_p
     a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        await _started(a1, a2)
         a2.host.journal.clear()
         a2.host.set_link("eth0", True)  # an event (a MAC, an index may have changed)
         await until(lambda: ("prepare", VIP) in a2.host.journal)
         assert a2.host.mac_reads == ["eth0", "eth0"]
-        a2.host.journal.clear()
-        a1.daemon.request_stop()
-        await until(lambda: a2.state() == MASTER and VIP in a2.daemon.vips.held)
-        await a1.task
-        assert _vip_work(a2.host.journal) == [("add_now", VIP), ("add", VIP), ("garp", VIP)]
+        assert await _a1_stops(a1, a2, {VIP}) == [("add_now", VIP), ("add", VIP), ("garp", VIP)]
         await a2.stop()
 
     run(scenario)
