@@ -306,7 +306,11 @@ class FakeNetlink:
     def add_request(self, ifindex: int, vip: Any) -> Any:
         """Netlink.add_request: add_now for one VIP, prepared (takeover.py's plan)."""
         self.prepare_add(ifindex, vip)
-        return lambda: self.add_now(ifindex, vip)
+
+        def add() -> bool:
+            self.host.journal.append(("plan_add", vip.address))
+            return self.add_vip(ifindex, vip)
+        return add
 
     def del_vip(self, ifindex: int, vip: Any) -> bool:
         have = self.host.addresses.setdefault(ifindex, set())

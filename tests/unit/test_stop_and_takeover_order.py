@@ -173,7 +173,7 @@ def test_a_takeover_adds_the_vip_and_sends_the_garp_before_it_is_published(lan, 
         a1.daemon.request_stop()
         await until(lambda: a2.state() == MASTER)
         assert seen == [(True, 5, False)]  # VIP and GARP done on the loop, recorded after
-        assert a2.host.journal[:2] == [("advert", "100"), ("add_now", VIP)]
+        assert a2.host.journal[:2] == [("advert", "100"), ("plan_add", VIP)]  # its prepared add
         assert a2.host.mac_reads == ["eth0"]  # read when it prepared, not in front of the GARP
         await until(lambda: VIP in a2.daemon.vips.held)
         assert a2.status()["counters"]["vip_errors"] == 0
@@ -183,20 +183,23 @@ def test_a_takeover_adds_the_vip_and_sends_the_garp_before_it_is_published(lan, 
     run(scenario)
 
 
-def test_a_vip_the_loop_cannot_add_goes_to_the_worker_with_those_after_it(lan, tmp_path):
+@pytest.mark.parametrize("path", ["plan_add", "add_now"])
+def test_a_vip_the_loop_cannot_add_goes_to_the_worker_with_those_after_it(lan, tmp_path, path):
     vips = (f"{VIP}/24", f"{OTHER}/24", "198.51.100.102/24")
-    a1 = Agent(lan.host("n1", "198.51.100.1"), instance(vips=vips), tmp_path)
+    # plan_add: the takeover plan (takeover.py); add_now: the general path (a garp interval)
+    spaced = "global_defs {\n    vrrp_garp_interval 0.01\n}\n" if path == "add_now" else ""
+    a1 = Agent(lan.host("n1", "198.51.100.1"), spaced + instance(vips=vips), tmp_path)
     a1.host.fail_vips.add(OTHER)
 
     async def scenario():
         await a1.start()
         await until(lambda: a1.state() == MASTER)
         await until(lambda: a1.daemon.vips.held == {VIP, "198.51.100.102"})
-        adds = [entry for entry in a1.host.journal if entry[0] in ("add", "add_now")]
-        # the loop's add (the fake's add_now journals, then calls add_vip), OTHER's
-        # failed one (the fake's failing add_vip journals nothing), then the worker's
-        # adds of OTHER (failing again) and of the VIP after it, in order
-        assert adds == [("add_now", VIP), ("add", VIP), ("add_now", OTHER), ("add", "198.51.100.102")]
+        adds = [entry for entry in a1.host.journal if entry[0] in ("add", path)]
+        # the loop's add (the fake journals PATH, then calls add_vip), OTHER's failed one
+        # (the fake's failing add_vip journals nothing), then the worker's adds of OTHER
+        # (failing again) and of the VIP after it, in order
+        assert adds == [(path, VIP), ("add", VIP), (path, OTHER), ("add", "198.51.100.102")]
         assert a1.status()["counters"]["vip_errors"] == 1  # counted once, by the worker
         await a1.stop()
 
@@ -253,7 +256,7 @@ def test_a_backup_prepares_its_takeover_before_it(lan, tmp_path):
         await a2.start()
         await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
         assert ("prepare", VIP) in a2.host.journal  # the request built, the socket open
-        prepared, added = (a1.host.journal.index(e) for e in (("prepare", VIP), ("add_now", VIP)))
+        prepared, added = (a1.host.journal.index(e) for e in (("prepare", VIP), ("plan_add", VIP)))
         assert prepared < added  # a1 started as a backup too
         await a1.stop()
         await a2.stop()

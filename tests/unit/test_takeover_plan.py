@@ -1,19 +1,26 @@
 """A backup's takeover plan (takeover.py), on the real daemon with fake adapters: each
-VIP's add then its burst, a failed add handed to the worker with the VIPs after it,
-the general path where the plan does not hold (garp interval, reload, link event)."""
+VIP's add then its burst, a failed add handed to the worker with the VIPs after it, the
+advert of a make-before-break takeover after them, a plan again after a demotion, a
+reload, a link event; the general path where the plan does not hold (a garp interval,
+virtual routes). The fake journals a plan's add as "plan_add", the general path's as
+"add_now" (each then calls add_vip, which journals "add"), and each burst as "garp"."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, List, Set, Tuple
 
 import pytest
 from fakehost import FakeLan, until
-from test_daemon_fake import VIP, instance, pair, run
+from test_daemon_fake import VIP, Agent, instance, pair, run
+from test_kernel_fake import ROUTES, _Netlink
 from vrrp_agent.router import BACKUP, MASTER
 
 OTHER = "198.51.100.101"
 THIRD = "198.51.100.102"
 VIPS = (f"{VIP}/24", f"{OTHER}/24")
+PLANNED = [("plan_add", VIP), ("add", VIP), ("garp", VIP),
+           ("plan_add", OTHER), ("add", OTHER), ("garp", OTHER)]
 
 
 @pytest.fixture
@@ -21,8 +28,8 @@ def lan() -> FakeLan:
     return FakeLan()
 
 
-def _vip_work(journal: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
-    return [entry for entry in journal if entry[0] in ("add_now", "add", "garp")]
+def _vip_work(journal: List[Tuple[str, ...]]) -> List[Tuple[str, ...]]:
+    return [entry for entry in journal if entry[0] in ("plan_add", "add_now", "add", "garp")]
 
 
 async def _started(a1: Any, a2: Any) -> None:
@@ -31,7 +38,7 @@ async def _started(a1: Any, a2: Any) -> None:
     await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
 
 
-async def _a1_stops(a1: Any, a2: Any, held: Set[str]) -> List[Tuple[str, str]]:
+async def _a1_stops(a1: Any, a2: Any, held: Set[str]) -> List[Tuple[str, ...]]:
     """A2 (backup) takes over from A1's graceful stop until it holds HELD: its VIP work."""
     a2.host.journal.clear()
     a1.daemon.request_stop()
@@ -40,19 +47,12 @@ async def _a1_stops(a1: Any, a2: Any, held: Set[str]) -> List[Tuple[str, str]]:
     return _vip_work(a2.host.journal)
 
 
-async def _take_over(a1: Any, a2: Any) -> List[Tuple[str, str]]:
-    await _started(a1, a2)
-    return await _a1_stops(a1, a2, {vip.address for vip in a2.daemon.instances[0].all_vips})
-
-
 def test_rfc5798_6_4_2_each_vip_is_announced_right_after_its_add(lan, tmp_path):
     a1, a2 = pair(lan, tmp_path, instance(priority=150, vips=VIPS), instance(priority=100, vips=VIPS))
 
     async def scenario():
-        work = await _take_over(a1, a2)
-        # the plan: VIP's add (the fake's add_now journals, then add_vip), its burst, OTHER's
-        assert work == [("add_now", VIP), ("add", VIP), ("garp", VIP),
-                        ("add_now", OTHER), ("add", OTHER), ("garp", OTHER)]
+        await _started(a1, a2)
+        assert await _a1_stops(a1, a2, {VIP, OTHER}) == PLANNED
         assert len(a2.host.announced) == 10  # garp_master_repeat 5 for each
         assert a2.status()["counters"]["vip_errors"] == 0
         await a2.stop()
@@ -71,10 +71,29 @@ def test_a_failed_add_hands_its_vip_and_the_rest_to_the_worker_which_announces_a
         # VIP and its burst from the plan; OTHER's add fails (the fake's failing add_vip
         # journals nothing), so it and THIRD go to the worker: its add of OTHER fails
         # again, THIRD's is made, then their bursts (OTHER's too, as the general path does)
-        assert work == [
-            ("add_now", VIP), ("add", VIP), ("garp", VIP), ("add_now", OTHER),
-            ("add", THIRD), ("garp", OTHER), ("garp", THIRD)]
+        assert work == [("plan_add", VIP), ("add", VIP), ("garp", VIP), ("plan_add", OTHER),
+                        ("add", THIRD), ("garp", OTHER), ("garp", THIRD)]
         assert a2.status()["counters"]["vip_errors"] == 1  # counted once, by the worker
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_rfc5798_6_4_2_a_preemption_s_advert_follows_the_planned_vips_and_a_demoted_master_plans_again(
+        lan, tmp_path):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150, vips=VIPS), instance(priority=100, vips=VIPS))
+
+    async def scenario():
+        await a2.start()
+        await until(lambda: a2.state() == MASTER and a2.daemon.vips.held == {VIP, OTHER})
+        await a1.start()  # a backup that preempts: make-before-break, VIPs and GARP first
+        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        first = a1.host.journal.index(("plan_add", VIP))
+        assert [e for e in a1.host.journal[first:] if e[0] != "advert" or e[1] == "150"][:7] == \
+            PLANNED + [("advert", "150")]
+        # a2 was demoted while its worker removed the VIPs: it prepares once that is done
+        await until(lambda: a2.daemon.vips.held == set() and ("prepare", OTHER) in a2.host.journal)
+        assert await _a1_stops(a1, a2, {VIP, OTHER}) == PLANNED
         await a2.stop()
 
     run(scenario)
@@ -86,15 +105,35 @@ def test_a_garp_interval_keeps_the_general_path(lan, tmp_path):
                   spaced + instance(priority=100, vips=VIPS))
 
     async def scenario():
-        await _take_over(a1, a2)
+        await _started(a1, a2)
+        await _a1_stops(a1, a2, {VIP, OTHER})
         await until(lambda: len(a2.host.announced) == 2)
-        work = _vip_work(a2.host.journal)
         # every add first, then the bursts paced by the interval: no plan
-        assert work == [("add_now", VIP), ("add", VIP), ("add_now", OTHER), ("add", OTHER),
-                        ("garp", VIP), ("garp", OTHER)]
+        assert _vip_work(a2.host.journal) == [("add_now", VIP), ("add", VIP), ("add_now", OTHER),
+                                              ("add", OTHER), ("garp", VIP), ("garp", OTHER)]
         first, second = (at for at, _ifname, _vip in a2.host.announced)
         assert second - first == pytest.approx(0.05)  # the loop's clock (fake time)
         await a2.stop()
+
+    run(scenario)
+
+
+def test_virtual_routes_go_in_before_the_garp_so_no_plan(tmp_path):
+    """keepalived's order on a takeover: VIPs, routes, rules, then the announcement."""
+    host = FakeLan().host("n1", "198.51.100.1")
+    agent = Agent(host, instance(priority=150, extra=ROUTES.replace("    no_accept\n", "")), tmp_path)
+    real_adapters = host.adapters
+    host.adapters = lambda: dataclasses.replace(  # type: ignore[method-assign]
+        real_adapters(), netlink=lambda: _Netlink(host, host.journal))
+
+    async def scenario():
+        await agent.start()
+        await until(lambda: agent.state() == MASTER and ("garp", VIP) in host.journal)
+        work = [e[:2] for e in host.journal if e[0] in ("add_now", "plan_add", "route", "rule", "garp")]
+        start = work.index(("add_now", VIP))  # after the start's clean-up of leftovers
+        assert work[start:] == [("add_now", VIP), ("route", "add"), ("route", "add"), ("rule", "add"),
+                                ("garp", VIP)]
+        assert await agent.stop() == 0
 
     run(scenario)
 
@@ -107,24 +146,25 @@ def test_a_reload_that_changes_a_backup_s_vips_prepares_its_takeover_again(lan, 
         a2.conf.write_text(instance(priority=100, vips=VIPS))
         await a2.daemon.reload()
         assert ("prepare", OTHER) in a2.host.journal  # the new VIP's request built now
-        assert await _a1_stops(a1, a2, {VIP, OTHER}) == [
-            ("add_now", VIP), ("add", VIP), ("garp", VIP), ("add_now", OTHER), ("add", OTHER),
-            ("garp", OTHER)]
+        assert await _a1_stops(a1, a2, {VIP, OTHER}) == PLANNED
         await a2.stop()
 
     run(scenario)
 
 
-def test_a_link_event_drops_the_plan_and_the_backup_prepares_it_again(lan, tmp_path):
-    a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
+def test_a_link_event_drops_the_plan_and_the_backup_prepares_it_again_with_the_new_mac(lan, tmp_path):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150, vips=VIPS), instance(priority=100, vips=VIPS))
+    new_mac = b"\x02\x00\x00\x00\x00\x02"
 
     async def scenario():
         await _started(a1, a2)
         a2.host.journal.clear()
-        a2.host.set_link("eth0", True)  # an event (a MAC, an index may have changed)
-        await until(lambda: ("prepare", VIP) in a2.host.journal)
-        assert a2.host.mac_reads == ["eth0", "eth0"]
-        assert await _a1_stops(a1, a2, {VIP}) == [("add_now", VIP), ("add", VIP), ("garp", VIP)]
+        a2.host.macs["eth0"] = new_mac  # `ip link set eth0 address ...`: the kernel says so
+        a2.host.set_link("eth0", True)
+        await until(lambda: ("prepare", OTHER) in a2.host.journal)
+        assert a2.host.mac_reads == ["eth0", "eth0"]  # read again when it prepared
+        assert await _a1_stops(a1, a2, {VIP, OTHER}) == PLANNED
+        assert a2.host.announced_macs == [new_mac, new_mac]
         await a2.stop()
 
     run(scenario)

@@ -38,7 +38,7 @@ import time
 from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 _Later = Tuple[float, logging.Logger, int, str, Tuple[Any, ...]]
-_running_loop = asyncio._get_running_loop  # noqa: SLF001 - public in asyncio, C in CPython
+_running_loop = asyncio._get_running_loop  # noqa: SLF001 - exported by asyncio (undocumented), C in CPython
 _ACTIVE: Optional[DeferredOutput] = None
 
 _SWITCHES = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")

@@ -8,7 +8,10 @@ general path: job lists, look-ups, the burst's pacing rules). Rules:
 - A plan is built when an instance becomes BACKUP (VipKeeper.prepare), for a
   takeover the loop may do alone: not routed (no lease, no announce device),
   no no_accept filter, `vrrp_garp_interval` and `vrrp_gna_interval` at 0 (a
-  burst goes out back to back), every VIP's interface known. One step per
+  burst goes out back to back), no virtual_routes or virtual_rules (they go
+  in before the GARP, keepalived's order: the general path keeps it), every
+  VIP's interface known. A backup made while the worker has work (the VIPs
+  of a demotion) is prepared once it has none left. One step per
   VIP, in the instance's order: its RTM_NEWADDR, built and on an open socket
   (netlink.add_request), and its burst, frame built and socket open
   (announcer.sender).
@@ -23,7 +26,8 @@ general path: job lists, look-ups, the burst's pacing rules). Rules:
   counts and logs an error once. A burst that cannot be sent is logged.
 - A plan holds for the config and the MACs it was built from: a reload
   (another config object) leaves it unused, a link event drops it (the
-  driver prepares its backups again). Without a plan the general path runs.
+  driver prepares its backups again), a removal forgets it. Without a plan
+  the general path runs.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def eligible(cfg: Any, filtered: bool) -> bool:
     """May the loop take this instance's VIPs over alone (module rules)?"""
     garp = cfg.garp
     return cfg.announce is None and not filtered and garp.interval_s <= 0 \
-        and garp.gna_interval_s <= 0
+        and garp.gna_interval_s <= 0 and not cfg.routes and not cfg.rules
 
 
 def run(steps: Sequence[Step], repeat: int) -> Tuple[List[Tuple[VipSpec, bool]], int, List[str]]:

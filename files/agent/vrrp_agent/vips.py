@@ -62,7 +62,7 @@ from vrrp_agent import takeover
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 from vrrp_agent.instance import Instance
-from vrrp_agent.router import MASTER
+from vrrp_agent.router import BACKUP, MASTER
 from vrrp_agent.runtime import Runtime
 from vrrp_agent.vipwork import Job, Outcome, announce_calls, run_steps
 
@@ -114,6 +114,8 @@ class VipKeeper:
         """The loop's MAC per interface, until the next link event (module rules)."""
         self._plans: Dict[str, takeover.Plan] = {}
         """Per instance name: its takeover, prepared as a backup (takeover.py)."""
+        self._unprepared: Dict[str, Instance] = {}
+        """Backups to prepare once the worker is idle."""
         self._batched = _Batch(self)
         self._batch_depth = 0
 
@@ -147,15 +149,20 @@ class VipKeeper:
         """A link event: a MAC may have changed, read them again (takeover plans too)."""
         self._macs.clear()
         self._plans.clear()
+        self._unprepared.clear()
 
     def _idle(self) -> bool:
         """Nothing queued or running on the worker: a change made now keeps the order."""
         return self._jobs == 0 and not self._batch
 
     def prepare(self, inst: Instance) -> None:
-        """A backup readies its takeover (takeover.py): requests built, sockets open."""
-        self._plans.pop(inst.cfg.name, None)
-        if inst.cfg.announce is not None or not self._idle():  # the announcer is the worker's
+        """A backup readies its takeover (takeover.py): requests built, sockets open; the
+        worker busy (the VIPs of a demotion), once it has nothing left."""
+        self.forget(inst)
+        if inst.cfg.announce is not None:
+            return
+        if not self._idle():  # the announcer and the netlink sockets are the worker's now
+            self._unprepared[inst.cfg.name] = inst
             return
         steps: Optional[List[takeover.Step]] = []
         for vip in inst.all_vips:
@@ -172,6 +179,11 @@ class VipKeeper:
                 steps.append(takeover.Step(vip, add, burst))
         if steps is not None and takeover.eligible(inst.cfg, self._filters(inst)):
             self._plans[inst.cfg.name] = takeover.Plan(inst.cfg, tuple(steps))
+
+    def forget(self, inst: Instance) -> None:
+        """INST's plan, prepared or pending, is no more (a removal, a new one)."""
+        self._plans.pop(inst.cfg.name, None)
+        self._unprepared.pop(inst.cfg.name, None)
 
     def takeover(self, inst: Instance, repeat: int) -> Optional[bool]:
         """AddVips then Announce(REPEAT) from the instance's plan (takeover.py).
@@ -260,7 +272,15 @@ class VipKeeper:
             results = future.result()
         except Exception as exc:  # noqa: BLE001 - a worker bug must not kill the loop
             log.error("this is a bug: a netlink worker job failed: %s", exc)
-            return
+        else:
+            self._record_results(steps, results)
+        if self._unprepared and self._idle():  # backups that became one while it worked
+            for inst in list(self._unprepared.values()):
+                if inst.router.state == BACKUP and not inst.removed:
+                    self.prepare(inst)
+            self._unprepared.clear()
+
+    def _record_results(self, steps: List[Step], results: List[Any]) -> None:
         for (kind, inst, _jobs, arg), result in zip(steps, results):
             if kind == "vips":
                 self._record(inst, bool(arg), result)
