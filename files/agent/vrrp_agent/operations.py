@@ -258,7 +258,7 @@ class Operations:
             self.driver.cancel_timer(inst)
             self.transitions.apply(inst, inst.router.shutdown(now))
             self.transitions.supervisor.forget(inst.cfg.name)
-            self.vips.forget(inst)
+            self.vips.plans.forget(inst)
             self.driver.unbind(inst)
         wire, old_g = self.driver.wire, self.rt.config.globals
         previous = (wire.rt_priority_in_force(old_g), old_g.nice)  # max_auto_priority steps too

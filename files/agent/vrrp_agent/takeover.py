@@ -32,12 +32,13 @@ general path: job lists, look-ups, the burst's pacing rules). Rules:
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, NamedTuple, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
+from vrrp_agent.router import BACKUP
 
-__all__ = ["Step", "Plan", "eligible", "run"]
+__all__ = ["Step", "Plan", "Plans", "eligible", "run"]
 
 
 class Step(NamedTuple):
@@ -79,3 +80,66 @@ def run(steps: Sequence[Step], repeat: int) -> Tuple[List[Tuple[VipSpec, bool]],
             errors.append(f"gratuitous ARP/NA for {vip.address} not sent: {exc}")
         done.append((vip, changed))
     return done, len(steps), errors
+
+
+class Plans:
+    """The VIP keeper's plans, per instance name (module rules). KEEPER is the
+    vips.VipKeeper: its netlink and announcer, MAC cache, interface look-up, and
+    whether its worker is idle (the adapters are the worker's while it works)."""
+
+    def __init__(self, keeper: Any):
+        self.keeper = keeper
+        self.plans: Dict[str, Plan] = {}
+        self.pending: Dict[str, Any] = {}
+        """Backups to prepare once the worker is idle."""
+
+    def prepare(self, inst: Any) -> None:
+        """INST (a backup) readies its takeover: requests built, sockets open; with the
+        worker busy (the VIPs of a demotion), once it has nothing left."""
+        self.forget(inst)
+        keeper = self.keeper
+        if inst.cfg.announce is not None:
+            return
+        if not keeper.idle():
+            self.pending[inst.cfg.name] = inst
+            return
+        steps: Optional[List[Step]] = []
+        for vip in inst.all_vips:
+            ifindex, ifname = keeper.ifindex_of(inst, vip), inst.cfg.vip_dev(vip)
+            try:
+                burst = keeper.announcer.sender(ifname, keeper.mac(ifname), vip.address, vip.family)
+                add = keeper.netlink.add_request(ifindex, vip) if isinstance(ifindex, int) else None
+            except OSError as exc:  # the takeover then does it, or fails and says so
+                inst.log.debug("cannot prepare VIP %s for a takeover: %s", vip.address, exc)
+                add = None
+            if add is None:
+                steps = None
+            elif steps is not None:
+                steps.append(Step(vip, add, burst))
+        if steps is not None and eligible(inst.cfg, keeper.filters(inst)):
+            self.plans[inst.cfg.name] = Plan(inst.cfg, tuple(steps))
+
+    def take(self, inst: Any) -> Optional[Plan]:
+        """INST's plan, if it still holds (its config, an idle worker, no filter)."""
+        plan = self.plans.pop(inst.cfg.name, None)
+        if plan is None or plan.cfg is not inst.cfg or not self.keeper.idle() \
+                or self.keeper.filters(inst):
+            return None
+        return plan
+
+    def idle(self) -> None:
+        """The worker has nothing left: prepare the backups made meanwhile."""
+        pending, self.pending = self.pending, {}
+        for inst in pending.values():
+            if inst.router.state == BACKUP and not inst.removed:
+                self.prepare(inst)
+
+    def forget(self, inst: Any) -> None:
+        """INST's plan, prepared or pending, is no more (a removal, a new one)."""
+        self.plans.pop(inst.cfg.name, None)
+        self.pending.pop(inst.cfg.name, None)
+
+    def clear(self) -> None:
+        """A link event: every plan goes (the driver prepares its backups again)."""
+        self.plans.clear()
+        self.pending.clear()

@@ -62,7 +62,7 @@ from vrrp_agent import takeover
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 from vrrp_agent.instance import Instance
-from vrrp_agent.router import BACKUP, MASTER
+from vrrp_agent.router import MASTER
 from vrrp_agent.runtime import Runtime
 from vrrp_agent.vipwork import Job, Outcome, announce_calls, run_steps
 
@@ -112,10 +112,8 @@ class VipKeeper:
         """Worker jobs handed over whose results the loop has not recorded yet."""
         self._macs: Dict[str, bytes] = {}
         """The loop's MAC per interface, until the next link event (module rules)."""
-        self._plans: Dict[str, takeover.Plan] = {}
-        """Per instance name: its takeover, prepared as a backup (takeover.py)."""
-        self._unprepared: Dict[str, Instance] = {}
-        """Backups to prepare once the worker is idle."""
+        self.plans = takeover.Plans(self)
+        """The backups' takeovers, prepared (takeover.py)."""
         self._batched = _Batch(self)
         self._batch_depth = 0
 
@@ -124,12 +122,12 @@ class VipKeeper:
         """Queue adds (or removals) of `vips` of `inst`; results are recorded on the loop.
 
         False when nothing was queued: the adds were done at once (`_add_now`)."""
-        nft = self.filter if self._filters(inst) else None
+        nft = self.filter if self.filters(inst) else None
         if nft is not None and add:
             self._filter(inst, nft, vips, True)
         lease_s = inst.cfg.announce.lease_s if inst.cfg.announce is not None else 0
-        jobs = [(vip, self._ifindex(inst, vip), lease_s) for vip in vips]
-        if add and nft is None and not lease_s and self._idle():
+        jobs = [(vip, self.ifindex_of(inst, vip), lease_s) for vip in vips]
+        if add and nft is None and not lease_s and self.idle():
             jobs = self._add_now(inst, jobs)
             if not jobs:
                 return False
@@ -148,50 +146,23 @@ class VipKeeper:
     def forget_macs(self) -> None:
         """A link event: a MAC may have changed, read them again (takeover plans too)."""
         self._macs.clear()
-        self._plans.clear()
-        self._unprepared.clear()
+        self.plans.clear()
 
-    def _idle(self) -> bool:
+    def idle(self) -> bool:
         """Nothing queued or running on the worker: a change made now keeps the order."""
         return self._jobs == 0 and not self._batch
 
     def prepare(self, inst: Instance) -> None:
-        """A backup readies its takeover (takeover.py): requests built, sockets open; the
-        worker busy (the VIPs of a demotion), once it has nothing left."""
-        self.forget(inst)
-        if inst.cfg.announce is not None:
-            return
-        if not self._idle():  # the announcer and the netlink sockets are the worker's now
-            self._unprepared[inst.cfg.name] = inst
-            return
-        steps: Optional[List[takeover.Step]] = []
-        for vip in inst.all_vips:
-            ifindex, ifname = self._ifindex(inst, vip), inst.cfg.vip_dev(vip)
-            try:
-                burst = self.announcer.sender(ifname, self.mac(ifname), vip.address, vip.family)
-                add = self.netlink.add_request(ifindex, vip) if isinstance(ifindex, int) else None
-            except OSError as exc:  # the takeover then does it, or fails and says so
-                inst.log.debug("cannot prepare VIP %s for a takeover: %s", vip.address, exc)
-                add = None
-            if add is None:
-                steps = None
-            elif steps is not None:
-                steps.append(takeover.Step(vip, add, burst))
-        if steps is not None and takeover.eligible(inst.cfg, self._filters(inst)):
-            self._plans[inst.cfg.name] = takeover.Plan(inst.cfg, tuple(steps))
-
-    def forget(self, inst: Instance) -> None:
-        """INST's plan, prepared or pending, is no more (a removal, a new one)."""
-        self._plans.pop(inst.cfg.name, None)
-        self._unprepared.pop(inst.cfg.name, None)
+        """A backup readies its takeover (takeover.py)."""
+        self.plans.prepare(inst)
 
     def takeover(self, inst: Instance, repeat: int) -> Optional[bool]:
         """AddVips then Announce(REPEAT) from the instance's plan (takeover.py).
 
         None: no plan, the caller takes the general path; else whether work was
-        left queued (a VIP the loop could not add, routes)."""
-        plan = self._plans.pop(inst.cfg.name, None)
-        if plan is None or plan.cfg is not inst.cfg or not self._idle() or self._filters(inst):
+        left queued (a VIP the loop could not add)."""
+        plan = self.plans.take(inst)
+        if plan is None:
             return None
         done, undone, errors = takeover.run(plan.steps, repeat)
         for error in errors:
@@ -199,15 +170,13 @@ class VipKeeper:
         self._recorded_later(inst, done, [])
         rest = tuple(step.vip for step in plan.steps[undone:])
         if rest:  # the worker adds them, announces after, logs a failure (module rules)
-            self._submit(("vips", inst, [(vip, self._ifindex(inst, vip), 0) for vip in rest], True))
+            self._submit(("vips", inst, [(vip, self.ifindex_of(inst, vip), 0) for vip in rest], True))
             self._send(inst, repeat, rest)
-        routes = list(inst.cfg.routes) + list(inst.cfg.rules)
-        if routes:
-            self.change_routes(inst, routes, True)
         self._extra_garp_later(inst)
-        return bool(rest or routes)
+        return bool(rest)
 
-    def _filters(self, inst: Instance) -> bool:
+    def filters(self, inst: Instance) -> bool:
+        """Does INST put its VIPs in a no_accept drop set?"""
         return self.filter is not None and bool(inst.cfg.filters)
 
     def _add_now(self, inst: Instance, jobs: List[Job]) -> List[Job]:
@@ -274,11 +243,8 @@ class VipKeeper:
             log.error("this is a bug: a netlink worker job failed: %s", exc)
         else:
             self._record_results(steps, results)
-        if self._unprepared and self._idle():  # backups that became one while it worked
-            for inst in list(self._unprepared.values()):
-                if inst.router.state == BACKUP and not inst.removed:
-                    self.prepare(inst)
-            self._unprepared.clear()
+        if self.idle():
+            self.plans.idle()  # backups made while it worked (a demotion)
 
     def _record_results(self, steps: List[Step], results: List[Any]) -> None:
         for (kind, inst, _jobs, arg), result in zip(steps, results):
@@ -352,7 +318,7 @@ class VipKeeper:
             elif result:
                 inst.log.info("%s %s", "added" if add else "removed", what)
 
-    def _ifindex(self, inst: Instance, vip: VipSpec) -> Any:
+    def ifindex_of(self, inst: Instance, vip: VipSpec) -> Any:
         if inst.cfg.announce is not None:  # routed: the worker creates a missing device
             try:
                 return self.rt.adapters.ifindex(inst.cfg.announce.dev)
@@ -444,7 +410,7 @@ class VipKeeper:
     def _send(self, inst: Instance, repeat: int, vips: Tuple[VipSpec, ...]) -> bool:
         """Send now when the worker is idle (after VIPs added now), else queue; True: queued."""
         jobs = [(inst.cfg.vip_dev(vip), vip) for vip in vips]
-        if self._idle():
+        if self.idle():
             for error in announce_calls(self.announcer, self.mac, jobs, repeat):
                 inst.log.warning("%s", error)
             return False
