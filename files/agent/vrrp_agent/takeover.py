@@ -129,6 +129,8 @@ class Plans:
 
     def idle(self) -> None:
         """The worker has nothing left: prepare the backups made meanwhile."""
+        if not self.pending:
+            return
         pending, self.pending = self.pending, {}
         for inst in pending.values():
             if inst.router.state == BACKUP and not inst.removed:
