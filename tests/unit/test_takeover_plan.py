@@ -14,7 +14,7 @@ import pytest
 from fakehost import FakeLan, until
 from test_daemon_fake import VIP, Agent, instance, pair, run
 from test_kernel_fake import ROUTES, _Netlink
-from vrrp_agent.router import BACKUP, MASTER
+from vrrp_agent.router import BACKUP, FAULT, MASTER
 
 OTHER = "198.51.100.101"
 THIRD = "198.51.100.102"
@@ -165,6 +165,26 @@ def test_a_link_event_drops_the_plan_and_the_backup_prepares_it_again_with_the_n
         assert a2.host.mac_reads == ["eth0", "eth0"]  # read again when it prepared
         assert await _a1_stops(a1, a2, {VIP, OTHER}) == PLANNED
         assert a2.host.announced_macs == [new_mac, new_mac]
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_a_plan_lives_while_backup_a_fault_forgets_it_and_leaving_fault_prepares_again(lan, tmp_path):
+    a1, a2 = pair(lan, tmp_path, instance(priority=150, vips=VIPS), instance(priority=100, vips=VIPS))
+
+    async def scenario():
+        await _started(a1, a2)
+        inst, plans = a2.daemon.instances[0], a2.daemon.vips.plans
+        assert "VI_1" in plans.plans
+        a2.daemon.transitions.set_fault(inst, "script", "a tracked script failed")
+        await until(lambda: a2.state() == FAULT)
+        assert plans.plans == {}  # FAULT -> MASTER (an address owner) must not run it
+        a2.host.journal.clear()
+        a2.daemon.transitions.set_fault(inst, "script", None)
+        await until(lambda: a2.state() == BACKUP and "VI_1" in plans.plans)
+        assert ("prepare", OTHER) in a2.host.journal
+        assert await _a1_stops(a1, a2, {VIP, OTHER}) == PLANNED
         await a2.stop()
 
     run(scenario)

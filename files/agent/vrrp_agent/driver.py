@@ -377,7 +377,7 @@ class Driver:
         self.apply_link_events(self.link_delays.filter(events) if self.link_delays else events)
         for inst in self.rt.instances:  # their takeover plans went with the MACs
             if inst.router.state == BACKUP:
-                self.vips.prepare(inst)
+                self.vips.plans.prepare(inst)
 
     def apply_link_events(self, events: List[Tuple[int, bool]]) -> None:
         if not events:

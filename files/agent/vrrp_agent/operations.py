@@ -325,7 +325,7 @@ class Operations:
                 self.vips.change_routes(inst, [r for r in cfg.routes + cfg.rules
                                                if _unplaced((r,)) - old_routes], True)
         elif inst.router.state == BACKUP:  # its takeover plan was the old config's
-            self.vips.prepare(inst)
+            self.vips.plans.prepare(inst)
         self.driver.arm(inst)
 
 

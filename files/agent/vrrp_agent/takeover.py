@@ -5,7 +5,7 @@ takeover the first gratuitous ARP followed the new master's first advert by
 0.12-0.17 ms, keepalived's by 0.06-0.09 ms; time marks in a copy of the agent
 put about 0.06 ms of it in the Python between the two (the VIP keeper's
 general path: job lists, look-ups, the burst's pacing rules). Rules:
-- A plan is built when an instance becomes BACKUP (VipKeeper.prepare), for a
+- A plan is built when an instance becomes BACKUP (Plans.prepare), for a
   takeover the loop may do alone: not routed (no lease, no announce device),
   no no_accept filter, `vrrp_garp_interval` and `vrrp_gna_interval` at 0 (a
   burst goes out back to back), no virtual_routes or virtual_rules (they go
@@ -24,10 +24,10 @@ general path: job lists, look-ups, the burst's pacing rules). Rules:
 - The first add that fails hands its VIP and every VIP after it to the
   worker (vips.py's fast-path rule): it adds them, announces them after, and
   counts and logs an error once. A burst that cannot be sent is logged.
-- A plan holds for the config and the MACs it was built from: a reload
-  (another config object) leaves it unused, a link event drops it (the
-  driver prepares its backups again), a removal forgets it. Without a plan
-  the general path runs.
+- A plan lives while its instance is BACKUP, built from the config and the
+  MACs of then: leaving BACKUP (a takeover takes it), a reload of the
+  instance, a link event (the driver prepares its backups again) or a
+  removal replace or forget it. Without a plan the general path runs.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 from vrrp_agent.config.model import VipSpec
 from vrrp_agent.errors import SystemFailure
 from vrrp_agent.router import BACKUP
+from vrrp_agent.vipwork import garp_not_sent
 
 __all__ = ["Step", "Plan", "Plans", "eligible", "run"]
 
@@ -50,9 +51,7 @@ class Step(NamedTuple):
     burst: Callable[[int], None]
 
 
-class Plan(NamedTuple):
-    cfg: Any                 # the InstanceConfig it was built from
-    steps: Tuple[Step, ...]
+Plan = Tuple[Step, ...]
 
 
 def eligible(cfg: Any, filtered: bool) -> bool:
@@ -77,7 +76,7 @@ def run(steps: Sequence[Step], repeat: int) -> Tuple[List[Tuple[VipSpec, bool]],
         try:
             burst(repeat)
         except OSError as exc:
-            errors.append(f"gratuitous ARP/NA for {vip.address} not sent: {exc}")
+            errors.append(garp_not_sent(vip, exc))
         done.append((vip, changed))
     return done, len(steps), errors
 
@@ -117,13 +116,12 @@ class Plans:
             elif steps is not None:
                 steps.append(Step(vip, add, burst))
         if steps is not None and eligible(inst.cfg, keeper.filters(inst)):
-            self.plans[inst.cfg.name] = Plan(inst.cfg, tuple(steps))
+            self.plans[inst.cfg.name] = tuple(steps)
 
     def take(self, inst: Any) -> Optional[Plan]:
-        """INST's plan, if it still holds (its config, an idle worker, no filter)."""
+        """INST's plan, if the loop may run it now (an idle worker, no filter)."""
         plan = self.plans.pop(inst.cfg.name, None)
-        if plan is None or plan.cfg is not inst.cfg or not self.keeper.idle() \
-                or self.keeper.filters(inst):
+        if plan is None or not self.keeper.idle() or self.keeper.filters(inst):
             return None
         return plan
 

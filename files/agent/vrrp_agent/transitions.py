@@ -225,10 +225,12 @@ class Transitions:
                             reason=change.reason, priority=router.effective_priority, state=state)
         if inst.notifier is not None:
             inst.notifier.transition(state, router.effective_priority)
-        if change.new == BACKUP:  # its takeover's advert, VIP add and GARP ready (vips.py)
+        if change.new == BACKUP:  # its takeover's advert, VIP add and GARP ready (takeover.py)
             inst.encoder.prepare(router.effective_priority, inst.cfg.advert_int_cs, inst.destinations)
-            self.vips.prepare(inst)
-        elif change.new == MASTER:  # its release's priority-0 advert ready (a graceful stop)
+            self.vips.plans.prepare(inst)
+        elif change.old == BACKUP:  # a plan lives while BACKUP (a takeover has taken it)
+            self.vips.plans.forget(inst)
+        if change.new == MASTER:  # its release's priority-0 advert ready (a graceful stop)
             inst.encoder.prepare(PRIORITY_STOP, inst.cfg.advert_int_cs, inst.destinations)
         if inst.resources is not None:
             if change.new == MASTER:

@@ -152,10 +152,6 @@ class VipKeeper:
         """Nothing queued or running on the worker: a change made now keeps the order."""
         return self._jobs == 0 and not self._batch
 
-    def prepare(self, inst: Instance) -> None:
-        """A backup readies its takeover (takeover.py)."""
-        self.plans.prepare(inst)
-
     def takeover(self, inst: Instance, repeat: int) -> Optional[bool]:
         """AddVips then Announce(REPEAT) from the instance's plan (takeover.py).
 
@@ -164,11 +160,11 @@ class VipKeeper:
         plan = self.plans.take(inst)
         if plan is None:
             return None
-        done, undone, errors = takeover.run(plan.steps, repeat)
+        done, undone, errors = takeover.run(plan, repeat)
         for error in errors:
             inst.log.warning("%s", error)
         self._recorded_later(inst, done, [])
-        rest = tuple(step.vip for step in plan.steps[undone:])
+        rest = tuple(step.vip for step in plan[undone:])
         if rest:  # the worker adds them, announces after, logs a failure (module rules)
             self._submit(("vips", inst, [(vip, self.ifindex_of(inst, vip), 0) for vip in rest], True))
             self._send(inst, repeat, rest)

@@ -82,5 +82,9 @@ def announce_calls(announcer: Any, hw_address: Any, jobs: List[Tuple[str, VipSpe
         try:
             announcer.send(ifname, hw_address(ifname), vip.address, vip.family, repeat)
         except OSError as exc:
-            errors.append(f"gratuitous ARP/NA for {vip.address} not sent: {exc}")
+            errors.append(garp_not_sent(vip, exc))
     return errors
+
+
+def garp_not_sent(vip: VipSpec, exc: OSError) -> str:
+    return f"gratuitous ARP/NA for {vip.address} not sent: {exc}"

@@ -59,10 +59,7 @@ class Announcer:
         self._frames: Dict[Tuple[str, bytes, str], bytes] = {}
 
     def send(self, ifname: str, mac: bytes, vip: str, family: int, repeat: int) -> None:
-        frame = self._frame(ifname, mac, vip, family)
-        sock = self._sock(ifname)
-        for _attempt in range(repeat):
-            sock.send(frame)
+        self.sender(ifname, mac, vip, family)(repeat)
 
     def sender(self, ifname: str, mac: bytes, vip: str, family: int) -> Callable[[int], None]:
         """`send` for one VIP with its frame built and its socket open (takeover.py's

@@ -132,9 +132,7 @@ class Netlink:
     def add_now(self, ifindex: int, vip: VipSpec) -> bool:
         """add_vip without a lease, from the calling thread (the event loop's takeover):
         one pre-built RTM_NEWADDR on a socket of its own, not the worker's."""
-        body = self.prepare_add(ifindex, vip)
-        assert self._now_socket is not None
-        return self._request(self._now_socket, body, f"{vip.address}/{vip.prefixlen}")
+        return self.add_request(ifindex, vip)()
 
     def add_request(self, ifindex: int, vip: VipSpec) -> Callable[[], bool]:
         """add_now for one VIP with everything looked up ahead (takeover.py's plan): the
