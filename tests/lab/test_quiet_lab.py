@@ -1,7 +1,8 @@
-"""Quiet receive on the real kernel (quiet.py, doorbell.py): the agent as backup of
-keepalived 2.2.7 sleeps through steady adverts and is woken by anything else.
+"""Quiet receive on the real kernel (quiet.py; doorbell.py, or stamped.py and its eBPF
+filter): the agent as backup of keepalived 2.2.7 sleeps through steady adverts and is
+woken by anything else.
 
-Observed from outside: the doorbell filter is attached (the agent's debug log),
+Observed from outside: the filter is attached (the agent's debug log),
 the agent's event-loop thread wakes fewer times than adverts arrive (its
 voluntary context switches), the adverts are all counted when status is asked,
 and keepalived's priority-0 advert rings: the agent takes over.
@@ -32,13 +33,18 @@ def _received(agent: Agent) -> int:
     return agent.instance()["counters"]["adverts_received"]
 
 
-def test_a_steady_backup_sleeps_through_adverts_and_wakes_for_priority_zero(lab: Lab):
+@pytest.mark.parametrize("mode, attached", [
+    ("doorbell", "eth0/ipv4: quiet receive (1 steady adverts, 1 doorbells)"),
+    ("1", "eth0/ipv4: quiet receive (1 steady adverts, stamped)"),
+])
+def test_a_steady_backup_sleeps_through_adverts_and_wakes_for_priority_zero(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch, mode: str, attached: str):
+    monkeypatch.setenv("VRRP_AGENT_QUIET", mode)
     keepalived = Keepalived(lab.node(1), keepalived_instance(priority=150, **SPEC))
     wait_until(owned_only_by(lab, VIP, 1), 20)
     agent = Agent(lab.node(2), agent_instance(priority=100, **SPEC))
     wait_until(lambda: agent.state() == "BACKUP", 10)
-    wait_until(lambda: "eth0/ipv4: quiet receive (1 steady adverts, 1 doorbells)" in agent.log_text(), 10,
-               message="the doorbell filter is attached")
+    wait_until(lambda: attached in agent.log_text(), 10, message="the filter is attached")
     assert agent.proc is not None
     pid = agent.proc.pid
     before, wakeups_before = _received(agent), _loop_thread_wakeups(pid)

@@ -28,6 +28,7 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import bpfvm
+import ebpfvm
 from vrrp_agent.adapters.netlink import _normalise
 from vrrp_agent.constants import IPPROTO_VRRP
 from vrrp_agent.errors import SystemFailure
@@ -37,6 +38,14 @@ _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _V6_META = struct.Struct("!16s16sB")
 _STAMP = struct.Struct("!d")  # the wall-clock receive time the fake kernel puts before each datagram
 WALL_OFFSET = 1.7e9  # the fake wall clock: loop time + this (virtual time moves both)
+
+
+def _monotonic_ns() -> int:
+    """bpf_ktime_get_ns(): the loop's clock (virtual time) in ns."""
+    try:
+        return round(asyncio.get_running_loop().time() * 1e9)
+    except RuntimeError:
+        return time.monotonic_ns()
 
 
 def fake_wall_clock() -> float:
@@ -168,6 +177,9 @@ class FakeSockets:
         """Longer filters (bytes) fail with filter_errno (ENOMEM: over net.core.optmem_max)."""
         self.filter_errno = errno.ENOMEM
         self._last_stamp = 0.0
+        self.stamp_map: Optional[ebpfvm.FakeStampMap] = None
+        self.stamp_insns: Optional[bytes] = None
+        """The receive socket's eBPF stamp filter, run by ebpfvm as the kernel would."""
         host.sockets.append(self)
 
     def set_ttl(self, dst: str, ttl: Optional[int]) -> None:
@@ -194,6 +206,10 @@ class FakeSockets:
         """DATAGRAM (IPv4: with its header) is queued with its receive time; the
         doorbell gets a copy when its filter keeps it."""
         stamp = _STAMP.pack(fake_wall_clock())
+        if self.stamp_insns is not None and self.stamp_map is not None and not ebpfvm.run(
+                self.stamp_insns, datagram, {self.stamp_map.fd: self.stamp_map},
+                _monotonic_ns()):
+            return  # counted and dropped by the stamp filter
         if self.family == 4:
             for wire, insns in zip(self._bell_wires, self.bell_filters):
                 if bpfvm.run(insns, datagram):
@@ -225,6 +241,18 @@ class FakeSockets:
                 raise OSError(self.filter_errno, os.strerror(self.filter_errno))
             self.bell_filters[i] = insns
             self.filters_attached += 1
+
+    # the stamp map and filter (adapters/sockets.py, stamped.py)
+    def open_stamps(self) -> ebpfvm.FakeStampMap:
+        if not self.host.ebpf:
+            raise OSError(errno.EPERM, "Operation not permitted")
+        self.stamp_map = ebpfvm.FakeStampMap()
+        return self.stamp_map
+
+    def stamp_filter(self, insns: Optional[bytes]) -> None:
+        if insns is not None and self.host.ebpf_refuses:
+            raise OSError(errno.EACCES, "Permission denied: the verifier says no")
+        self.stamp_insns = insns
 
     def doorbell_newest(self) -> float:
         newest = 0.0
@@ -411,6 +439,9 @@ class FakeHost:
         self.leases: Dict[str, int] = {}
         """Routed VIPs: the lease of the last add (a renewal)."""
         self.send_fails = False
+        self.ebpf = False
+        """Whether a stamp map can be created (stamped quiet receive), and filters loaded."""
+        self.ebpf_refuses = False
         self.uptime_s = 3600.0
         self.umasks: List[int] = []
 

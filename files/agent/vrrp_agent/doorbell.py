@@ -88,7 +88,7 @@ def _prologue(lowest: int, highest: int) -> List[Insn]:
     ]
 
 
-def _compares(entry: Steady) -> List[Tuple[int, int, int]]:
+def compares(entry: Steady) -> List[Tuple[int, int, int]]:
     """(load opcode, offset, expected value) for every checked field of ENTRY, the
     VRRP header's first word (version and type, VRID, priority, count) first."""
     wire = entry.wire
@@ -132,7 +132,7 @@ def _shared(compares: List[List[Tuple[int, int, int]]]) -> List[Tuple[int, int, 
     return [c for c in compares[0][1:] if c in common]
 
 
-def _unique(entries: Iterable[Steady]) -> List[Steady]:
+def unique(entries: Iterable[Steady]) -> List[Steady]:
     """One entry per VRID, each with a VRRP header to compare, by VRID."""
     out: Dict[int, Steady] = {}
     for entry in entries:
@@ -149,14 +149,14 @@ def program(entries: Iterable[Steady], lowest: int = 0, highest: int = 255,
     Fields every entry shares (the master's address, the group, TTL, length:
     one master's adverts) are compared once, before the blocks; a mismatch rings.
     """
-    unique = _unique(entries)
-    compares = [_compares(entry) for entry in unique]
-    shared = _shared(compares)
+    entries_by_vrid = unique(entries)
+    checks = [compares(entry) for entry in entries_by_vrid]
+    shared = _shared(checks)
     insns = _prologue(lowest, highest)
     for opcode, offset, value in shared:
         insns += [(opcode, 0, 0, offset), (JEQ_K, 1, 0, value), (RET_K, 0, 0, RING)]
     covered: List[Steady] = []
-    for entry, own in zip(unique, compares):
+    for entry, own in zip(entries_by_vrid, checks):
         block = _block([c for c in own if c not in shared])
         if len(block) > MAX_JUMP or len(insns) + len(block) + 1 > limit:
             continue
@@ -170,7 +170,7 @@ def programs(entries: Iterable[Steady], limit: int = CHUNK_INSNS,
              most: int = 8) -> Tuple[List[bytes], List[Steady]]:
     """Filters for up to MOST doorbells of at most LIMIT instructions each, splitting
     the VRIDs 0..255 into consecutive ranges; and the entries they cover."""
-    pending = _unique(entries)
+    pending = unique(entries)
     out: List[bytes] = []
     covered: List[Steady] = []
     lowest = 0

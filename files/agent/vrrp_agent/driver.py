@@ -291,7 +291,7 @@ class Driver:
         io = self.io.get(key)
         if io is None:
             return False
-        self.quiet.drain(key, io)  # quiet: each advert counts from its receipt
+        self.quiet.drain(key, io, inst)  # quiet: each advert counts from its receipt
         deadline = inst.router.next_deadline()
         if deadline != before and deadline is not None and deadline > self.rt.loop.time():
             if inst.timer is None:

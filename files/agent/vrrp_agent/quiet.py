@@ -12,7 +12,10 @@ Rules:
 - An interface is quiet while at least one of its instances is a BACKUP with
   an accepted IPv4 advert and the doorbell filters cover every such advert
   (one that rings wakes the agent every interval anyway); IPv6, AH and every
-  other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off). The
+  other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off). Where
+  the kernel loads eBPF, the pair is stamped instead (stamped.py: the
+  kernel counts steady adverts in shared memory, no doorbell, nothing
+  queued; `VRRP_AGENT_QUIET=doorbell` keeps the doorbells). The
   kernel caps a socket filter's memory (net.core.optmem_max), so the steady
   set is split over up to 8 doorbells by VRID range (doorbell.py); a filter
   the kernel still refuses for its size halves the split's size.
@@ -49,6 +52,7 @@ from vrrp_agent.constants import PRIORITY_STOP
 from vrrp_agent.receive import Receiver
 from vrrp_agent.router import BACKUP
 from vrrp_agent.runtime import Runtime
+from vrrp_agent.stamped import StampedPair
 
 __all__ = ["Quiet", "QUIET_ENV"]
 
@@ -75,6 +79,7 @@ class _Pair:
     bells: int = 0              # doorbells the loop polls
     retries: int = 0
     retry: Optional[Any] = field(default=None, repr=False)
+    stamped: Optional[StampedPair] = None  # the eBPF form (stamped.py), where the kernel loads it
 
 
 def _repeats_alike(inst: Any) -> bool:
@@ -106,7 +111,10 @@ class Quiet:
     def __init__(self, rt: Runtime, receiver: Receiver, enabled: Optional[bool] = None):
         self.rt = rt
         self.receiver = receiver
-        self.enabled = os.environ.get(QUIET_ENV, "1") != "0" if enabled is None else enabled
+        mode = os.environ.get(QUIET_ENV, "1")
+        self.enabled = mode != "0" if enabled is None else enabled
+        self.stamps_wanted = mode != "doorbell"
+        self._no_stamps_said = False
         self.pairs: Dict[Tuple[str, int], _Pair] = {}
         self.ios: Dict[Tuple[str, int], Any] = {}
         self._refresh_queued = False
@@ -114,7 +122,15 @@ class Quiet:
     def attach(self, key: Tuple[str, int], io: Any) -> None:
         if self.enabled and key[1] == 4 and hasattr(io, "open_doorbells"):
             self.ios[key] = io
-            self.pairs[key] = _Pair()
+            pair = self.pairs[key] = _Pair()
+            if self.stamps_wanted and hasattr(io, "open_stamps"):
+                try:
+                    pair.stamped = StampedPair(io, io.open_stamps(), _repeats_alike,
+                                               lambda: self.changed(key))
+                except OSError as exc:
+                    if not self._no_stamps_said:
+                        self._no_stamps_said = True
+                        log.info("no eBPF stamp map (%s): quiet receive uses doorbells", exc)
 
     def is_quiet(self, key: Tuple[str, int]) -> bool:
         pair = self.pairs.get(key)
@@ -154,6 +170,9 @@ class Quiet:
         pair, io = self.pairs.get(key), self.ios.get(key)
         if pair is None or io is None:
             return
+        if pair.stamped is not None:
+            self._refresh_stamped(key, io, pair, pair.stamped)
+            return
         steady = self.steady(key)
         if tuple(steady) == pair.steady and (pair.quiet or not pair.covered):
             return  # the same set as last time (a flood of adverts that are not steady)
@@ -177,6 +196,64 @@ class Quiet:
             self._quiet(key, io, pair)
         elif pair.quiet:
             self._loud(key, io, pair)
+
+    def _refresh_stamped(self, key: Tuple[str, int], io: Any, pair: _Pair,
+                         stamped: StampedPair) -> None:
+        """The stamp filter for KEY's steady set (stamped.py); doorbells if refused."""
+        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))
+        if steady == stamped.steady:
+            return
+        self._take_all(key, stamped)  # what the filter being replaced counted
+        try:
+            stamped.install(steady)
+        except OSError as exc:
+            log.warning("%s/ipv%d: no stamp filter (%s): quiet receive uses doorbells",
+                        key[0], key[1], exc)
+            try:
+                io.stamp_filter(None)
+            except OSError:
+                pass
+            stamped.close()
+            pair.stamped = None
+            self._switch_reader(key, io, pair, False)
+            self.refresh(key)
+            return
+        if bool(steady) != pair.quiet:
+            self._switch_reader(key, io, pair, bool(steady))
+            log.debug("%s/ipv%d: %s", key[0], key[1],
+                      f"quiet receive ({len(steady)} steady adverts, stamped)" if steady
+                      else "loud receive")
+
+    def _switch_reader(self, key: Tuple[str, int], io: Any, pair: _Pair, quiet: bool) -> None:
+        """A stamped pair's receive socket: read through on_stamped (QUIET) or as loud."""
+        loop = self.rt.loop
+        loop.remove_reader(io.rx.fileno())
+        if quiet:
+            loop.add_reader(io.rx.fileno(), self.on_stamped, key)
+        else:
+            loop.add_reader(io.rx.fileno(), self.receiver.on_readable, io)
+        pair.quiet = quiet
+
+    def on_stamped(self, key: Tuple[str, int]) -> None:
+        """A stamped pair's socket holds what is not steady: the steady adverts counted
+        before it first (they came first), then the datagrams."""
+        pair = self.pairs[key]
+        if pair.stamped is not None:
+            self._take_all(key, pair.stamped)
+        self.receiver.on_readable(self.ios[key])
+
+    def _take_all(self, key: Tuple[str, int], stamped: StampedPair) -> None:
+        now = self.rt.loop.time()
+        table = self.receiver.by_vrid.get(key, {})
+        for vrid in list(stamped.taken):
+            inst = table.get(vrid)
+            if inst is None:
+                continue
+            actions = stamped.take(inst, now)
+            if actions is not None:
+                if actions:
+                    self.receiver.transitions.apply(inst, actions)
+                self.receiver.arm(inst)
 
     def _refused(self, key: Tuple[str, int], io: Any, pair: _Pair, exc: OSError,
                  size: int) -> None:
@@ -232,17 +309,31 @@ class Quiet:
         loop.add_reader(io.rx.fileno(), self.receiver.on_readable, io)
 
     # ------------------------------------------------------------------ reading
-    def drain(self, key: Tuple[str, int], io: Any) -> None:
-        """Read what KEY's receive socket IO holds (quiet: with receipt times)."""
+    def drain(self, key: Tuple[str, int], io: Any, inst: Any = None) -> None:
+        """Read what KEY's receive socket IO holds (quiet: with receipt times). Stamped,
+        for INST's timer: its stamps, and the socket only when they did not put its
+        deadline past now (the read before a decision: driver._drained_past)."""
         pair = self.pairs.get(key)
         if pair is None or not pair.quiet:
             self.receiver.on_readable(io)
-        else:
+        elif pair.stamped is None:
             self._read(key, io, pair)
+        elif inst is None:
+            self.on_stamped(key)
+        else:
+            now = self.rt.loop.time()
+            actions = pair.stamped.take(inst, now)
+            if actions:
+                self.receiver.transitions.apply(inst, actions)
+            due = inst.router.next_deadline()
+            if actions is None or due is None or due <= now:
+                self.receiver.on_readable(io)
 
     def drain_all(self) -> None:
         for key, pair in self.pairs.items():
-            if pair.quiet:
+            if pair.stamped is not None and pair.quiet:
+                self.on_stamped(key)
+            elif pair.quiet:
                 self._read(key, self.ios[key], pair)
 
     def _read(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
@@ -336,6 +427,8 @@ class Quiet:
         for key, pair in self.pairs.items():
             if pair.retry is not None:
                 pair.retry.cancel()
+            if pair.stamped is not None:
+                pair.stamped.close()
             for sock in self.ios[key].doorbells[:pair.bells]:
                 self.rt.loop.remove_reader(sock.fileno())
         self.pairs.clear()

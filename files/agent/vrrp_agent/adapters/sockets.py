@@ -46,6 +46,7 @@ import socket
 import struct
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from vrrp_agent.adapters import bpf
 from vrrp_agent.constants import IPPROTO_VRRP, TOS_VRRP, TTL_VRRP
 
 IPPROTO_AH = 51
@@ -175,6 +176,17 @@ class VrrpSockets:
             self.doorbells.append(sock)
             self.doorbell_newest()  # what came before the filter
         return self.doorbells
+
+    def open_stamps(self) -> bpf.StampMap:
+        """A stamp map for this receive socket (stamped.py); OSError where eBPF is refused."""
+        return bpf.StampMap()
+
+    def stamp_filter(self, insns: Optional[bytes]) -> None:
+        """The receive socket's eBPF program from now on (stamps.py); None: no filter."""
+        if insns is None:
+            bpf.detach(self.rx)
+        else:
+            bpf.attach_program(self.rx, insns)
 
     def ring_filters(self, programs: List[bytes]) -> None:
         """Doorbell i takes programs[i] (doorbell.py), each in one step."""
