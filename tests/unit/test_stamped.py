@@ -8,6 +8,7 @@ on virtual time; the real kernel's side is tests/lab/test_quiet_lab.py's.
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +18,7 @@ from fakehost import FakeLan, until
 from test_daemon_fake import Agent, instance, run
 from test_fastpath import OTHER4, UNREAD_BY_ANY_CHECK, _cached4, advert, datagram
 from test_quiet import KEY, steady
-from vrrp_agent import fastpath, stamps
+from vrrp_agent import fastpath, quiet, stamps
 from vrrp_agent.quiet import QUIET_ENV
 from vrrp_agent.router import BACKUP, MASTER
 from vrrp_agent.stamped import StampedPair
@@ -290,3 +291,32 @@ def test_stamps_for_an_instance_that_would_not_take_them_alike_are_not_handed_ov
     stamp_map.values[51 * 16 + 8:51 * 16 + 16] = (5).to_bytes(8, "little")
     assert pair.take(inst, 5.0) is None and calls == ["stale"]
     assert pair.take(inst, 5.0) is None and calls == ["stale"]  # taken: not twice
+
+
+def test_more_steady_adverts_than_a_stamp_filter_takes_go_to_the_doorbells(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="vrrp_agent")
+    count = quiet.STAMPED_MOST + 1
+
+    def instances(priority: int) -> str:
+        return "".join(instance(f"VI_{vrid}", vrid=vrid, priority=priority,
+                                vips=(f"198.51.100.{100 + vrid}/24",))
+                       for vrid in range(1, count + 1))
+
+    lan = FakeLan()
+    a1, a2 = _agents(lan, tmp_path, instances(150), instances(100))
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a2.daemon.driver.quiet.is_quiet(KEY)
+                    and all(i.router.state == BACKUP for i in a2.daemon.instances))
+        sock = a2.host.sockets[0]
+        assert a2.daemon.driver.quiet.pairs[KEY].stamped is None and sock.stamp_map.closed
+        assert sock.doorbells and sock.stamp_insns is None
+        await asyncio.sleep(2.0)
+        assert all(i.router.state == BACKUP for i in a2.daemon.instances)
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+    assert f"eth0/ipv4: {count} steady adverts: quiet receive uses doorbells" in caplog.text

@@ -61,6 +61,7 @@ QUIET_ENV = "VRRP_AGENT_QUIET"
 RETRY_S = 0.0002
 RETRIES = 5
 MIN_CHUNK_INSNS = 64
+STAMPED_MOST = 8  # steady adverts a stamp filter takes: the verifier's time grows faster
 SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 
 
@@ -204,25 +205,35 @@ class Quiet:
         if steady == stamped.steady:
             return
         self._take_all(key, stamped)  # what the filter being replaced counted
+        if len(steady) > STAMPED_MOST:
+            log.info("%s/ipv%d: %d steady adverts: quiet receive uses doorbells from now on "
+                     "(the kernel checks a stamp filter in time that grows with it)",
+                     key[0], key[1], len(steady))
+            self._unstamp(key, io, pair, stamped)
+            return
         try:
             stamped.install(steady)
         except OSError as exc:
             log.warning("%s/ipv%d: no stamp filter (%s): quiet receive uses doorbells",
                         key[0], key[1], exc)
-            try:
-                io.stamp_filter(None)
-            except OSError:
-                pass
-            stamped.close()
-            pair.stamped = None
-            self._switch_reader(key, io, pair, False)
-            self.refresh(key)
+            self._unstamp(key, io, pair, stamped)
             return
         if bool(steady) != pair.quiet:
             self._switch_reader(key, io, pair, bool(steady))
             log.debug("%s/ipv%d: %s", key[0], key[1],
                       f"quiet receive ({len(steady)} steady adverts, stamped)" if steady
                       else "loud receive")
+
+    def _unstamp(self, key: Tuple[str, int], io: Any, pair: _Pair, stamped: StampedPair) -> None:
+        """KEY uses the doorbells from now on."""
+        try:
+            io.stamp_filter(None)
+        except OSError:
+            pass
+        stamped.close()
+        pair.stamped = None
+        self._switch_reader(key, io, pair, False)
+        self.refresh(key)
 
     def _switch_reader(self, key: Tuple[str, int], io: Any, pair: _Pair, quiet: bool) -> None:
         """A stamped pair's receive socket: read through on_stamped (QUIET) or as loud."""
