@@ -241,6 +241,7 @@ class Quiet:
         loop.remove_reader(io.rx.fileno())
         if quiet:
             loop.add_reader(io.rx.fileno(), self.on_stamped, key)
+            pair.floor = loop.time() - SWITCH_FLOOR_S
         else:
             loop.add_reader(io.rx.fileno(), self.receiver.on_readable, io)
         pair.quiet = quiet
@@ -251,7 +252,7 @@ class Quiet:
         pair = self.pairs[key]
         if pair.stamped is not None:
             self._take_all(key, pair.stamped)
-        self.receiver.on_readable(self.ios[key])
+        self._read(key, self.ios[key], pair)  # each at its receipt time
 
     def _take_all(self, key: Tuple[str, int], stamped: StampedPair) -> None:
         now = self.rt.loop.time()
@@ -338,7 +339,7 @@ class Quiet:
                 self.receiver.transitions.apply(inst, actions)
             due = inst.router.next_deadline()
             if actions is None or due is None or due <= now:
-                self.receiver.on_readable(io)
+                self._read(key, io, pair)
 
     def drain_all(self) -> None:
         for key, pair in self.pairs.items():

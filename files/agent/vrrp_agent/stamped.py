@@ -8,7 +8,8 @@ are the fallback. Rules:
   advert, for the backups that would take it again as they took it
   (quiet._repeats_alike). A steady advert is counted and stamped in the map
   and dropped; anything else is queued on the receive socket, which the loop
-  polls as when loud: it is read at once.
+  polls: it is read at once, each datagram at the time the kernel received
+  it (as the doorbells' reads: a priority 0's Skew_Time counts from there).
 - A backup's steady adverts are taken when its timer fires (its map entry
   only: two reads of shared memory, no syscall), when anything else is read
   on the socket (every entry, first: the order they came in), and when a

@@ -178,8 +178,11 @@ class VrrpSockets:
         return self.doorbells
 
     def open_stamps(self) -> bpf.StampMap:
-        """A stamp map for this receive socket (stamped.py); OSError where eBPF is refused."""
-        return bpf.StampMap()
+        """A stamp map for this receive socket (stamped.py); OSError where eBPF is refused.
+        Receive times on the receive socket from then on (what is queued is read with them)."""
+        stamp_map = bpf.StampMap()
+        _stamp_reads(self.rx)
+        return stamp_map
 
     def stamp_filter(self, insns: Optional[bytes]) -> None:
         """The receive socket's eBPF program from now on (stamps.py); None: no filter."""
