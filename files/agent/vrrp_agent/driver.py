@@ -20,8 +20,10 @@ the per-instance socket settings wiredriver.py's. Rules:
   backup of many instances receives them in a burst, read in few wakeups.
 - A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
-  master-down (or skew) time is then less than that away, the loop spins it
-  out (≤ 1 ms, once per takeover). Masters under PRECISE_BELOW_CS wake on a
+  master-down (or skew) time is then less than that away, the router decides
+  for that deadline at once (its bookkeeping and log line while the loop
+  waits anyway), the loop spins it out (≤ 1 ms, once per takeover) and the
+  actions go out on the deadline. Masters under PRECISE_BELOW_CS wake on a
   timerfd at their deadline (precise.py's rules), slower ones on asyncio's timers.
 - A steady backup is read quietly (quiet.py): its steady adverts when its timer
   fires, with their receipt times; anything else rings a doorbell at once.
@@ -38,6 +40,7 @@ import contextvars
 import logging
 import math
 import socket
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from vrrp_agent.health import TrackingDriver
@@ -47,6 +50,8 @@ from vrrp_agent.precise import (
     EPOLL_ROUNDING_S,
     PRECISE_BELOW_CS,
     PreciseTimers,
+    due_soon,
+    spin_until,
     wait_out,
     wants_precise,
 )
@@ -265,13 +270,21 @@ class Driver:
             if self._drained_past(inst, due):
                 return
         now = max(self.rt.loop.time(), armed_at or 0.0)
-        if inst.router.state == BACKUP:
-            now = wait_out(inst.router, now, self.rt.loop)  # a backup about to act: on time
+        due = due_soon(inst.router, now) if inst.router.state == BACKUP else None
+        if due is not None:  # a backup about to act: decided for its deadline, acting on it
+            end = time.monotonic() + (due - now)
+            actions = inst.router.on_timer(due)
+            spin_until(end)
+            self._act(inst, actions)
+            return
         self._run_timer(inst, now)
 
     def _run_timer(self, inst: Instance, now: float) -> None:
         """The router's timer work at `now`, its actions, and the timer re-armed."""
-        actions = inst.router.on_timer(now)
+        self._act(inst, inst.router.on_timer(now))
+
+    def _act(self, inst: Instance, actions: List[Action]) -> None:
+        """Run the router's timer ACTIONS, then re-arm its timer."""
         if len(actions) == 1 and isinstance(actions[0], SendAdvert):
             self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
         elif actions:

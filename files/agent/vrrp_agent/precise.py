@@ -15,8 +15,10 @@ wakeup came late under load (the advert jitter, docs/benchmarks.md). Rules:
   asyncio's timers as before (the others keep theirs).
 - An expiry read after its timer was cancelled or moved does nothing.
 - Without a timerfd, a master under 0.1 s (and any backup) is armed
-  EPOLL_ROUNDING_S early and `wait_out` waits out the rest: a master
-  sleeps, a backup about to act spins (≤ 1 ms, once per takeover).
+  EPOLL_ROUNDING_S early and waits out the rest: a master sleeps
+  (`wait_out`); a backup about to act has the router decide for the
+  deadline, then spins (`spin_until`, ≤ 1 ms, once per takeover) and acts
+  on the deadline (driver._fire).
 """
 
 from __future__ import annotations
@@ -28,27 +30,36 @@ from typing import Any, Callable, Dict, Optional
 from vrrp_agent.instance import Instance
 from vrrp_agent.router import MASTER
 
-__all__ = ["PreciseTimers", "PRECISE_BELOW_CS", "EPOLL_ROUNDING_S", "wait_out", "wants_precise"]
+__all__ = ["PreciseTimers", "PRECISE_BELOW_CS", "EPOLL_ROUNDING_S", "due_soon", "spin_until",
+           "wait_out", "wants_precise"]
 
 log = logging.getLogger("vrrp_agent")
 PRECISE_BELOW_CS = 10  # advert intervals under 0.1 s: masters send on time, not up to 1 ms late
 EPOLL_ROUNDING_S = 0.001  # epoll sleeps whole milliseconds, rounded up
 
 
-def wait_out(router: Any, now: float, loop: Any) -> float:
-    """A timer armed EPOLL_ROUNDING_S early fired at NOW: the router's deadline, waited
-    out precisely. A master (no timerfd) sleeps; a backup about to act spins (no
-    timer slack, no second wakeup; once per takeover)."""
+def due_soon(router: Any, now: float) -> Optional[float]:
+    """The router's deadline when a timer armed EPOLL_ROUNDING_S early fired at NOW
+    before it, else None."""
     due = router.next_deadline()
     if due is not None and now < due <= now + EPOLL_ROUNDING_S + 1e-6:
-        if router.state == MASTER:
-            time.sleep(due - now)
-        else:
-            end = time.monotonic() + (due - now)
-            while time.monotonic() < end:
-                pass
-        return max(loop.time(), due)
-    return now
+        return float(due)
+    return None
+
+
+def wait_out(router: Any, now: float, loop: Any) -> float:
+    """A master's timer (no timerfd) fired at NOW, before its deadline: sleep it out."""
+    due = due_soon(router, now)
+    if due is None:
+        return now
+    time.sleep(due - now)
+    return max(loop.time(), due)
+
+
+def spin_until(end: float) -> None:
+    """Spin until time.monotonic() reaches END (≤ 1 ms: no timer slack, no second wakeup)."""
+    while time.monotonic() < end:
+        pass
 
 
 def wants_precise(inst: Instance) -> bool:
