@@ -179,6 +179,8 @@ class FakeSockets:
         self._last_stamp = 0.0
         self.stamp_map: Optional[ebpfvm.FakeStampMap] = None
         self.stamp_insns: Optional[bytes] = None
+        self.arrive_while_loading: List[bytes] = []
+        """Datagrams that arrive between a stamp filter's load and its attachment."""
         """The receive socket's eBPF stamp filter, run by ebpfvm as the kernel would."""
         host.sockets.append(self)
 
@@ -249,9 +251,14 @@ class FakeSockets:
         self.stamp_map = ebpfvm.FakeStampMap()
         return self.stamp_map
 
-    def stamp_filter(self, insns: Optional[bytes]) -> None:
+    def stamp_filter(self, insns: Optional[bytes], loaded: Optional[Any] = None) -> None:
         if insns is not None and self.host.ebpf_refuses:
             raise OSError(errno.EACCES, "Permission denied: the verifier says no")
+        if insns is not None and loaded is not None:
+            loaded()
+            for datagram in self.arrive_while_loading:  # the old filter still runs meanwhile
+                self.arrive(datagram)
+            self.arrive_while_loading = []
         self.stamp_insns = insns
 
     def doorbell_newest(self) -> float:

@@ -21,7 +21,7 @@ from test_quiet import KEY, steady
 from vrrp_agent import fastpath, quiet, stamps
 from vrrp_agent.quiet import QUIET_ENV
 from vrrp_agent.router import BACKUP, MASTER
-from vrrp_agent.stamped import StampedPair
+from vrrp_agent.stamped import StampedPair, datagram_of
 
 NOW_NS = 1_234_567_890
 
@@ -275,27 +275,51 @@ def test_a_timer_takes_its_stamps_and_reads_the_socket_only_when_they_leave_it_d
     run(scenario)
 
 
-def test_stamps_for_an_instance_that_would_not_take_them_alike_are_not_handed_over():
+def test_a_take_hands_the_newest_time_once_and_says_whether_it_is_taken_alike():
     calls = []
     stamp_map = ebpfvm.FakeStampMap()
     pair = StampedPair(None, stamp_map, lambda inst: inst.alike, lambda: calls.append("stale"))
-    inst = SimpleNamespace(cfg=SimpleNamespace(vrid=51), accepted=object(), alike=True,
-                           receive_same=lambda at, count: [("took", at, count)])
-    pair.taken[51] = 0
-    assert pair.take(inst, 5.0) is None and calls == []  # nothing counted yet
-    stamp_map.values[51 * 16:51 * 16 + 16] = (2_000_000_000).to_bytes(8, "little") + (3).to_bytes(8, "little")
-    assert pair.take(inst, 5.0) == [("took", 2.0, 3)]  # the newest at its stamp, all three
-    stamp_map.values[51 * 16 + 8:51 * 16 + 16] = (4).to_bytes(8, "little")
-    assert pair.take(inst, 1.5) == [("took", 1.5, 1)]  # never later than now
-    inst.alike = False
-    stamp_map.values[51 * 16 + 8:51 * 16 + 16] = (5).to_bytes(8, "little")
-    assert pair.take(inst, 5.0) is None and calls == ["stale"]
-    assert pair.take(inst, 5.0) is None and calls == ["stale"]  # taken: not twice
+    entry = steady(datagram(advert()))
+    inst = SimpleNamespace(cfg=SimpleNamespace(vrid=51), alike=True,
+                           accepted=SimpleNamespace(wire=entry.wire, ttl=entry.ttl))
+    pair.installed[51], pair.taken[51] = entry, 0
+
+    def counted(count: int, last_ns: int) -> None:
+        stamp_map.values[51 * 16:51 * 16 + 16] = last_ns.to_bytes(8, "little") + count.to_bytes(8, "little")
+
+    assert pair.take(inst, 5.0) is None  # nothing counted yet
+    counted(3, 2_000_000_000)
+    assert pair.take(inst, 5.0, older_than=1.5) is None  # newer than the datagram: after it
+    assert pair.take(inst, 5.0) == (2.0, 3, entry, True)  # the newest's time, all three
+    assert pair.take(inst, 5.0) is None  # taken: not twice
+    counted(4, 1_000_000_000)  # a count seen before its time (stores not ordered)
+    assert pair.take(inst, 5.0) == (2.0, 1, entry, True)  # never earlier than the last
+    counted(5, 3_000_000_000)
+    assert pair.take(inst, 2.5) == (2.5, 1, entry, True)  # never later than now
+    assert calls == []
+    inst.accepted = SimpleNamespace(wire=entry.wire[:-1] + b"\0", ttl=entry.ttl)  # a new master
+    counted(6, 4_000_000_000)
+    assert pair.take(inst, 5.0) == (4.0, 1, entry, False) and calls == ["stale"]
+    inst.accepted, inst.alike = SimpleNamespace(wire=entry.wire, ttl=entry.ttl), False  # MASTER
+    counted(7, 4_500_000_000)
+    assert pair.take(inst, 5.0) == (4.5, 1, entry, False) and calls == ["stale", "stale"]
+    del pair.installed[51]  # out of the filter: what it counted since is never handed
+    counted(8, 4_600_000_000)
+    assert pair.take(inst, 5.0) is None
 
 
-def test_more_steady_adverts_than_a_stamp_filter_takes_go_to_the_doorbells(tmp_path, caplog):
+def test_a_stamp_not_taken_alike_goes_the_full_path_as_the_datagram_it_matched():
+    data = datagram(advert(), ident=7)
+    table, inst = _cached4(data)
+    replayed = datagram_of(steady(data))
+    assert fastpath.match4(table, replayed) is inst  # every byte a check reads
+    assert len(replayed) == len(data) and replayed[12:] == data[12:]
+
+
+@pytest.mark.parametrize("count", [quiet.STAMPED_MOST, quiet.STAMPED_MOST + 1])
+def test_more_steady_adverts_than_a_stamp_filter_takes_go_to_the_doorbells(tmp_path, caplog,
+                                                                           count):
     caplog.set_level(logging.INFO, logger="vrrp_agent")
-    count = quiet.STAMPED_MOST + 1
 
     def instances(priority: int) -> str:
         return "".join(instance(f"VI_{vrid}", vrid=vrid, priority=priority,
@@ -311,12 +335,97 @@ def test_more_steady_adverts_than_a_stamp_filter_takes_go_to_the_doorbells(tmp_p
         await until(lambda: a2.daemon.driver.quiet.is_quiet(KEY)
                     and all(i.router.state == BACKUP for i in a2.daemon.instances))
         sock = a2.host.sockets[0]
-        assert a2.daemon.driver.quiet.pairs[KEY].stamped is None and sock.stamp_map.closed
-        assert sock.doorbells and sock.stamp_insns is None
         await asyncio.sleep(2.0)
         assert all(i.router.state == BACKUP for i in a2.daemon.instances)
+        if count <= quiet.STAMPED_MOST:
+            assert _stamped(a2) and not sock.doorbells and not sock.stamp_map.closed
+        else:
+            assert a2.daemon.driver.quiet.pairs[KEY].stamped is None and sock.stamp_map.closed
+            assert sock.doorbells and sock.stamp_insns is None
         await a1.stop()
         await a2.stop()
 
     run(scenario)
-    assert f"eth0/ipv4: {count} steady adverts: quiet receive uses doorbells" in caplog.text
+    said = f"eth0/ipv4: {count} steady adverts: quiet receive uses doorbells" in caplog.text
+    assert said == (count > quiet.STAMPED_MOST)
+
+
+def test_counts_an_earlier_filter_made_are_never_handed_over_when_its_vrid_is_back(tmp_path):
+    """A steady advert counted between the last take and the filter's removal (the
+    backup preempts) must not come back, at its old time, when the backup is steady
+    again: its deadline would be in the past (a false takeover)."""
+    weight = tmp_path / "weight"
+    weight.write_text("0\n")
+    tracks = f"vrrp_track_file W {{\n    file {weight}\n    weight 1\n}}\n"
+    extra = "    track_file {\n        W\n    }\n"
+    lan = FakeLan()
+    a1, a2 = _agents(lan, tmp_path, instance(priority=150),
+                     tracks + instance(priority=100, extra=extra))
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a2.state() == BACKUP and _stamped(a2))
+        sock = a2.host.sockets[0]
+        heard = []
+        arrive, stamp_filter = sock.arrive, sock.stamp_filter
+
+        def recording(data: bytes) -> None:
+            if data[12:16] == bytes([198, 51, 100, 1]):
+                heard[:] = [data]
+            arrive(data)
+
+        def counted_before_removal(insns: Any, loaded: Any = None) -> None:
+            if insns is None and sock.stamp_insns is not None and heard:
+                arrive(heard[0])  # the old filter counts it: never taken
+            stamp_filter(insns, loaded)
+
+        sock.arrive, sock.stamp_filter = recording, counted_before_removal
+        weight.write_text("100\n")  # 200 > 150: a2 preempts
+        await until(lambda: a2.state() == MASTER and a1.state() == BACKUP, timeout=10)
+        await asyncio.sleep(2.0)
+        weight.write_text("0\n")  # a1 preempts back: a2 steady again on the same advert
+        await until(lambda: a2.state() == BACKUP and _stamped(a2), timeout=10)
+        states = []
+        for _ in range(300):
+            await asyncio.sleep(0.01)
+            states.append(a2.state())
+        assert MASTER not in states
+        assert a2.status()["counters"]["became_master"] == 1
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("ebpf", [False, True], ids=["doorbells", "stamped"])
+def test_rfc5798_6_4_2_a_priority_zero_then_the_masters_advert_come_in_that_order(
+        tmp_path, ebpf):
+    """Both before the backup reads (one loop turn): the later advert is the last word,
+    the backup stays backup (stamps newer than a queued datagram come after it)."""
+    lan = FakeLan()
+    host = lan.host("n2", "198.51.100.2")
+    host.ebpf = ebpf
+    backup = Agent(host, instance(priority=100), tmp_path)
+
+    async def scenario():
+        await backup.start()
+        sock = host.sockets[0]
+        for _ in range(5):
+            sock.arrive(datagram(advert()))
+            await asyncio.sleep(0.1)
+        await until(lambda: backup.daemon.driver.quiet.is_quiet(KEY))
+        assert _stamped(backup) == ebpf
+        sock.arrive(datagram(advert(priority=0)))  # the master leaves...
+        asyncio.get_running_loop().clock.now += 0.0001  # virtual time: 0.1 ms later
+        sock.arrive(datagram(advert()))  # ...and is back before the backup read (a restart)
+        states = []
+        for tick in range(20):
+            await asyncio.sleep(0.01)
+            if tick % 10 == 9:
+                sock.arrive(datagram(advert()))
+            states.append(backup.state())
+        assert MASTER not in states
+        await backup.stop()
+
+    run(scenario)

@@ -52,7 +52,7 @@ from vrrp_agent.constants import PRIORITY_STOP
 from vrrp_agent.receive import Receiver
 from vrrp_agent.router import BACKUP
 from vrrp_agent.runtime import Runtime
-from vrrp_agent.stamped import StampedPair
+from vrrp_agent.stamped import REPLAY_MOST, StampedPair, datagram_of
 
 __all__ = ["Quiet", "QUIET_ENV"]
 
@@ -204,7 +204,11 @@ class Quiet:
         steady = stamped.entries(self.receiver.by_vrid.get(key, {}))
         if steady == stamped.steady:
             return
-        self._take_all(key, stamped)  # what the filter being replaced counted
+        touched: Set[Any] = set()
+        self._take_all(key, stamped, touched)  # what the filter being replaced counted
+        for inst in touched:
+            self.receiver.arm(inst)
+        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))  # as those left it
         if len(steady) > STAMPED_MOST:
             log.info("%s/ipv%d: %d steady adverts: quiet receive uses doorbells from now on "
                      "(the kernel checks a stamp filter in time that grows with it)",
@@ -225,11 +229,15 @@ class Quiet:
                       else "loud receive")
 
     def _unstamp(self, key: Tuple[str, int], io: Any, pair: _Pair, stamped: StampedPair) -> None:
-        """KEY uses the doorbells from now on."""
+        """KEY uses the doorbells from now on (what the filter counted handed over first)."""
         try:
             io.stamp_filter(None)
         except OSError:
             pass
+        touched: Set[Any] = set()
+        self._take_all(key, stamped, touched)
+        for inst in touched:
+            self.receiver.arm(inst)
         stamped.close()
         pair.stamped = None
         self._switch_reader(key, io, pair, False)
@@ -247,25 +255,75 @@ class Quiet:
         pair.quiet = quiet
 
     def on_stamped(self, key: Tuple[str, int]) -> None:
-        """A stamped pair's socket holds what is not steady: the steady adverts counted
-        before it first (they came first), then the datagrams."""
+        """A stamped pair's socket holds what is not steady: read it, with the stamps."""
         pair = self.pairs[key]
-        if pair.stamped is not None:
-            self._take_all(key, pair.stamped)
-        self._read(key, self.ios[key], pair)  # each at its receipt time
+        if pair.stamped is None:
+            self._read(key, self.ios[key], pair)
+        else:
+            self._read_stamped(key, self.ios[key], pair, pair.stamped)
 
-    def _take_all(self, key: Tuple[str, int], stamped: StampedPair) -> None:
+    def _read_stamped(self, key: Tuple[str, int], io: Any, pair: _Pair,
+                      stamped: StampedPair) -> None:
+        """Everything KEY's receive socket holds, each datagram at its receipt time, a
+        VRID's stamps before its datagram when older (stamped.py's order), then the rest."""
+        loop = self.rt.loop
+        now = loop.time()
+        wall_offset = self.rt.adapters.wall_clock() - now
+        floor, pair.floor = pair.floor, now
+        table = self.receiver.by_vrid[key]
+        touched: Set[Any] = set()
+        while True:
+            try:
+                data = io.rx_next()
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                log.warning("receive on %s failed: %s", io.ifname, exc)
+                break
+            try:
+                stamp = io.rx_stamp()
+            except OSError:
+                stamp = 0.0
+            at = _loop_time(stamp, wall_offset, floor, now)
+            inst = table.get(data[fastpath.V4_VRID_AT]) if len(data) > fastpath.V4_VRID_AT else None
+            if inst is not None:
+                self._hand_stamps(stamped, inst, now, touched, older_than=at)
+            inst = self.receiver.handle(io, table, data, b"", b"", -1, at, False)
+            if inst is not None:
+                touched.add(inst)
+        self._take_all(key, stamped, touched)
+        for inst in touched:
+            self.receiver.arm(inst)
+
+    def _take_all(self, key: Tuple[str, int], stamped: StampedPair, touched: Set[Any]) -> None:
         now = self.rt.loop.time()
         table = self.receiver.by_vrid.get(key, {})
-        for vrid in list(stamped.taken):
+        for vrid in list(stamped.installed):
             inst = table.get(vrid)
-            if inst is None:
-                continue
-            actions = stamped.take(inst, now)
-            if actions is not None:
-                if actions:
-                    self.receiver.transitions.apply(inst, actions)
-                self.receiver.arm(inst)
+            if inst is not None:
+                self._hand_stamps(stamped, inst, now, touched)
+
+    def _hand_stamps(self, stamped: StampedPair, inst: Any, now: float, touched: Set[Any],
+                     older_than: Optional[float] = None) -> None:
+        """INST's stamps (stamped.take): to the router as the fast path would hand them,
+        or, not alike, each on the full path as the datagram they matched."""
+        taken = stamped.take(inst, now, older_than)
+        if taken is None:
+            return
+        at, count, entry, alike = taken
+        if alike:
+            actions = inst.receive_same(at, count)
+            if actions:
+                self.receiver.transitions.apply(inst, actions)
+            touched.add(inst)
+            return
+        io = stamped.io
+        table = self.receiver.by_vrid[(io.ifname, io.family)]
+        data = datagram_of(entry)
+        for _ in range(min(count, REPLAY_MOST)):
+            got = self.receiver.handle(io, table, data, b"", b"", -1, at, False)
+            if got is not None:
+                touched.add(got)
 
     def _refused(self, key: Tuple[str, int], io: Any, pair: _Pair, exc: OSError,
                  size: int) -> None:
@@ -334,17 +392,16 @@ class Quiet:
             self.on_stamped(key)
         else:
             now = self.rt.loop.time()
-            actions = pair.stamped.take(inst, now)
-            if actions:
-                self.receiver.transitions.apply(inst, actions)
+            touched: Set[Any] = set()
+            self._hand_stamps(pair.stamped, inst, now, touched)
             due = inst.router.next_deadline()
-            if actions is None or due is None or due <= now:
-                self._read(key, io, pair)
+            if inst not in touched or due is None or due <= now:
+                self._read_stamped(key, io, pair, pair.stamped)
 
     def drain_all(self) -> None:
         for key, pair in self.pairs.items():
             if pair.stamped is not None and pair.quiet:
-                self.on_stamped(key)
+                self._read_stamped(key, self.ios[key], pair, pair.stamped)
             elif pair.quiet:
                 self._read(key, self.ios[key], pair)
 

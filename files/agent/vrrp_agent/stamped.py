@@ -11,27 +11,46 @@ are the fallback. Rules:
   polls: it is read at once, each datagram at the time the kernel received
   it (as the doorbells' reads: a priority 0's Skew_Time counts from there).
 - A backup's steady adverts are taken when its timer fires (its map entry
-  only: two reads of shared memory, no syscall), when anything else is read
-  on the socket (every entry, first: the order they came in), and when a
-  control request reads everything (`drain_all`). They go to the router as
+  only: a few reads of shared memory, no syscall), when anything else is
+  read on the socket (every entry, in the order below), and when a control
+  request reads everything (`drain_all`). They go to the router as
   the fast path hands them (`Instance.receive_same`), the last at its stamp
   (RFC 5798 §6.4.2: the timer counts from the receipt).
 - The stamp is CLOCK_MONOTONIC, the loop's clock: no conversion, no twin
-  race. Counts only grow, from 0 (the map is the socket's own): each take
-  hands over the difference since the last, so no stamp is lost or taken twice.
-- Stamps for an instance that would no longer take its advert alike (a
-  state or priority change since) are not handed over, and the filter is
-  built again without it: its adverts then take the full path.
+  race. Counts only grow; each take hands over the difference since the
+  last, the newest at its stamp, never earlier than the stamp handed over
+  before (a count can be seen before its stamp where stores are not ordered).
+- Counts belong to the filter's entry for their VRID: when an entry joins or
+  changes, its count is noted after the new filter is loaded and before it
+  is attached, and what an earlier filter counted is never handed over.
+- Order: what is queued is read with its kernel receipt time, and a VRID's
+  stamps whose newest is older than its next queued datagram are handed over
+  before it, the rest after the last (quiet.py). A backup's timer takes its
+  own stamps without reading the socket when they put its deadline past now:
+  on uvloop, whose timers run before its readers, a datagram queued in the
+  same turn is then read after them.
+- Stamps an instance would not take alike now (its accepted advert is no
+  longer the entry's, a state or priority change) take the full path as the
+  datagram their entry stands for (`datagram_of`), at their time, each (at
+  most REPLAY_MOST); the filter is built again without them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import struct
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from vrrp_agent import stamps
-from vrrp_agent.doorbell import Steady
+from vrrp_agent.constants import IPPROTO_VRRP
+from vrrp_agent.doorbell import WIRE_AT, Steady
 
 __all__ = ["StampedPair"]
+
+# struct iphdr up to the source address: version/IHL, TOS, total length, ID,
+# flags/fragment offset, TTL, protocol, checksum
+_V4_HEAD = struct.Struct("!BBHHHBBH")
+REPLAY_MOST = 8  # stamps of one take that go through the full path, each
+ORDER_TOLERANCE_S = 1e-5  # a queued datagram's wall-clock receipt time, made loop time, is this exact
 
 
 class StampedPair:
@@ -45,7 +64,9 @@ class StampedPair:
         self.stale = stale
         """Called when stamps came for an instance that would not take them alike now."""
         self.steady: Tuple[Steady, ...] = ()
-        self.taken: Dict[int, int] = {}  # VRID -> the count handed over (or noted) last
+        self.installed: Dict[int, Steady] = {}  # VRID -> the entry the attached filter counts
+        self.taken: Dict[int, int] = {}         # VRID -> the count handed over or set aside last
+        self.last_at: Dict[int, float] = {}     # VRID -> the stamp handed over last (loop time)
 
     def entries(self, table: Dict[int, Any]) -> Tuple[Steady, ...]:
         return tuple(Steady(vrid, inst.accepted.ttl, inst.accepted.wire)
@@ -54,27 +75,50 @@ class StampedPair:
 
     def install(self, steady: Tuple[Steady, ...]) -> None:
         """The filter for STEADY (none: no filter); OSError when the kernel refuses it."""
-        for entry in steady:
-            self.taken.setdefault(entry.vrid, 0)  # the map is this socket's: it counts from 0
-        self.io.stamp_filter(stamps.program(steady, self.map.fd) if steady else None)
-        self.steady = steady
+        entries = {entry.vrid: entry for entry in steady}
 
-    def take(self, inst: Any, now: float) -> Optional[List[Any]]:
-        """INST's steady adverts since the last take: None if none was handed over, else
-        the router's actions (the newest at its stamp, at most NOW)."""
-        vrid = inst.cfg.vrid
-        before = self.taken.get(vrid)
-        if before is None:
-            return None
-        count, last_ns = self.map.read(vrid)
-        if count == before:
-            return None
-        self.taken[vrid] = count
-        if inst.accepted is None or not self.repeats_alike(inst):
-            self.stale()  # not alike any more: the filter is built again without it
-            return None
-        at = last_ns * 1e-9
-        return inst.receive_same(at if at < now else now, count - before)
+        def baseline() -> None:  # loaded and verified: what is counted from here on is its own
+            for vrid, entry in entries.items():
+                if self.installed.get(vrid) != entry:
+                    self.taken[vrid] = self.map.read(vrid)[0]
+                    self.last_at.pop(vrid, None)
+
+        self.io.stamp_filter(stamps.program(steady, self.map.fd) if steady else None, baseline)
+        self.installed = entries
+        self.steady = steady
 
     def close(self) -> None:
         self.map.close()
+
+    def take(self, inst: Any, now: float,
+             older_than: Optional[float] = None) -> Optional[Tuple[float, int, Steady, bool]]:
+        """INST's steady adverts since the last take (only if the newest is older than
+        OLDER_THAN, when given): (the newest's time, how many, the entry they matched,
+        whether INST takes them alike), or None. The time is never before the one
+        taken last, never after NOW."""
+        vrid = inst.cfg.vrid
+        entry, before = self.installed.get(vrid), self.taken.get(vrid)
+        if entry is None or before is None:
+            return None  # counted by an earlier filter: its baseline is reset when it is back
+        count, last_ns = self.map.read(vrid)
+        if count == before:
+            return None
+        at = max(last_ns * 1e-9, self.last_at.get(vrid, 0.0))
+        if older_than is not None and at > older_than + ORDER_TOLERANCE_S:
+            return None  # newer than the datagram about to be read: after it
+        self.taken[vrid] = count
+        at = at if at < now else now
+        self.last_at[vrid] = at
+        accepted = inst.accepted
+        alike = accepted is not None and accepted.wire == entry.wire \
+            and accepted.ttl == entry.ttl and self.repeats_alike(inst)
+        if not alike:
+            self.stale()  # the filter is built again without it
+        return at, count - before, entry, alike
+
+
+def datagram_of(entry: Steady) -> bytes:
+    """The IPv4 datagram ENTRY stands for, the fields no check reads (TOS, ID, flags,
+    checksum: fastpath.py) as zero, to take the full path."""
+    return _V4_HEAD.pack(0x45, 0, WIRE_AT + len(entry.wire), 0, 0, entry.ttl, IPPROTO_VRRP,
+                         0) + entry.wire

@@ -24,13 +24,14 @@ import os
 import platform
 import socket
 import struct
-from typing import Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 __all__ = ["StampMap", "attach_program", "detach", "ENTRIES", "VALUE"]
 
-# bpf(2) by machine (the generic table for the newer ports)
-SYS_BPF = {"x86_64": 321, "i686": 357, "aarch64": 280, "armv7l": 386, "ppc64le": 361,
-           "s390x": 351, "riscv64": 280, "loongarch64": 280}
+# bpf(2) by 64-bit machine (the generic table for the newer ports); 32-bit ones could
+# read a u64 of the map torn in two: not there
+SYS_BPF = {"x86_64": 321, "aarch64": 280, "ppc64le": 361, "s390x": 351, "riscv64": 280,
+           "loongarch64": 280}
 BPF_MAP_CREATE, BPF_PROG_LOAD = 0, 5
 BPF_MAP_TYPE_ARRAY = 2
 BPF_PROG_TYPE_SOCKET_FILTER = 1
@@ -83,32 +84,55 @@ class StampMap:
 
     def read(self, vrid: int) -> Tuple[int, int]:
         """(count, last_ns) of VRID: how many steady adverts so far, the CLOCK_MONOTONIC
-        ns of the newest. The count is read first: the program writes the time before
-        it counts, so the time read after a count is at least that advert's."""
+        ns of the newest. The count is read before and after the time, again while
+        they differ (an advert counted meanwhile). The program writes the time before
+        it counts; where stores are not ordered (arm64) the time read can still be an
+        earlier advert's: stamped.py never hands a stamp over earlier than the last."""
         at = vrid * VALUE.size
-        count = _U64.unpack_from(self.values, at + 8)[0]
-        return count, _U64.unpack_from(self.values, at)[0]
+        values = self.values
+        count = _U64.unpack_from(values, at + 8)[0]
+        for _ in range(4):
+            last_ns = _U64.unpack_from(values, at)[0]
+            again = _U64.unpack_from(values, at + 8)[0]
+            if again == count:
+                break
+            count = again
+        return count, last_ns
 
     def close(self) -> None:
         self.values.close()
         os.close(self.fd)
 
 
-def attach_program(sock: socket.socket, insns: bytes) -> None:
-    """Load INSNS (eBPF, 8 bytes each) as a socket filter and attach it to SOCK."""
+def _load(insns: bytes, log_buf: Optional[Any]) -> int:
     code = ctypes.create_string_buffer(insns, len(insns))
     license_ = ctypes.create_string_buffer(b"Dual MIT/GPL")  # the collection's MIT, as the kernel spells it
-    log_buf = ctypes.create_string_buffer(LOG_SIZE)
-    attr = PROG_LOAD.pack(BPF_PROG_TYPE_SOCKET_FILTER, len(insns) // 8, ctypes.addressof(code),
-                          ctypes.addressof(license_), 1, LOG_SIZE, ctypes.addressof(log_buf), 0, 0)
+    level, size, address = (0, 0, 0) if log_buf is None else (1, LOG_SIZE, ctypes.addressof(log_buf))
+    return _bpf(BPF_PROG_LOAD, PROG_LOAD.pack(
+        BPF_PROG_TYPE_SOCKET_FILTER, len(insns) // 8, ctypes.addressof(code),
+        ctypes.addressof(license_), level, size, address, 0, 0))
+
+
+def attach_program(sock: socket.socket, insns: bytes,
+                   loaded: Optional[Callable[[], None]] = None) -> None:
+    """Load INSNS (eBPF, 8 bytes each) as a socket filter, call LOADED, attach it to SOCK.
+    Loaded without the verifier's log (it costs as much again); loaded again with it
+    to say why when the kernel refuses."""
     try:
-        prog_fd = _bpf(BPF_PROG_LOAD, attr)
+        prog_fd = _load(insns, None)
     except OSError as exc:
+        log_buf = ctypes.create_string_buffer(LOG_SIZE)
+        try:
+            os.close(_load(insns, log_buf))
+        except OSError:
+            pass
         verifier = log_buf.value.decode(errors="replace").strip().splitlines()
         if verifier:
             raise OSError(exc.errno, f"{exc.strerror}: {verifier[-1]}") from None
         raise
     try:
+        if loaded is not None:
+            loaded()
         sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, struct.pack("i", prog_fd))
     finally:
         os.close(prog_fd)

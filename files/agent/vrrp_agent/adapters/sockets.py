@@ -44,7 +44,7 @@ import functools
 import os
 import socket
 import struct
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from vrrp_agent.adapters import bpf
 from vrrp_agent.constants import IPPROTO_VRRP, TOS_VRRP, TTL_VRRP
@@ -181,15 +181,20 @@ class VrrpSockets:
         """A stamp map for this receive socket (stamped.py); OSError where eBPF is refused.
         Receive times on the receive socket from then on (what is queued is read with them)."""
         stamp_map = bpf.StampMap()
-        _stamp_reads(self.rx)
+        try:
+            _stamp_reads(self.rx)
+        except OSError:
+            stamp_map.close()
+            raise
         return stamp_map
 
-    def stamp_filter(self, insns: Optional[bytes]) -> None:
-        """The receive socket's eBPF program from now on (stamps.py); None: no filter."""
+    def stamp_filter(self, insns: Optional[bytes], loaded: Optional[Callable[[], None]] = None) -> None:
+        """The receive socket's eBPF program from now on (stamps.py), LOADED called
+        between its load and its attachment; None: no filter."""
         if insns is None:
             bpf.detach(self.rx)
         else:
-            bpf.attach_program(self.rx, insns)
+            bpf.attach_program(self.rx, insns, loaded)
 
     def ring_filters(self, programs: List[bytes]) -> None:
         """Doorbell i takes programs[i] (doorbell.py), each in one step."""
