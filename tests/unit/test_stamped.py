@@ -18,7 +18,7 @@ from fakehost import FakeLan, until
 from test_daemon_fake import Agent, instance, run
 from test_fastpath import OTHER4, UNREAD_BY_ANY_CHECK, _cached4, advert, datagram
 from test_quiet import KEY, steady
-from vrrp_agent import fastpath, quiet, stamps
+from vrrp_agent import fastpath, stamped, stamps
 from vrrp_agent.quiet import QUIET_ENV
 from vrrp_agent.router import BACKUP, MASTER
 from vrrp_agent.stamped import StampedPair, datagram_of
@@ -56,7 +56,7 @@ def test_the_filter_counts_and_drops_exactly_what_the_fast_path_would_take():
 def test_a_short_datagram_is_kept_whole_never_dropped_by_a_load_past_its_end():
     stamp_map = ebpfvm.FakeStampMap()
     insns = stamps.program([steady(datagram(advert()))], stamp_map.fd)
-    for length in range(0, 30):
+    for length in range(30):
         assert _run(insns, datagram(advert())[:length], stamp_map) == stamps.KEEP, length
     assert _run(stamps.program([], stamp_map.fd), datagram(advert()), stamp_map) == stamps.KEEP
     assert stamp_map.read(51) == (0, 0)
@@ -316,7 +316,7 @@ def test_a_stamp_not_taken_alike_goes_the_full_path_as_the_datagram_it_matched()
     assert len(replayed) == len(data) and replayed[12:] == data[12:]
 
 
-@pytest.mark.parametrize("count", [quiet.STAMPED_MOST, quiet.STAMPED_MOST + 1])
+@pytest.mark.parametrize("count", [stamped.STAMPED_MOST, stamped.STAMPED_MOST + 1])
 def test_more_steady_adverts_than_a_stamp_filter_takes_go_to_the_doorbells(tmp_path, caplog,
                                                                            count):
     caplog.set_level(logging.INFO, logger="vrrp_agent")
@@ -337,7 +337,7 @@ def test_more_steady_adverts_than_a_stamp_filter_takes_go_to_the_doorbells(tmp_p
         sock = a2.host.sockets[0]
         await asyncio.sleep(2.0)
         assert all(i.router.state == BACKUP for i in a2.daemon.instances)
-        if count <= quiet.STAMPED_MOST:
+        if count <= stamped.STAMPED_MOST:
             assert _stamped(a2) and not sock.doorbells and not sock.stamp_map.closed
         else:
             assert a2.daemon.driver.quiet.pairs[KEY].stamped is None and sock.stamp_map.closed
@@ -347,7 +347,7 @@ def test_more_steady_adverts_than_a_stamp_filter_takes_go_to_the_doorbells(tmp_p
 
     run(scenario)
     said = f"eth0/ipv4: {count} steady adverts: quiet receive uses doorbells" in caplog.text
-    assert said == (count > quiet.STAMPED_MOST)
+    assert said == (count > stamped.STAMPED_MOST)
 
 
 def test_counts_an_earlier_filter_made_are_never_handed_over_when_its_vrid_is_back(tmp_path):

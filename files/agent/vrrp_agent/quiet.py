@@ -52,7 +52,7 @@ from vrrp_agent.constants import PRIORITY_STOP
 from vrrp_agent.receive import Receiver
 from vrrp_agent.router import BACKUP
 from vrrp_agent.runtime import Runtime
-from vrrp_agent.stamped import REPLAY_MOST, StampedPair, datagram_of
+from vrrp_agent.stamped import SWITCH_FLOOR_S, StampedPair, StampedReads, loop_time
 
 __all__ = ["Quiet", "QUIET_ENV"]
 
@@ -61,8 +61,6 @@ QUIET_ENV = "VRRP_AGENT_QUIET"
 RETRY_S = 0.0002
 RETRIES = 5
 MIN_CHUNK_INSNS = 64
-STAMPED_MOST = 8  # steady adverts a stamp filter takes: the verifier's time grows faster
-SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 
 
 @dataclass
@@ -98,14 +96,6 @@ def _repeats_alike(inst: Any) -> bool:
         router.params.nopreempt or priority >= router.effective_priority)
 
 
-def _loop_time(stamp: float, wall_offset: float, floor: float, now: float) -> float:
-    """A receive time (wall clock; 0: none) in loop time, between FLOOR and NOW."""
-    if not stamp:
-        return now
-    at = stamp - wall_offset
-    return floor if at < floor else now if at > now else at
-
-
 class Quiet:
     """Switches socket pairs between loud and quiet, and reads quiet ones."""
 
@@ -119,6 +109,8 @@ class Quiet:
         self.pairs: Dict[Tuple[str, int], _Pair] = {}
         self.ios: Dict[Tuple[str, int], Any] = {}
         self._refresh_queued = False
+        self.stamped_reads = StampedReads(rt, receiver, self.on_stamped, self.refresh)
+        """The stamped pairs' filter changes and reads (stamped.py)."""
 
     def attach(self, key: Tuple[str, int], io: Any) -> None:
         if self.enabled and key[1] == 4 and hasattr(io, "open_doorbells"):
@@ -172,7 +164,7 @@ class Quiet:
         if pair is None or io is None:
             return
         if pair.stamped is not None:
-            self._refresh_stamped(key, io, pair, pair.stamped)
+            self.stamped_reads.refresh(key, io, pair, pair.stamped)
             return
         steady = self.steady(key)
         if tuple(steady) == pair.steady and (pair.quiet or not pair.covered):
@@ -198,132 +190,13 @@ class Quiet:
         elif pair.quiet:
             self._loud(key, io, pair)
 
-    def _refresh_stamped(self, key: Tuple[str, int], io: Any, pair: _Pair,
-                         stamped: StampedPair) -> None:
-        """The stamp filter for KEY's steady set (stamped.py); doorbells if refused."""
-        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))
-        if steady == stamped.steady:
-            return
-        touched: Set[Any] = set()
-        self._take_all(key, stamped, touched)  # what the filter being replaced counted
-        for inst in touched:
-            self.receiver.arm(inst)
-        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))  # as those left it
-        if len(steady) > STAMPED_MOST:
-            log.info("%s/ipv%d: %d steady adverts: quiet receive uses doorbells from now on "
-                     "(the kernel checks a stamp filter in time that grows with it)",
-                     key[0], key[1], len(steady))
-            self._unstamp(key, io, pair, stamped)
-            return
-        try:
-            stamped.install(steady)
-        except OSError as exc:
-            log.warning("%s/ipv%d: no stamp filter (%s): quiet receive uses doorbells",
-                        key[0], key[1], exc)
-            self._unstamp(key, io, pair, stamped)
-            return
-        if bool(steady) != pair.quiet:
-            self._switch_reader(key, io, pair, bool(steady))
-            log.debug("%s/ipv%d: %s", key[0], key[1],
-                      f"quiet receive ({len(steady)} steady adverts, stamped)" if steady
-                      else "loud receive")
-
-    def _unstamp(self, key: Tuple[str, int], io: Any, pair: _Pair, stamped: StampedPair) -> None:
-        """KEY uses the doorbells from now on (what the filter counted handed over first)."""
-        try:
-            io.stamp_filter(None)
-        except OSError:
-            pass
-        touched: Set[Any] = set()
-        self._take_all(key, stamped, touched)
-        for inst in touched:
-            self.receiver.arm(inst)
-        stamped.close()
-        pair.stamped = None
-        self._switch_reader(key, io, pair, False)
-        self.refresh(key)
-
-    def _switch_reader(self, key: Tuple[str, int], io: Any, pair: _Pair, quiet: bool) -> None:
-        """A stamped pair's receive socket: read through on_stamped (QUIET) or as loud."""
-        loop = self.rt.loop
-        loop.remove_reader(io.rx.fileno())
-        if quiet:
-            loop.add_reader(io.rx.fileno(), self.on_stamped, key)
-            pair.floor = loop.time() - SWITCH_FLOOR_S
-        else:
-            loop.add_reader(io.rx.fileno(), self.receiver.on_readable, io)
-        pair.quiet = quiet
-
     def on_stamped(self, key: Tuple[str, int]) -> None:
         """A stamped pair's socket holds what is not steady: read it, with the stamps."""
         pair = self.pairs[key]
         if pair.stamped is None:
             self._read(key, self.ios[key], pair)
         else:
-            self._read_stamped(key, self.ios[key], pair, pair.stamped)
-
-    def _read_stamped(self, key: Tuple[str, int], io: Any, pair: _Pair,
-                      stamped: StampedPair) -> None:
-        """Everything KEY's receive socket holds, each datagram at its receipt time, a
-        VRID's stamps before its datagram when older (stamped.py's order), then the rest."""
-        loop = self.rt.loop
-        now = loop.time()
-        wall_offset = self.rt.adapters.wall_clock() - now
-        floor, pair.floor = pair.floor, now
-        table = self.receiver.by_vrid[key]
-        touched: Set[Any] = set()
-        while True:
-            try:
-                data = io.rx_next()
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                log.warning("receive on %s failed: %s", io.ifname, exc)
-                break
-            try:
-                stamp = io.rx_stamp()
-            except OSError:
-                stamp = 0.0
-            at = _loop_time(stamp, wall_offset, floor, now)
-            inst = table.get(data[fastpath.V4_VRID_AT]) if len(data) > fastpath.V4_VRID_AT else None
-            if inst is not None:
-                self._hand_stamps(stamped, inst, now, touched, older_than=at)
-            inst = self.receiver.handle(io, table, data, b"", b"", -1, at, False)
-            if inst is not None:
-                touched.add(inst)
-        self._take_all(key, stamped, touched)
-        for inst in touched:
-            self.receiver.arm(inst)
-
-    def _take_all(self, key: Tuple[str, int], stamped: StampedPair, touched: Set[Any]) -> None:
-        now = self.rt.loop.time()
-        table = self.receiver.by_vrid.get(key, {})
-        for vrid in list(stamped.installed):
-            inst = table.get(vrid)
-            if inst is not None:
-                self._hand_stamps(stamped, inst, now, touched)
-
-    def _hand_stamps(self, stamped: StampedPair, inst: Any, now: float, touched: Set[Any],
-                     older_than: Optional[float] = None) -> None:
-        """INST's stamps (stamped.take): to the router as the fast path would hand them,
-        or, not alike, each on the full path as the datagram they matched."""
-        taken = stamped.take(inst, now, older_than)
-        if taken is None:
-            return
-        at, count, entry, alike = taken
-        if alike:
-            actions = inst.receive_same(at, count)
-            if actions:
-                self.receiver.transitions.apply(inst, actions)
-            touched.add(inst)
-            return
-        io = stamped.io
-        table = self.receiver.by_vrid[(io.ifname, io.family)]
-        data = datagram_of(entry)
-        for _ in range(min(count, REPLAY_MOST)):
-            got = self.receiver.handle(io, table, data, b"", b"", -1, at, False)
-            if got is not None:
-                touched.add(got)
+            self.stamped_reads.read(key, self.ios[key], pair, pair.stamped)
 
     def _refused(self, key: Tuple[str, int], io: Any, pair: _Pair, exc: OSError,
                  size: int) -> None:
@@ -391,17 +264,12 @@ class Quiet:
         elif inst is None:
             self.on_stamped(key)
         else:
-            now = self.rt.loop.time()
-            touched: Set[Any] = set()
-            self._hand_stamps(pair.stamped, inst, now, touched)
-            due = inst.router.next_deadline()
-            if inst not in touched or due is None or due <= now:
-                self._read_stamped(key, io, pair, pair.stamped)
+            self.stamped_reads.drain_for(key, io, pair, pair.stamped, inst)
 
     def drain_all(self) -> None:
         for key, pair in self.pairs.items():
             if pair.stamped is not None and pair.quiet:
-                self._read_stamped(key, self.ios[key], pair, pair.stamped)
+                self.stamped_reads.read(key, self.ios[key], pair, pair.stamped)
             elif pair.quiet:
                 self._read(key, self.ios[key], pair)
 
@@ -450,7 +318,7 @@ class Quiet:
                 self._hand_over(held, touched, wall_offset, floor, now)
                 held = {}
             inst = self.receiver.handle(io, table, data, b"", b"", -1,
-                                        _loop_time(stamp, wall_offset, floor, now), False)
+                                        loop_time(stamp, wall_offset, floor, now), False)
             if inst is not None:
                 touched.add(inst)
         if held:
@@ -465,7 +333,7 @@ class Quiet:
         """Each held instance takes its steady advert, as many times as it came."""
         apply = self.receiver.transitions.apply
         for inst, (stamp, count) in held.items():
-            actions = inst.receive_same(_loop_time(stamp, wall_offset, floor, now), count)
+            actions = inst.receive_same(loop_time(stamp, wall_offset, floor, now), count)
             if actions:
                 apply(inst, actions)
             touched.add(inst)

@@ -1,5 +1,8 @@
 """Stamped quiet receive: the kernel counts a steady backup's adverts, the backup reads memory.
 
+StampedPair holds one socket's map and filter and takes its counts;
+StampedReads changes the filters and reads the sockets for quiet.Quiet.
+
 The eBPF form of quiet receive (quiet.py), used where the kernel loads it
 (adapters/bpf.py: CAP_BPF or unprivileged eBPF, Linux >= 5.5); the doorbells
 are the fallback. Rules:
@@ -37,19 +40,25 @@ are the fallback. Rules:
 
 from __future__ import annotations
 
+import logging
 import struct
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 from vrrp_agent import stamps
 from vrrp_agent.constants import IPPROTO_VRRP
 from vrrp_agent.doorbell import WIRE_AT, Steady
+from vrrp_agent.fastpath import V4_VRID_AT
 
-__all__ = ["StampedPair"]
+__all__ = ["StampedPair", "StampedReads", "datagram_of", "loop_time"]
+
+log = logging.getLogger("vrrp_agent")
 
 # struct iphdr up to the source address: version/IHL, TOS, total length, ID,
 # flags/fragment offset, TTL, protocol, checksum
 _V4_HEAD = struct.Struct("!BBHHHBBH")
 REPLAY_MOST = 8  # stamps of one take that go through the full path, each
+STAMPED_MOST = 8  # steady adverts a stamp filter takes: the verifier's time grows faster
+SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 ORDER_TOLERANCE_S = 1e-5  # a queued datagram's wall-clock receipt time, made loop time, is this exact
 
 
@@ -122,3 +131,152 @@ def datagram_of(entry: Steady) -> bytes:
     checksum: fastpath.py) as zero, to take the full path."""
     return _V4_HEAD.pack(0x45, 0, WIRE_AT + len(entry.wire), 0, 0, entry.ttl, IPPROTO_VRRP,
                          0) + entry.wire
+
+
+def loop_time(stamp: float, wall_offset: float, floor: float, now: float) -> float:
+    """A receive time (wall clock; 0: none) in loop time, between FLOOR and NOW."""
+    if not stamp:
+        return now
+    at = stamp - wall_offset
+    return floor if at < floor else now if at > now else at
+
+
+class StampedReads:
+    """The stamped pairs' filter changes and reads, for quiet.Quiet (on the event loop)."""
+
+    def __init__(self, rt: Any, receiver: Any, on_readable: Callable[[Tuple[str, int]], None],
+                 fallback: Callable[[Tuple[str, int]], None]):
+        self.rt = rt
+        self.receiver = receiver
+        self.on_readable = on_readable
+        """The reader of a quiet stamped pair's receive socket (quiet.Quiet.on_stamped)."""
+        self.fallback = fallback
+        """Builds a pair's doorbells once it is no longer stamped (quiet.Quiet.refresh)."""
+
+    def refresh(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
+        """The stamp filter for KEY's steady set (stamped.py); doorbells if refused."""
+        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))
+        if steady == stamped.steady:
+            return
+        touched: Set[Any] = set()
+        self.take_all(key, stamped, touched)  # what the filter being replaced counted
+        for inst in touched:
+            self.receiver.arm(inst)
+        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))  # as those left it
+        if len(steady) > STAMPED_MOST:
+            log.info("%s/ipv%d: %d steady adverts: quiet receive uses doorbells from now on "
+                     "(the kernel checks a stamp filter in time that grows with it)",
+                     key[0], key[1], len(steady))
+            self._unstamp(key, io, pair, stamped)
+            return
+        try:
+            stamped.install(steady)
+        except OSError as exc:
+            log.warning("%s/ipv%d: no stamp filter (%s): quiet receive uses doorbells",
+                        key[0], key[1], exc)
+            self._unstamp(key, io, pair, stamped)
+            return
+        if bool(steady) != pair.quiet:
+            self.switch_reader(key, io, pair, bool(steady))
+            log.debug("%s/ipv%d: %s", key[0], key[1],
+                      f"quiet receive ({len(steady)} steady adverts, stamped)" if steady
+                      else "loud receive")
+
+    def _unstamp(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
+        """KEY uses the doorbells from now on (what the filter counted handed over first)."""
+        try:
+            io.stamp_filter(None)
+        except OSError:
+            pass
+        touched: Set[Any] = set()
+        self.take_all(key, stamped, touched)
+        for inst in touched:
+            self.receiver.arm(inst)
+        stamped.close()
+        pair.stamped = None
+        self.switch_reader(key, io, pair, False)
+        self.fallback(key)
+
+    def switch_reader(self, key: Tuple[str, int], io: Any, pair: Any, quiet: bool) -> None:
+        """A stamped pair's receive socket: read through on_stamped (QUIET) or as loud."""
+        loop = self.rt.loop
+        loop.remove_reader(io.rx.fileno())
+        if quiet:
+            loop.add_reader(io.rx.fileno(), self.on_readable, key)
+            pair.floor = loop.time() - SWITCH_FLOOR_S
+        else:
+            loop.add_reader(io.rx.fileno(), self.receiver.on_readable, io)
+        pair.quiet = quiet
+
+    def read(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
+        """Everything KEY's receive socket holds, each datagram at its receipt time, a
+        VRID's stamps before its datagram when older (stamped.py's order), then the rest."""
+        loop = self.rt.loop
+        now = loop.time()
+        wall_offset = self.rt.adapters.wall_clock() - now
+        floor, pair.floor = pair.floor, now
+        table = self.receiver.by_vrid[key]
+        touched: Set[Any] = set()
+        while True:
+            try:
+                data = io.rx_next()
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                log.warning("receive on %s failed: %s", io.ifname, exc)
+                break
+            try:
+                stamp = io.rx_stamp()
+            except OSError:
+                stamp = 0.0
+            at = loop_time(stamp, wall_offset, floor, now)
+            inst = table.get(data[V4_VRID_AT]) if len(data) > V4_VRID_AT else None
+            if inst is not None:
+                self.hand(stamped, inst, now, touched, older_than=at)
+            inst = self.receiver.handle(io, table, data, b"", b"", -1, at, False)
+            if inst is not None:
+                touched.add(inst)
+        self.take_all(key, stamped, touched)
+        for inst in touched:
+            self.receiver.arm(inst)
+
+    def take_all(self, key: Tuple[str, int], stamped: StampedPair, touched: Set[Any]) -> None:
+        now = self.rt.loop.time()
+        table = self.receiver.by_vrid.get(key, {})
+        for vrid in list(stamped.installed):
+            inst = table.get(vrid)
+            if inst is not None:
+                self.hand(stamped, inst, now, touched)
+
+    def hand(self, stamped: StampedPair, inst: Any, now: float, touched: Set[Any],
+             older_than: Optional[float] = None) -> None:
+        """INST's stamps (stamped.take): to the router as the fast path would hand them,
+        or, not alike, each on the full path as the datagram they matched."""
+        taken = stamped.take(inst, now, older_than)
+        if taken is None:
+            return
+        at, count, entry, alike = taken
+        if alike:
+            actions = inst.receive_same(at, count)
+            if actions:
+                self.receiver.transitions.apply(inst, actions)
+            touched.add(inst)
+            return
+        io = stamped.io
+        table = self.receiver.by_vrid[(io.ifname, io.family)]
+        data = datagram_of(entry)
+        for _ in range(min(count, REPLAY_MOST)):
+            got = self.receiver.handle(io, table, data, b"", b"", -1, at, False)
+            if got is not None:
+                touched.add(got)
+
+    def drain_for(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair,
+                  inst: Any) -> None:
+        """INST's timer fired (driver._drained_past): its stamps, and the socket only when
+        they did not put its deadline past now (the read before a decision)."""
+        now = self.rt.loop.time()
+        touched: Set[Any] = set()
+        self.hand(stamped, inst, now, touched)
+        due = inst.router.next_deadline()
+        if inst not in touched or due is None or due <= now:
+            self.read(key, io, pair, stamped)
