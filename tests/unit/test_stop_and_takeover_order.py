@@ -12,6 +12,7 @@ from typing import Any, List
 import pytest
 from fakehost import FakeHost, FakeLan, FakeNetlink, until
 from test_daemon_fake import VIP, Agent, instance, pair, run
+from vrrp_agent import driver
 from vrrp_agent.packet import AdvertEncoder
 from vrrp_agent.router import BACKUP, INIT, MASTER
 
@@ -173,7 +174,10 @@ def test_a_takeover_adds_the_vip_and_sends_the_garp_before_it_is_published(lan, 
         a1.daemon.request_stop()
         await until(lambda: a2.state() == MASTER)
         assert seen == [(True, 5, False)]  # VIP and GARP done on the loop, recorded after
-        assert a2.host.journal[:2] == [("advert", "100"), ("plan_add", VIP)]  # its prepared add
+        # its prepared add, staged while its last millisecond was spun out, the advert
+        # on the deadline, the GARP right after it
+        assert a2.host.journal[:4] == [("plan_add", VIP), ("add", VIP), ("advert", "100"),
+                                       ("garp", VIP)]
         assert a2.host.mac_reads == ["eth0"]  # read when it prepared, not in front of the GARP
         await until(lambda: VIP in a2.daemon.vips.held)
         assert a2.status()["counters"]["vip_errors"] == 0
@@ -258,6 +262,37 @@ def test_a_backup_prepares_its_takeover_before_it(lan, tmp_path):
         assert ("prepare", VIP) in a2.host.journal  # the request built, the socket open
         prepared, added = (a1.host.journal.index(e) for e in (("prepare", VIP), ("plan_add", VIP)))
         assert prepared < added  # a1 started as a backup too
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_a_backup_decides_for_its_deadline_and_stages_its_vips_before_spinning_it_out(
+        lan, tmp_path, monkeypatch):
+    """driver._fire: the router's transition and the VIPs' adds happen while the last
+    millisecond is spun out; the advert and the GARP go out after it, on the deadline."""
+    a1, a2 = pair(lan, tmp_path, instance(priority=150), instance(priority=100))
+    spun: List[Any] = []
+    real_spin = driver.spin_until
+
+    def spin(end: float) -> None:
+        spun.append((a2.state(), list(a2.host.journal)))
+        real_spin(end)
+
+    monkeypatch.setattr(driver, "spin_until", spin)
+
+    async def scenario():
+        await a1.start()
+        await a2.start()
+        await until(lambda: a1.state() == MASTER and a2.state() == BACKUP)
+        a2.host.journal.clear()
+        spun.clear()
+        lan.cut.add("eth0")  # a1's adverts stop arriving: a2's master-down timer
+        await until(lambda: a2.state() == MASTER)
+        assert spun == [(MASTER, [("plan_add", VIP), ("add", VIP)])]  # decided, VIP added
+        assert a2.host.journal[2:4] == [("advert", "100"), ("garp", VIP)]  # after the spin
+        lan.cut.clear()
         await a1.stop()
         await a2.stop()
 

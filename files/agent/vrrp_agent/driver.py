@@ -82,6 +82,13 @@ log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
 
 
+def _takes_over(actions: List[Action]) -> bool:
+    """An AddVips followed by its Announce (the takeover execute runs as a plan)."""
+    kinds = [type(action) for action in actions]
+    return AddVips in kinds and kinds.index(AddVips) + 1 < len(kinds) \
+        and kinds[kinds.index(AddVips) + 1] is Announce
+
+
 class Driver:
     """Timers, sockets, receive path, link events and the execution of router actions."""
 
@@ -274,8 +281,10 @@ class Driver:
         if due is not None:  # a backup about to act: decided for its deadline, acting on it
             end = time.monotonic() + (due - now)
             actions = inst.router.on_timer(due)
+            if _takes_over(actions) and inst.cfg.announce is None:
+                self.vips.plans.stage(inst)  # its VIPs' adds meanwhile (takeover.py)
             spin_until(end)
-            self._act(inst, actions)
+            self._act(inst, actions)  # execute's takeover bursts what was staged
             return
         self._run_timer(inst, now)
 

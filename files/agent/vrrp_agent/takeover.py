@@ -16,11 +16,15 @@ general path: job lists, look-ups, the burst's pacing rules). Rules:
   (netlink.add_request), and its burst, frame built and socket open
   (announcer.sender).
 - Run for a router's AddVips followed by its Announce (a takeover, a
-  preemption, a make-before-break switchover), when the worker is idle: for
-  each VIP, the add (rtnetlink adds the address inside `send`; its ACK is
-  read at once), then its burst when the address is on the interface (added,
-  or already there). keepalived adds every VIP, then announces them all; here
-  a VIP's burst does not wait for the next VIP's add.
+  preemption, a make-before-break switchover), when the worker is idle: every
+  VIP's add (rtnetlink adds the address inside `send`; its ACK is read at
+  once), then the bursts of those on the interface (added, or already
+  there), keepalived's order.
+- Staged (`Plans.stage`): a backup that is about to act decides for its
+  deadline and spins out its last millisecond (driver._fire); the adds run
+  then, and the bursts follow the first advert on the deadline, with
+  nothing in between. The VIPs are on the interface at most that
+  millisecond before the advert says so.
 - The first add that fails hands its VIP and every VIP after it to the
   worker (vips.py's fast-path rule): it adds them, announces them after, and
   counts and logs an error once. A burst that cannot be sent is logged.
@@ -39,7 +43,7 @@ from vrrp_agent.errors import SystemFailure
 from vrrp_agent.router import BACKUP
 from vrrp_agent.vipwork import garp_not_sent
 
-__all__ = ["Step", "Plan", "Plans", "eligible", "run"]
+__all__ = ["Step", "Plan", "Plans", "Staged", "eligible", "run", "add_all", "burst_all"]
 
 
 class Step(NamedTuple):
@@ -54,6 +58,14 @@ class Step(NamedTuple):
 Plan = Tuple[Step, ...]
 
 
+class Staged(NamedTuple):
+    """A plan whose adds ran ahead: their outcomes, the index of the first undone."""
+
+    plan: Plan
+    done: List[Tuple[VipSpec, bool]]
+    undone: int
+
+
 def eligible(cfg: Any, filtered: bool) -> bool:
     """May the loop take this instance's VIPs over alone (module rules)?"""
     garp = cfg.garp
@@ -62,23 +74,34 @@ def eligible(cfg: Any, filtered: bool) -> bool:
 
 
 def run(steps: Sequence[Step], repeat: int) -> Tuple[List[Tuple[VipSpec, bool]], int, List[str]]:
-    """Each step's add, then its burst of REPEAT frames.
+    """Each step's add, then the bursts of REPEAT frames of those added.
 
     Returns the outcomes of the adds made, the index of the first step left
     undone (its add failed; len(steps) when none did) and the bursts' errors."""
+    done, undone = add_all(steps)
+    return done, undone, burst_all(steps[:undone], repeat)
+
+
+def add_all(steps: Sequence[Step]) -> Tuple[List[Tuple[VipSpec, bool]], int]:
+    """Each step's add, up to the first that fails: their outcomes, its index."""
     done: List[Tuple[VipSpec, bool]] = []
-    errors: List[str] = []
-    for index, (vip, add, burst) in enumerate(steps):
+    for index, step in enumerate(steps):
         try:
-            changed = add()
+            done.append((step.vip, step.add()))
         except SystemFailure:
-            return done, index, errors
+            return done, index
+    return done, len(steps)
+
+
+def burst_all(steps: Sequence[Step], repeat: int) -> List[str]:
+    """Each step's burst of REPEAT frames: the errors."""
+    errors: List[str] = []
+    for step in steps:
         try:
-            burst(repeat)
+            step.burst(repeat)
         except OSError as exc:
-            errors.append(garp_not_sent(vip, exc))
-        done.append((vip, changed))
-    return done, len(steps), errors
+            errors.append(garp_not_sent(step.vip, exc))
+    return errors
 
 
 class Plans:
@@ -91,6 +114,8 @@ class Plans:
         self.plans: Dict[str, Plan] = {}
         self.pending: Dict[str, Any] = {}
         """Backups to prepare once the worker is idle."""
+        self.staged: Dict[str, Staged] = {}
+        """Plans whose adds ran ahead of their deadline (`stage`)."""
 
     def prepare(self, inst: Any) -> None:
         """INST (a backup) readies its takeover: requests built, sockets open; with the
@@ -124,6 +149,18 @@ class Plans:
         if plan is None or not self.keeper.idle() or self.keeper.filters(inst):
             return None
         return plan
+
+    def stage(self, inst: Any) -> bool:
+        """INST is about to take over: its plan's adds now, its bursts at `take_staged`."""
+        plan = self.take(inst)
+        if plan is None:
+            return False
+        done, undone = add_all(plan)
+        self.staged[inst.cfg.name] = Staged(plan, done, undone)
+        return True
+
+    def take_staged(self, inst: Any) -> Optional[Staged]:
+        return self.staged.pop(inst.cfg.name, None)
 
     def idle(self) -> None:
         """The worker has nothing left: prepare the backups made meanwhile."""

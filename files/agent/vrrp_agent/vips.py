@@ -157,10 +157,16 @@ class VipKeeper:
 
         None: no plan, the caller takes the general path; else whether work was
         left queued (a VIP the loop could not add)."""
-        plan = self.plans.take(inst)
-        if plan is None:
-            return None
-        done, undone, errors = takeover.run(plan, repeat)
+        staged = self.plans.take_staged(inst)
+        if staged is not None:  # its adds ran before the deadline (takeover.py)
+            plan, done, undone = staged
+            errors = takeover.burst_all(plan[:undone], repeat)
+        else:
+            taken = self.plans.take(inst)
+            if taken is None:
+                return None
+            plan = taken
+            done, undone, errors = takeover.run(plan, repeat)
         for error in errors:
             inst.log.warning("%s", error)
         self._recorded_later(inst, done, [])
