@@ -92,6 +92,24 @@ def _agents(lan: FakeLan, tmp_path: Any, text1: str, text2: str) -> Any:
             Agent(backup_host, text2, tmp_path))
 
 
+def _lone_backup(tmp_path: Any, ebpf: bool = True) -> Agent:
+    """A backup (priority 100) with no peer: the test sends its master's adverts."""
+    host = FakeLan().host("n2", "198.51.100.2")
+    host.ebpf = ebpf
+    return Agent(host, instance(priority=100), tmp_path)
+
+
+async def _steady(backup: Agent) -> Any:
+    """BACKUP started and made quiet by three adverts from MASTER4: its fake socket."""
+    await backup.start()
+    sock = backup.host.sockets[0]
+    for _ in range(3):
+        sock.arrive(datagram(advert()))
+        await asyncio.sleep(0.1)
+    await until(lambda: backup.daemon.driver.quiet.is_quiet(KEY))
+    return sock
+
+
 def test_a_steady_backup_is_stamped_queues_nothing_and_counts_every_advert(tmp_path):
     lan = FakeLan()
     a1, a2 = _agents(lan, tmp_path, instance(priority=150), instance(priority=100))
@@ -123,9 +141,7 @@ def test_rfc5798_6_4_2_priority_zero_is_queued_and_the_backup_takes_over_after_s
                      instance(priority=100, advert_int=1))
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a2.state() == BACKUP and _stamped(a2))
+        await _started_stamped(a1, a2)
         await asyncio.sleep(2.5)
         await a1.stop()  # priority 0: not steady, read at once
         waited = await until(lambda: a2.state() == MASTER, timeout=10)
@@ -142,9 +158,7 @@ def test_rfc5798_6_4_2_a_silent_master_is_down_one_interval_after_its_last_stamp
                      instance(priority=100, advert_int=1))
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a2.state() == BACKUP and _stamped(a2))
+        await _started_stamped(a1, a2)
         await asyncio.sleep(4.2)
         lan.cut.add("eth0")
         waited = await until(lambda: a2.state() == MASTER, timeout=10)
@@ -161,18 +175,10 @@ def test_rfc5798_6_4_2_a_silent_master_is_down_one_interval_after_its_last_stamp
 
 def test_rfc5798_6_4_2_stamps_count_from_their_receipt_and_come_before_what_is_queued(
         tmp_path):
-    lan = FakeLan()
-    host = lan.host("n2", "198.51.100.2")
-    host.ebpf = True
-    backup = Agent(host, instance(priority=100), tmp_path)
+    backup = _lone_backup(tmp_path)
 
     async def scenario():
-        await backup.start()
-        sock = host.sockets[0]
-        for _ in range(3):
-            sock.arrive(datagram(advert()))
-            await asyncio.sleep(0.1)
-        await until(lambda: _stamped(backup))
+        sock = await _steady(backup)
         loop = asyncio.get_running_loop()
         router = backup.daemon.instances[0].router
         backup.status()  # takes what was counted so far
@@ -197,21 +203,30 @@ def test_rfc5798_6_4_2_stamps_count_from_their_receipt_and_come_before_what_is_q
     run(scenario)
 
 
-def test_a_backup_whose_priority_rises_over_its_master_stops_taking_its_stamps(tmp_path):
-    """Its master's adverts are no longer taken alike (preempt): the filter is built
-    without them, they take the full path and the backup preempts."""
+def _tracked_pair(tmp_path: Any) -> Any:
+    """Master n1 (150) and stamped backup n2 (100 + a tracked file's weight, 0 now)."""
     weight = tmp_path / "weight"
     weight.write_text("0\n")
     tracks = f"vrrp_track_file W {{\n    file {weight}\n    weight 1\n}}\n"
     extra = "    track_file {\n        W\n    }\n"
-    lan = FakeLan()
-    a1, a2 = _agents(lan, tmp_path, instance(priority=150),
+    a1, a2 = _agents(FakeLan(), tmp_path, instance(priority=150),
                      tracks + instance(priority=100, extra=extra))
+    return a1, a2, weight
+
+
+async def _started_stamped(a1: Agent, a2: Agent) -> None:
+    await a1.start()
+    await a2.start()
+    await until(lambda: a2.state() == BACKUP and _stamped(a2))
+
+
+def test_a_backup_whose_priority_rises_over_its_master_stops_taking_its_stamps(tmp_path):
+    """Its master's adverts are no longer taken alike (preempt): the filter is built
+    without them, they take the full path and the backup preempts."""
+    a1, a2, weight = _tracked_pair(tmp_path)
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a2.state() == BACKUP and _stamped(a2))
+        await _started_stamped(a1, a2)
         weight.write_text("100\n")  # 200 > 150
         await until(lambda: a2.state() == MASTER and a1.state() == BACKUP, timeout=10)
         assert a2.status()["effective_priority"] == 200
@@ -250,18 +265,10 @@ def test_a_timer_takes_its_stamps_and_reads_the_socket_only_when_they_leave_it_d
     """quiet.drain for a backup's timer (driver._drained_past): stamps that put the
     deadline past now are enough; else the socket is read before a decision (on
     uvloop a timer can run before the reader of a datagram queued in a stall)."""
-    lan = FakeLan()
-    host = lan.host("n2", "198.51.100.2")
-    host.ebpf = True
-    backup = Agent(host, instance(priority=100), tmp_path)
+    backup = _lone_backup(tmp_path)
 
     async def scenario():
-        await backup.start()
-        sock = host.sockets[0]
-        for _ in range(3):
-            sock.arrive(datagram(advert()))
-            await asyncio.sleep(0.1)
-        await until(lambda: _stamped(backup))
+        sock = await _steady(backup)
         inst = backup.daemon.instances[0]
         quiet, io = backup.daemon.driver.quiet, backup.daemon.driver.io[KEY]
         sock.arrive(datagram(advert()))  # counted
@@ -354,18 +361,10 @@ def test_counts_an_earlier_filter_made_are_never_handed_over_when_its_vrid_is_ba
     """A steady advert counted between the last take and the filter's removal (the
     backup preempts) must not come back, at its old time, when the backup is steady
     again: its deadline would be in the past (a false takeover)."""
-    weight = tmp_path / "weight"
-    weight.write_text("0\n")
-    tracks = f"vrrp_track_file W {{\n    file {weight}\n    weight 1\n}}\n"
-    extra = "    track_file {\n        W\n    }\n"
-    lan = FakeLan()
-    a1, a2 = _agents(lan, tmp_path, instance(priority=150),
-                     tracks + instance(priority=100, extra=extra))
+    a1, a2, weight = _tracked_pair(tmp_path)
 
     async def scenario():
-        await a1.start()
-        await a2.start()
-        await until(lambda: a2.state() == BACKUP and _stamped(a2))
+        await _started_stamped(a1, a2)
         sock = a2.host.sockets[0]
         heard = []
         arrive, stamp_filter = sock.arrive, sock.stamp_filter
@@ -403,18 +402,10 @@ def test_rfc5798_6_4_2_a_priority_zero_then_the_masters_advert_come_in_that_orde
         tmp_path, ebpf):
     """Both before the backup reads (one loop turn): the later advert is the last word,
     the backup stays backup (stamps newer than a queued datagram come after it)."""
-    lan = FakeLan()
-    host = lan.host("n2", "198.51.100.2")
-    host.ebpf = ebpf
-    backup = Agent(host, instance(priority=100), tmp_path)
+    backup = _lone_backup(tmp_path, ebpf)
 
     async def scenario():
-        await backup.start()
-        sock = host.sockets[0]
-        for _ in range(5):
-            sock.arrive(datagram(advert()))
-            await asyncio.sleep(0.1)
-        await until(lambda: backup.daemon.driver.quiet.is_quiet(KEY))
+        sock = await _steady(backup)
         assert _stamped(backup) == ebpf
         sock.arrive(datagram(advert(priority=0)))  # the master leaves...
         asyncio.get_running_loop().clock.now += 0.0001  # virtual time: 0.1 ms later

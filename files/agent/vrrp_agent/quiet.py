@@ -52,7 +52,7 @@ from vrrp_agent.constants import PRIORITY_STOP
 from vrrp_agent.receive import Receiver
 from vrrp_agent.router import BACKUP
 from vrrp_agent.runtime import Runtime
-from vrrp_agent.stamped import SWITCH_FLOOR_S, StampedPair, StampedReads, loop_time
+from vrrp_agent.stamped import SWITCH_FLOOR_S, StampedPair, StampedReads, loop_time, queued
 
 __all__ = ["Quiet", "QUIET_ENV"]
 
@@ -288,23 +288,10 @@ class Quiet:
         floor = pair.floor
         pair.floor = now
         table = self.receiver.by_vrid[key]
-        next_datagram, stamp_of_last = io.rx_next, io.rx_stamp
         held: Dict[Any, Tuple[float, int]] = {}  # instance -> (last stamp, count)
         touched: Set[Any] = set()
         stamp = 0.0
-        while True:
-            try:
-                data = next_datagram()
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                log.warning("receive on %s failed: %s", io.ifname, exc)
-                break
-            try:
-                stamp = stamp_of_last()
-            except OSError as exc:  # not expected: every read records its time
-                log.warning("no receive time on %s (%s): taken as read now", io.ifname, exc)
-                stamp = 0.0
+        for data, stamp in queued(io):
             inst = fastpath.match4(table, data)
             if inst is not None:
                 before = held.get(inst)

@@ -42,14 +42,14 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Set, Tuple
 
 from vrrp_agent import stamps
 from vrrp_agent.constants import IPPROTO_VRRP
 from vrrp_agent.doorbell import WIRE_AT, Steady
 from vrrp_agent.fastpath import V4_VRID_AT
 
-__all__ = ["StampedPair", "StampedReads", "datagram_of", "loop_time"]
+__all__ = ["StampedPair", "StampedReads", "datagram_of", "loop_time", "queued"]
 
 log = logging.getLogger("vrrp_agent")
 
@@ -131,6 +131,25 @@ def datagram_of(entry: Steady) -> bytes:
     checksum: fastpath.py) as zero, to take the full path."""
     return _V4_HEAD.pack(0x45, 0, WIRE_AT + len(entry.wire), 0, 0, entry.ttl, IPPROTO_VRRP,
                          0) + entry.wire
+
+
+def queued(io: Any) -> Iterator[Tuple[bytes, float]]:
+    """Each datagram IO's receive socket holds, with its wall-clock receive time (0: none)."""
+    next_datagram, stamp_of_last = io.rx_next, io.rx_stamp
+    while True:
+        try:
+            data = next_datagram()
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            log.warning("receive on %s failed: %s", io.ifname, exc)
+            return
+        try:
+            stamp = stamp_of_last()
+        except OSError as exc:  # not expected: every read records its time
+            log.warning("no receive time on %s (%s): taken as read now", io.ifname, exc)
+            stamp = 0.0
+        yield data, stamp
 
 
 def loop_time(stamp: float, wall_offset: float, floor: float, now: float) -> float:
@@ -217,18 +236,7 @@ class StampedReads:
         floor, pair.floor = pair.floor, now
         table = self.receiver.by_vrid[key]
         touched: Set[Any] = set()
-        while True:
-            try:
-                data = io.rx_next()
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                log.warning("receive on %s failed: %s", io.ifname, exc)
-                break
-            try:
-                stamp = io.rx_stamp()
-            except OSError:
-                stamp = 0.0
+        for data, stamp in queued(io):
             at = loop_time(stamp, wall_offset, floor, now)
             inst = table.get(data[V4_VRID_AT]) if len(data) > V4_VRID_AT else None
             if inst is not None:
