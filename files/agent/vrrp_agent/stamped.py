@@ -273,7 +273,7 @@ class StampedReads:
         io = stamped.io
         table = self.receiver.by_vrid[(io.ifname, io.family)]
         data = datagram_of(entry)
-        for _ in range(min(count, REPLAY_MOST)):
+        for _replay in range(min(count, REPLAY_MOST)):
             got = self.receiver.handle(io, table, data, b"", b"", -1, at, False)
             if got is not None:
                 touched.add(got)

@@ -91,7 +91,7 @@ class StampMap:
         at = vrid * VALUE.size
         values = self.values
         count = _U64.unpack_from(values, at + 8)[0]
-        for _ in range(4):
+        for _attempt in range(4):
             last_ns = _U64.unpack_from(values, at)[0]
             again = _U64.unpack_from(values, at + 8)[0]
             if again == count:
