@@ -82,11 +82,16 @@ log = logging.getLogger("vrrp_agent")
 RETRY_S = 1.0
 
 
+def _burst_after(actions: List[Action], index: int) -> Optional[Announce]:
+    """The Announce right after actions[INDEX] (an AddVips: a takeover plan's burst)."""
+    after = actions[index + 1] if index + 1 < len(actions) else None
+    return after if isinstance(after, Announce) else None
+
+
 def _takes_over(actions: List[Action]) -> bool:
-    """An AddVips followed by its Announce (the takeover execute runs as a plan)."""
-    kinds = [type(action) for action in actions]
-    return AddVips in kinds and kinds.index(AddVips) + 1 < len(kinds) \
-        and kinds[kinds.index(AddVips) + 1] is Announce
+    """An AddVips followed by its Announce: what execute runs as a takeover plan."""
+    return any(type(action) is AddVips and _burst_after(actions, index) is not None
+               for index, action in enumerate(actions))
 
 
 class Driver:
@@ -344,9 +349,9 @@ class Driver:
                     else:
                         self._send(inst, priority)
                 elif kind is AddVips:  # added at once when the worker is idle (vips.py)
-                    burst = actions[index + 1] if index + 1 < len(actions) else None
+                    burst = _burst_after(actions, index)
                     queued = None
-                    if isinstance(burst, Announce) and not routed:
+                    if burst is not None and not routed:
                         queued = self.vips.takeover(inst, burst.repeat)
                     if queued is None:
                         queued = self.vips.change_all(inst, True)

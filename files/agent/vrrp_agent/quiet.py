@@ -109,7 +109,7 @@ class Quiet:
         self.pairs: Dict[Tuple[str, int], _Pair] = {}
         self.ios: Dict[Tuple[str, int], Any] = {}
         self._refresh_queued = False
-        self.stamped_reads = StampedReads(rt, receiver, self.on_stamped, self.refresh)
+        self.stamped_reads = StampedReads(rt, receiver, self.read_quiet, self.refresh)
         """The stamped pairs' filter changes and reads (stamped.py)."""
 
     def attach(self, key: Tuple[str, int], io: Any) -> None:
@@ -190,8 +190,9 @@ class Quiet:
         elif pair.quiet:
             self._loud(key, io, pair)
 
-    def on_stamped(self, key: Tuple[str, int]) -> None:
-        """A stamped pair's socket holds what is not steady: read it, with the stamps."""
+    def read_quiet(self, key: Tuple[str, int]) -> None:
+        """Read a quiet pair: a stamped one's socket with its stamps (also its reader),
+        else the doorbells' receive socket."""
         pair = self.pairs[key]
         if pair.stamped is None:
             self._read(key, self.ios[key], pair)
@@ -259,19 +260,15 @@ class Quiet:
         pair = self.pairs.get(key)
         if pair is None or not pair.quiet:
             self.receiver.on_readable(io)
-        elif pair.stamped is None:
-            self._read(key, io, pair)
-        elif inst is None:
-            self.on_stamped(key)
+        elif pair.stamped is None or inst is None:
+            self.read_quiet(key)
         else:
             self.stamped_reads.drain_for(key, io, pair, pair.stamped, inst)
 
     def drain_all(self) -> None:
         for key, pair in self.pairs.items():
-            if pair.stamped is not None and pair.quiet:
-                self.stamped_reads.read(key, self.ios[key], pair, pair.stamped)
-            elif pair.quiet:
-                self._read(key, self.ios[key], pair)
+            if pair.quiet:
+                self.read_quiet(key)
 
     def _read(self, key: Tuple[str, int], io: Any, pair: _Pair) -> None:
         """Everything KEY's receive socket holds, each datagram at its receipt time.

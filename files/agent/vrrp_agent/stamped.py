@@ -72,7 +72,6 @@ class StampedPair:
         self.repeats_alike = repeats_alike
         self.stale = stale
         """Called when stamps came for an instance that would not take them alike now."""
-        self.steady: Tuple[Steady, ...] = ()
         self.installed: Dict[int, Steady] = {}  # VRID -> the entry the attached filter counts
         self.taken: Dict[int, int] = {}         # VRID -> the count handed over or set aside last
         self.last_at: Dict[int, float] = {}     # VRID -> the stamp handed over last (loop time)
@@ -94,7 +93,6 @@ class StampedPair:
 
         self.io.stamp_filter(stamps.program(steady, self.map.fd) if steady else None, baseline)
         self.installed = entries
-        self.steady = steady
 
     def close(self) -> None:
         self.map.close()
@@ -168,19 +166,16 @@ class StampedReads:
         self.rt = rt
         self.receiver = receiver
         self.on_readable = on_readable
-        """The reader of a quiet stamped pair's receive socket (quiet.Quiet.on_stamped)."""
+        """The reader of a quiet stamped pair's receive socket (quiet.Quiet.read_quiet)."""
         self.fallback = fallback
         """Builds a pair's doorbells once it is no longer stamped (quiet.Quiet.refresh)."""
 
     def refresh(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
         """The stamp filter for KEY's steady set (stamped.py); doorbells if refused."""
         steady = stamped.entries(self.receiver.by_vrid.get(key, {}))
-        if steady == stamped.steady:
+        if steady == tuple(stamped.installed.values()):
             return
-        touched: Set[Any] = set()
-        self.take_all(key, stamped, touched)  # what the filter being replaced counted
-        for inst in touched:
-            self.receiver.arm(inst)
+        self.take_all(key, stamped)  # what the filter being replaced counted
         steady = stamped.entries(self.receiver.by_vrid.get(key, {}))  # as those left it
         if len(steady) > STAMPED_MOST:
             log.info("%s/ipv%d: %d steady adverts: quiet receive uses doorbells from now on "
@@ -207,17 +202,14 @@ class StampedReads:
             io.stamp_filter(None)
         except OSError:
             pass
-        touched: Set[Any] = set()
-        self.take_all(key, stamped, touched)
-        for inst in touched:
-            self.receiver.arm(inst)
+        self.take_all(key, stamped)
         stamped.close()
         pair.stamped = None
         self.switch_reader(key, io, pair, False)
         self.fallback(key)
 
     def switch_reader(self, key: Tuple[str, int], io: Any, pair: Any, quiet: bool) -> None:
-        """A stamped pair's receive socket: read through on_stamped (QUIET) or as loud."""
+        """A stamped pair's receive socket: read through read_quiet (QUIET) or as loud."""
         loop = self.rt.loop
         loop.remove_reader(io.rx.fileno())
         if quiet:
@@ -248,13 +240,20 @@ class StampedReads:
         for inst in touched:
             self.receiver.arm(inst)
 
-    def take_all(self, key: Tuple[str, int], stamped: StampedPair, touched: Set[Any]) -> None:
+    def take_all(self, key: Tuple[str, int], stamped: StampedPair,
+                 touched: Optional[Set[Any]] = None) -> None:
+        """Every entry's stamps; the instances they went to added to TOUCHED, or re-armed
+        here when none is given."""
         now = self.rt.loop.time()
         table = self.receiver.by_vrid.get(key, {})
+        mine: Set[Any] = set() if touched is None else touched
         for vrid in list(stamped.installed):
             inst = table.get(vrid)
             if inst is not None:
-                self.hand(stamped, inst, now, touched)
+                self.hand(stamped, inst, now, mine)
+        if touched is None:
+            for inst in mine:
+                self.receiver.arm(inst)
 
     def hand(self, stamped: StampedPair, inst: Any, now: float, touched: Set[Any],
              older_than: Optional[float] = None) -> None:

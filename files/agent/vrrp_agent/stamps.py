@@ -33,7 +33,6 @@ __all__ = ["program", "Steady", "KEEP", "DROP"]
 # struct bpf_insn { u8 code; u8 dst_reg:4 (low nibble), src_reg:4; s16 off; s32 imm; }
 INSN = struct.Struct("<BBhi")
 KEEP, DROP = 0xFFFFFFFF, 0  # bytes kept of the datagram: all, none
-LD_ABS = {0x20: 0x20, 0x28: 0x28, 0x30: 0x30}  # classic W/H/B ABS loads: the same codes in eBPF
 LD_B_ABS = 0x30      # BPF_LD|BPF_ABS|BPF_B: r0 = skb[imm] (r6: the context)
 LDX_W = 0x61         # BPF_LDX|BPF_MEM|BPF_W: dst = *(u32 *)(src + off)
 LD_IMM64 = 0x18      # BPF_LD|BPF_DW|BPF_IMM: two slots, src BPF_PSEUDO_MAP_FD: a map's fd
@@ -66,7 +65,7 @@ def _block(entry: Steady) -> List[_Insn]:
     length = checks[1][2]  # (LD_H_ABS, total length's offset, the datagram's length)
     out = [_i(JNE_K, R8, imm=entry.vrid, to="NEXT"), _i(JNE_K, R9, imm=length, to="KEEP")]
     for opcode, offset, value in checks:
-        out.append(_i(LD_ABS[opcode], imm=offset))
+        out.append(_i(opcode, imm=offset))  # classic BPF_LD|BPF_ABS codes: the same in eBPF
         out.append(_i(JNE32_K, R0, imm=value, to="KEEP"))
     out.append(_i(JA, to="STAMP"))
     return out
