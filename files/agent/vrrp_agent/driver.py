@@ -90,7 +90,7 @@ def _burst_after(actions: List[Action], index: int) -> Optional[Announce]:
 
 def _takes_over(actions: List[Action]) -> bool:
     """An AddVips followed by its Announce: what execute runs as a takeover plan."""
-    return any(type(action) is AddVips and _burst_after(actions, index) is not None
+    return any(isinstance(action, AddVips) and _burst_after(actions, index) is not None
                for index, action in enumerate(actions))
 
 
