@@ -70,6 +70,40 @@ def test_a_steady_backup_sleeps_through_adverts_and_wakes_for_priority_zero(
     assert "loud receive" in agent.log_text()  # a master reads every advert at once
 
 
+def test_a_watched_backup_sleeps_until_its_kernel_timer_fires_then_takes_over(lab: Lab):
+    """The kernel watch (stamped.py): a steady backup's loop does not wake at all; when
+    the master is frozen (no priority 0, nothing on the wire), the timer the last
+    steady advert started fires and the agent takes over."""
+    try:
+        bpf.Watch().close()
+    except OSError as exc:
+        pytest.skip(f"this kernel refuses the agent's kernel watch (bpf_timer): {exc}")
+    keepalived = Keepalived(lab.node(1), keepalived_instance(priority=150, **SPEC))
+    wait_until(owned_only_by(lab, VIP, 1), 20)
+    agent = Agent(lab.node(2), agent_instance(priority=100, **SPEC))
+    wait_until(lambda: agent.state() == "BACKUP", 10)
+    wait_until(lambda: "quiet receive (1 steady adverts, stamped)" in agent.log_text(), 10)
+    assert agent.proc is not None
+    pid = agent.proc.pid
+    time.sleep(1.0)  # the first steady adverts taken: the watch is trusted from then on
+    before, wakeups_before = _received(agent), _loop_thread_wakeups(pid)
+    time.sleep(3.0)  # about 30 adverts, none of which wakes the loop
+    wakeups = _loop_thread_wakeups(pid) - wakeups_before
+    adverts = _received(agent) - before
+    assert adverts >= 25, adverts
+    assert wakeups <= 3, (wakeups, adverts)  # against 8 or more with a timer per master-down
+    assert "kernel watch timer fired" not in agent.log_text()
+
+    keepalived.freeze()
+    try:
+        wait_until(lambda: agent.state() == "MASTER", 10, message="the agent takes over")
+        assert lab.node(2).has_address(VIP)
+        assert "kernel watch timer fired" in agent.log_text()
+        assert agent.instance()["counters"]["priority_zero_received"] == 0
+    finally:
+        keepalived.thaw()
+
+
 READ_QUEUE = """
 import sys, time
 from vrrp_agent import doorbell

@@ -180,6 +180,7 @@ class FakeSockets:
         self.stamp_map: Optional[ebpfvm.FakeStampMap] = None
         self.stamp_insns: Optional[bytes] = None
         self.arrive_while_loading: List[bytes] = []
+        self.watch: Optional[ebpfvm.FakeWatch] = None
         """Datagrams that arrive between a stamp filter's load and its attachment."""
         """The receive socket's eBPF stamp filter, run by ebpfvm as the kernel would."""
         host.sockets.append(self)
@@ -209,8 +210,7 @@ class FakeSockets:
         doorbell gets a copy when its filter keeps it."""
         stamp = _STAMP.pack(fake_wall_clock())
         if self.stamp_insns is not None and self.stamp_map is not None and not ebpfvm.run(
-                self.stamp_insns, datagram, {self.stamp_map.fd: self.stamp_map},
-                _monotonic_ns()):
+                self.stamp_insns, datagram, self._bpf_maps(), _monotonic_ns()):
             return  # counted and dropped by the stamp filter
         if self.family == 4:
             for wire, insns in zip(self._bell_wires, self.bell_filters):
@@ -251,7 +251,17 @@ class FakeSockets:
         self.stamp_map = ebpfvm.FakeStampMap()
         return self.stamp_map
 
-    def stamp_filter(self, insns: Optional[bytes], loaded: Optional[Any] = None) -> None:
+    def open_watch(self) -> ebpfvm.FakeWatch:
+        if not self.host.ebpf_watch:
+            raise OSError(errno.EINVAL, "Invalid argument: no bpf_timer")
+        self.watch = ebpfvm.FakeWatch()
+        return self.watch
+
+    def stamp_filter(self, insns: Optional[bytes], loaded: Optional[Any] = None,
+                     watch: Optional[ebpfvm.FakeWatch] = None) -> None:
+        assert watch is None or watch is self.watch
+        if insns is not None and watch is not None and self.host.watch_refuses:
+            raise OSError(errno.EINVAL, "Invalid argument: the verifier says no to the timers")
         if insns is not None and self.host.ebpf_refuses:
             raise OSError(errno.EACCES, "Permission denied: the verifier says no")
         if insns is not None and loaded is not None:
@@ -279,6 +289,12 @@ class FakeSockets:
 
     def rx_stamp(self) -> float:
         return self._last_stamp
+
+    def _bpf_maps(self) -> Dict[int, Any]:
+        maps: Dict[int, Any] = {self.stamp_map.fd: self.stamp_map} if self.stamp_map else {}
+        if self.watch is not None:
+            maps[self.watch.timers_fd] = maps[self.watch.ring_fd] = self.watch
+        return maps
 
     def send(self, packet: bytes, dst: str, src: bytes = b"") -> None:
         if self.host.send_fails:
@@ -449,6 +465,9 @@ class FakeHost:
         self.ebpf = False
         """Whether a stamp map can be created (stamped quiet receive), and filters loaded."""
         self.ebpf_refuses = False
+        self.ebpf_watch = False
+        """Whether the kernel watch (bpf_timer, a ring buffer) can be made."""
+        self.watch_refuses = False
         self.uptime_s = 3600.0
         self.umasks: List[int] = []
 

@@ -374,10 +374,10 @@ def test_counts_an_earlier_filter_made_are_never_handed_over_when_its_vrid_is_ba
                 heard[:] = [data]
             arrive(data)
 
-        def counted_before_removal(insns: Any, loaded: Any = None) -> None:
+        def counted_before_removal(insns: Any, loaded: Any = None, watch: Any = None) -> None:
             if insns is None and sock.stamp_insns is not None and heard:
                 arrive(heard[0])  # the old filter counts it: never taken
-            stamp_filter(insns, loaded)
+            stamp_filter(insns, loaded, watch)
 
         sock.arrive, sock.stamp_filter = recording, counted_before_removal
         weight.write_text("100\n")  # 200 > 150: a2 preempts

@@ -27,6 +27,9 @@ the per-instance socket settings wiredriver.py's. Rules:
   timerfd at their deadline (precise.py's rules), slower ones on asyncio's timers.
 - A steady backup is read quietly (quiet.py): its steady adverts when its timer
   fires, with their receipt times; anything else rings a doorbell at once.
+  Where its deadline is a kernel timer's (stamped.py, the kernel watch), it
+  has no timer on the loop: the kernel's wakes it WATCH_EARLY_S early, and
+  its timer work runs then (`_watch_fired`).
 - A timer that would move later (a backup's master-down timer, pushed back
   by every advert) is left where it is: it fires early, finds nothing due
   and is re-armed then, so a backup touches the timer heap about once per
@@ -115,6 +118,7 @@ class Driver:
         self.quiet = Quiet(rt, self.receiver)
         """Steady backups: the doorbell instead of a wakeup per advert (quiet.py)."""
         self.receiver.full_path = self.quiet.changed
+        self.quiet.stamped_reads.watch_fired = self._watch_fired
         self.ticks: Dict[int, float] = {}
         """Advert interval (cs) -> one time on the grid its masters send on."""
         self.unbound = asyncio.Event()
@@ -221,6 +225,10 @@ class Driver:
         if due is not None:
             self._align(router, due)
         deadline = router.next_deadline()
+        if router.state == BACKUP and deadline is not None and self.quiet.watches(inst, deadline):
+            if inst.timer is not None:  # the kernel's timer wakes the loop first (stamped.py)
+                self.cancel_timer(inst)
+            return
         precise = wants_precise(inst)
         if deadline is not None and (router.state == BACKUP or (
                 precise and not self.precise.available)):
@@ -292,6 +300,13 @@ class Driver:
             self._act(inst, actions)  # execute's takeover bursts what was staged
             return
         self._run_timer(inst, now)
+
+    def _watch_fired(self, inst: Instance) -> None:
+        """A kernel timer of INST's socket fired (stamped.py): INST's timer work, as
+        if its own timer had fired, when it has none armed (a watched deadline)."""
+        if inst.timer is None and inst.router.state == BACKUP and \
+                inst.router.next_deadline() is not None:
+            self._fire(inst)
 
     def _run_timer(self, inst: Instance, now: float) -> None:
         """The router's timer work at `now`, its actions, and the timer re-armed."""

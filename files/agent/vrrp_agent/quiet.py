@@ -15,7 +15,9 @@ Rules:
   other state stay loud (`VRRP_AGENT_QUIET=0` turns the mode off). Where
   the kernel loads eBPF, the pair is stamped instead (stamped.py: the
   kernel counts steady adverts in shared memory, no doorbell, nothing
-  queued; `VRRP_AGENT_QUIET=doorbell` keeps the doorbells). The
+  queued; with the kernel watch, no wakeup at all until the master is
+  silent; `VRRP_AGENT_QUIET=doorbell` keeps the doorbells, `=stamps` the
+  stamps without the watch). The
   kernel caps a socket filter's memory (net.core.optmem_max), so the steady
   set is split over up to 8 doorbells by VRID range (doorbell.py); a filter
   the kernel still refuses for its size halves the split's size.
@@ -105,7 +107,9 @@ class Quiet:
         mode = os.environ.get(QUIET_ENV, "1")
         self.enabled = mode != "0" if enabled is None else enabled
         self.stamps_wanted = mode != "doorbell"
+        self.watch_wanted = mode not in ("doorbell", "stamps")
         self._no_stamps_said = False
+        self._no_watch_said = False
         self.pairs: Dict[Tuple[str, int], _Pair] = {}
         self.ios: Dict[Tuple[str, int], Any] = {}
         self._refresh_queued = False
@@ -124,6 +128,26 @@ class Quiet:
                     if not self._no_stamps_said:
                         self._no_stamps_said = True
                         log.info("no eBPF stamp map (%s): quiet receive uses doorbells", exc)
+            if pair.stamped is not None and self.watch_wanted:
+                self._watch(key, io, pair.stamped)
+
+    def _watch(self, key: Tuple[str, int], io: Any, stamped: StampedPair) -> None:
+        try:
+            watch = io.open_watch()
+        except OSError as exc:
+            if not self._no_watch_said:
+                self._no_watch_said = True
+                log.info("no kernel watch (%s): a steady backup wakes once per "
+                         "master-down interval", exc)
+            return
+        self.stamped_reads.watch(key, stamped, watch)
+
+    def watches(self, inst: Any, deadline: float) -> bool:
+        """Whether a backup's DEADLINE is its kernel watch's (stamped.py): no loop timer."""
+        pair = self.pairs.get((inst.cfg.socket_interface, inst.cfg.family))
+        if pair is None or pair.stamped is None or pair.stamped.watch is None or not pair.quiet:
+            return False
+        return pair.stamped.watches(inst, deadline, self.rt.loop.time())
 
     def is_quiet(self, key: Tuple[str, int]) -> bool:
         pair = self.pairs.get(key)
@@ -349,6 +373,8 @@ class Quiet:
             if pair.retry is not None:
                 pair.retry.cancel()
             if pair.stamped is not None:
+                if pair.stamped.watch is not None:
+                    self.rt.loop.remove_reader(pair.stamped.watch.fileno())
                 pair.stamped.close()
             for sock in self.ios[key].doorbells[:pair.bells]:
                 self.rt.loop.remove_reader(sock.fileno())

@@ -39,6 +39,17 @@ are the fallback. Rules:
   longer the entry's, a state or priority change) take the full path as the
   datagram their entry stands for (`datagram_of`), at their time, each (at
   most REPLAY_MOST); the filter is built again without them.
+- The kernel watch (adapters/bpf.Watch, where the kernel has bpf_timer): each
+  steady advert also starts its VRID's kernel timer for the backup's
+  Master_Down_Interval less WATCH_EARLY_S (stamps.py), and the loop polls
+  the ring buffer the timers' callback writes to. A backup's deadline is
+  the watch's (`watches`: no loop timer at all) only while all of this
+  holds: its last receipt is a stamp taken under the installed entry, for
+  the Master_Down_Interval the entry was built with, the timer that stamp
+  started has more than WATCH_LEAD_S to run, and no callback's record is
+  unread. A record (any) makes the loop look at every instance on the
+  socket and trust none until their next take (`on_watch`): a timer that
+  fired never stands for a deadline again.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ from vrrp_agent import stamps
 from vrrp_agent.constants import IPPROTO_VRRP
 from vrrp_agent.doorbell import WIRE_AT, Steady
 from vrrp_agent.fastpath import V4_VRID_AT
+from vrrp_agent.precise import EPOLL_ROUNDING_S
 
 __all__ = ["StampedPair", "StampedReads", "datagram_of", "loop_time", "queued"]
 
@@ -63,42 +75,77 @@ REPLAY_MOST = 8  # stamps of one take that go through the full path, each
 STAMPED_MOST = 8  # steady adverts a stamp filter takes: the verifier's time grows faster
 SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 ORDER_TOLERANCE_S = 1e-5  # a queued datagram's wall-clock receipt time, made loop time, is this exact
+WATCH_EARLY_S = EPOLL_ROUNDING_S  # a kernel timer fires this early: the driver's spin does the rest
+WATCH_LEAD_S = 1e-4  # a timer this close to firing is not trusted any more: the loop's own is armed
 
 
 class StampedPair:
     """The stamp map of one receive socket, the filter's steady set, the counts taken."""
 
     def __init__(self, io: Any, stamp_map: Any, repeats_alike: Callable[[Any], bool],
-                 stale: Callable[[], None]):
+                 stale: Callable[[], None], watch: Any = None):
         self.io = io
         self.map = stamp_map
+        self.watch = watch
+        """The kernel watch (adapters/bpf.Watch), or None: the loop's timers only."""
         self.repeats_alike = repeats_alike
         self.stale = stale
         """Called when stamps came for an instance that would not take them alike now."""
         self.installed: Dict[int, Steady] = {}  # VRID -> the entry the attached filter counts
         self.taken: Dict[int, int] = {}         # VRID -> the count handed over or set aside last
         self.last_at: Dict[int, float] = {}     # VRID -> the stamp handed over last (loop time)
+        self.watched_down: Dict[int, float] = {}  # VRID -> the Master_Down_Interval its timer runs for
+        self.trusted: Dict[int, float] = {}     # VRID -> a stamp taken alike since the last record
 
     def entries(self, table: Dict[int, Any]) -> Tuple[Steady, ...]:
         return tuple(Steady(vrid, inst.accepted.ttl, inst.accepted.wire)
                      for vrid, inst in sorted(table.items())
                      if inst.accepted is not None and self.repeats_alike(inst))
 
-    def install(self, steady: Tuple[Steady, ...]) -> None:
-        """The filter for STEADY (none: no filter); OSError when the kernel refuses it."""
+    def downs(self, steady: Tuple[Steady, ...], table: Dict[int, Any]) -> Dict[int, float]:
+        """The Master_Down_Interval of each STEADY entry's backup (watched; else none)."""
+        if self.watch is None:
+            return {}
+        return {entry.vrid: table[entry.vrid].router.master_down_interval_s() for entry in steady}
+
+    def install(self, steady: Tuple[Steady, ...], downs: Dict[int, float]) -> None:
+        """The filter for STEADY (none: no filter), watched for DOWNS (VRID -> the
+        Master_Down_Interval) when there is a watch; OSError when the kernel refuses it."""
         entries = {entry.vrid: entry for entry in steady}
 
         def baseline() -> None:  # loaded and verified: what is counted from here on is its own
             for vrid, entry in entries.items():
-                if self.installed.get(vrid) != entry:
+                if self.installed.get(vrid) != entry or self.watched_down.get(vrid) != downs.get(vrid):
                     self.taken[vrid] = self.map.read(vrid)[0]
                     self.last_at.pop(vrid, None)
+                    self.trusted.pop(vrid, None)
 
-        self.io.stamp_filter(stamps.program(steady, self.map.fd) if steady else None, baseline)
+        insns, watching = None, None
+        if steady and self.watch is not None:
+            watching = stamps.Watching(self.watch.timers_fd, self.watch.ring_fd, {
+                vrid: max(0, int((down - WATCH_EARLY_S) * 1e9)) for vrid, down in downs.items()})
+        if steady:
+            insns = stamps.program(steady, self.map.fd, watching)
+        self.io.stamp_filter(insns, baseline, None if watching is None else self.watch)
         self.installed = entries
+        self.watched_down = dict(downs)
+
+    def watches(self, inst: Any, deadline: float, now: float) -> bool:
+        """Whether INST's DEADLINE is the kernel watch's (the rules above)."""
+        vrid = inst.cfg.vrid
+        at, down = self.trusted.get(vrid), self.watched_down.get(vrid)
+        if at is None or down is None:
+            return False
+        if deadline != at + down:
+            if down != inst.router.master_down_interval_s():
+                self.stale()  # a new priority or interval: the filter is built again for it
+            return False
+        return now < deadline - WATCH_EARLY_S - WATCH_LEAD_S and not self.watch.pending()
 
     def close(self) -> None:
         self.map.close()
+        if self.watch is not None:
+            self.watch.close()
 
     def take(self, inst: Any, now: float,
              older_than: Optional[float] = None) -> Optional[Tuple[float, int, Steady, bool]]:
@@ -124,6 +171,8 @@ class StampedPair:
             and accepted.ttl == entry.ttl and self.repeats_alike(inst)
         if not alike:
             self.stale()  # the filter is built again without it
+        elif self.watch is not None:
+            self.trusted[vrid] = at
         return at, count - before, entry, alike
 
 
@@ -172,14 +221,18 @@ class StampedReads:
         """The reader of a quiet stamped pair's receive socket (quiet.Quiet.read_quiet)."""
         self.fallback = fallback
         """Builds a pair's doorbells once it is no longer stamped (quiet.Quiet.refresh)."""
+        self.watch_fired: Callable[[Any], None] = lambda inst: None
+        """Called for each instance of a socket whose kernel timer fired (the driver's)."""
 
     def refresh(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
         """The stamp filter for KEY's steady set (stamped.py); doorbells if refused."""
-        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))
-        if steady == tuple(stamped.installed.values()):
+        table = self.receiver.by_vrid.get(key, {})
+        steady = stamped.entries(table)
+        if steady == tuple(stamped.installed.values()) and \
+                stamped.downs(steady, table) == stamped.watched_down:
             return
         self.take_all(key, stamped)  # what the filter being replaced counted
-        steady = stamped.entries(self.receiver.by_vrid.get(key, {}))  # as those left it
+        steady = stamped.entries(table)  # as those left it
         if len(steady) > STAMPED_MOST:
             log.info("%s/ipv%d: %d steady adverts: quiet receive uses doorbells from now on "
                      "(the kernel checks a stamp filter in time that grows with it)",
@@ -187,8 +240,12 @@ class StampedReads:
             self._unstamp(key, io, pair, stamped)
             return
         try:
-            stamped.install(steady)
+            stamped.install(steady, stamped.downs(steady, table))
         except OSError as exc:
+            if stamped.watch is not None:  # stamps without it, then
+                self.unwatch(key, stamped, exc)
+                self.refresh(key, io, pair, stamped)
+                return
             log.warning("%s/ipv%d: no stamp filter (%s): quiet receive uses doorbells",
                         key[0], key[1], exc)
             self._unstamp(key, io, pair, stamped)
@@ -199,6 +256,31 @@ class StampedReads:
                       f"quiet receive ({len(steady)} steady adverts, stamped)" if steady
                       else "loud receive")
 
+    def watch(self, key: Tuple[str, int], stamped: StampedPair, watch: Any) -> None:
+        """KEY's stamps are watched by WATCH's kernel timers from the next filter on."""
+        stamped.watch = watch
+        self.rt.loop.add_reader(watch.fileno(), self.on_watch, key, stamped)
+
+    def unwatch(self, key: Tuple[str, int], stamped: StampedPair, why: Any) -> None:
+        """No kernel watch on KEY any more (WHY: the kernel refused a watched filter)."""
+        log.info("%s/ipv%d: no kernel watch (%s): a steady backup wakes once per "
+                 "master-down interval", key[0], key[1], why)
+        self.rt.loop.remove_reader(stamped.watch.fileno())
+        stamped.watch.close()
+        stamped.watch = None
+        stamped.watched_down = {}
+        stamped.trusted.clear()
+
+    def on_watch(self, key: Tuple[str, int], stamped: StampedPair) -> None:
+        """A kernel timer fired (the ring buffer is readable): no watched deadline is
+        trusted any more, and every instance on KEY is looked at (watch_fired)."""
+        if stamped.watch is None or not stamped.watch.consume():
+            return
+        log.debug("%s/ipv%d: a kernel watch timer fired", key[0], key[1])
+        stamped.trusted.clear()
+        for inst in list(self.receiver.by_vrid.get(key, {}).values()):
+            self.watch_fired(inst)
+
     def _unstamp(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
         """KEY uses the doorbells from now on (what the filter counted handed over first)."""
         try:
@@ -206,6 +288,8 @@ class StampedReads:
         except OSError:
             pass
         self.take_all(key, stamped)
+        if stamped.watch is not None:
+            self.rt.loop.remove_reader(stamped.watch.fileno())
         stamped.close()
         pair.stamped = None
         self.switch_reader(key, io, pair, False)

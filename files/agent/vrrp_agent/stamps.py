@@ -18,17 +18,25 @@ Rules:
 - The VRID is loaded once (r8); each entry is one block that starts with
   its VRID (no match: the next block) and keeps the datagram on the first
   other mismatch. Jumps are forward; every path ends in an exit.
+- With the kernel watch (`Watching`: adapters/bpf.Watch), a steady advert
+  first starts its VRID's timer for the entry's ns (r9: the backup's
+  Master_Down_Interval less the loop's early margin, driver.py), and is
+  counted and dropped only when the timer started: otherwise it is kept
+  (the full path, the loop's own timer). The timer's callback (the last
+  CALLBACK_INSNS instructions, a second function) writes the VRID to the
+  ring buffer, which wakes the loop: a steady backup's loop sleeps until
+  its master is silent for that long.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from vrrp_agent.constants import IPPROTO_VRRP
 from vrrp_agent.doorbell import PROTO_AT, V4_FIXED, VRID_AT, Steady, compares, unique
 
-__all__ = ["program", "Steady", "KEEP", "DROP"]
+__all__ = ["program", "callback_at", "Steady", "Watching", "KEEP", "DROP", "CALLBACK_INSNS"]
 
 # struct bpf_insn { u8 code; u8 dst_reg:4 (low nibble), src_reg:4; s16 off; s32 imm; }
 INSN = struct.Struct("<BBhi")
@@ -45,10 +53,24 @@ JNE32_K = 0x56       # BPF_JMP32|BPF_JNE|BPF_K: words over 2**31 compare as 32 b
 CALL, EXIT = 0x85, 0x95
 STX_W, STX_DW = 0x63, 0x7B      # BPF_STX|BPF_MEM|W/DW: *(size *)(dst + off) = src
 ATOMIC_DW = 0xDB     # BPF_STX|BPF_ATOMIC|BPF_DW, imm BPF_ADD: *(u64 *)(dst + off) += src
-BPF_PSEUDO_MAP_FD = 1
+BPF_PSEUDO_MAP_FD, BPF_PSEUDO_FUNC = 1, 4  # LD_IMM64's src: a map's fd, a function's offset
 HELPER_MAP_LOOKUP_ELEM, HELPER_KTIME_GET_NS = 1, 5
-R0, R1, R2, R6, R7, R8, R9, R10 = 0, 1, 2, 6, 7, 8, 9, 10
+HELPER_RINGBUF_OUTPUT = 130
+HELPER_TIMER_INIT, HELPER_TIMER_SET_CALLBACK, HELPER_TIMER_START = 169, 170, 171
+CLOCK_MONOTONIC, BPF_RB_FORCE_WAKEUP = 1, 2
+R0, R1, R2, R3, R4, R6, R7, R8, R9, R10 = 0, 1, 2, 3, 4, 6, 7, 8, 9, 10
+CALLBACK_INSNS = 7  # the timers' callback: the program's last instructions
 SKB_LEN = 0          # offsetof(struct __sk_buff, len)
+
+
+
+class Watching(NamedTuple):
+    """The kernel watch's maps (adapters/bpf.Watch) and each VRID's timer, in ns."""
+
+    timers_fd: int
+    ring_fd: int
+    down_ns: Dict[int, int]
+
 
 # (code, dst, src, off, imm, label): a jump's off is resolved from its label
 _Insn = Tuple[int, int, int, int, int, Optional[str]]
@@ -59,21 +81,58 @@ def _i(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0,
     return (code, dst, src, off, imm, to)
 
 
-def _block(entry: Steady) -> List[_Insn]:
-    """ENTRY's compares; NEXT when the VRID is not its own, KEEP on any other mismatch."""
+def _block(entry: Steady, watching: Optional[Watching]) -> List[_Insn]:
+    """ENTRY's compares; NEXT when the VRID is not its own, KEEP on any other mismatch;
+    watched, its timer's ns in r9."""
     checks = compares(entry)
     length = checks[1][2]  # (LD_H_ABS, total length's offset, the datagram's length)
     out = [_i(JNE_K, R8, imm=entry.vrid, to="NEXT"), _i(JNE_K, R9, imm=length, to="KEEP")]
     for opcode, offset, value in checks:
         out.append(_i(opcode, imm=offset))  # classic BPF_LD|BPF_ABS codes: the same in eBPF
         out.append(_i(JNE32_K, R0, imm=value, to="KEEP"))
+    if watching is not None:
+        down_ns = watching.down_ns[entry.vrid]
+        out += [_i(LD_IMM64, R9, imm=down_ns & 0xFFFFFFFF), _i(0, imm=down_ns >> 32)]
     out.append(_i(JA, to="STAMP"))
     return out
 
 
-def _tail(map_fd: int) -> List[Tuple[str, List[_Insn]]]:
-    """STAMP (r8: the VRID), then DROP and KEEP."""
-    stamp = [
+def _watch(watching: Watching) -> List[_Insn]:
+    """Start the VRID's (r8) timer for r9 ns, or KEEP."""
+    return [
+        _i(STX_W, R10, R8, off=-4),                   # the key, on the stack
+        _i(LD_IMM64, R1, BPF_PSEUDO_MAP_FD, imm=watching.timers_fd), _i(0),
+        _i(MOV64_X, R2, R10), _i(ADD64_K, R2, imm=-4),
+        _i(CALL, imm=HELPER_MAP_LOOKUP_ELEM),
+        _i(JEQ_K, R0, imm=0, to="KEEP"),              # never: the key is under 256
+        _i(MOV64_X, R7, R0),
+        _i(MOV64_X, R1, R7),
+        _i(LD_IMM64, R2, BPF_PSEUDO_MAP_FD, imm=watching.timers_fd), _i(0),
+        _i(MOV64_K, R3, imm=CLOCK_MONOTONIC),
+        _i(CALL, imm=HELPER_TIMER_INIT),              # -EBUSY once done: not looked at
+        _i(MOV64_X, R1, R7),
+        _i(LD_IMM64, R2, BPF_PSEUDO_FUNC, to="CALLBACK"), _i(0),
+        _i(CALL, imm=HELPER_TIMER_SET_CALLBACK),
+        _i(JNE_K, R0, imm=0, to="KEEP"),
+        _i(MOV64_X, R1, R7), _i(MOV64_X, R2, R9), _i(MOV64_K, R3, imm=0),
+        _i(CALL, imm=HELPER_TIMER_START),
+        _i(JNE_K, R0, imm=0, to="KEEP"),
+    ]
+
+
+def _callback(ring_fd: int) -> List[_Insn]:
+    """The timers' callback (r1: the map, r2: the key, r3: the value): the key to the ring."""
+    return [
+        _i(LD_IMM64, R1, BPF_PSEUDO_MAP_FD, imm=ring_fd), _i(0),
+        _i(MOV64_K, R3, imm=4), _i(MOV64_K, R4, imm=BPF_RB_FORCE_WAKEUP),
+        _i(CALL, imm=HELPER_RINGBUF_OUTPUT),
+        _i(MOV64_K, R0, imm=0), _i(EXIT),
+    ]
+
+
+def _tail(map_fd: int, watching: Optional[Watching]) -> List[Tuple[str, List[_Insn]]]:
+    """STAMP (r8: the VRID), then DROP and KEEP (and the CALLBACK, watched)."""
+    stamp = ([] if watching is None else _watch(watching)) + [
         _i(LD_IMM64, R1, BPF_PSEUDO_MAP_FD, imm=map_fd), _i(0),
         _i(STX_W, R10, R8, off=-4),                  # the key, on the stack
         _i(MOV64_X, R2, R10), _i(ADD64_K, R2, imm=-4),
@@ -85,12 +144,19 @@ def _tail(map_fd: int) -> List[Tuple[str, List[_Insn]]]:
         _i(MOV64_K, R1, imm=1),
         _i(ATOMIC_DW, R7, R1, off=8, imm=0),         # count += 1
     ]
-    return [("STAMP", stamp), ("DROP", [_i(MOV64_K, R0, imm=DROP), _i(EXIT)]),
+    tail = [("STAMP", stamp), ("DROP", [_i(MOV64_K, R0, imm=DROP), _i(EXIT)]),
             ("KEEP", [_i(MOV64_K, R0, imm=-1), _i(EXIT)])]
+    return tail if watching is None else tail + [("CALLBACK", _callback(watching.ring_fd))]
 
 
-def program(entries: Iterable[Steady], map_fd: int) -> bytes:
-    """The stamp filter for ENTRIES (one per VRID), counting into the map MAP_FD."""
+def callback_at(insns: bytes) -> int:
+    """The first instruction of a watched program's callback."""
+    return len(insns) // INSN.size - CALLBACK_INSNS
+
+
+def program(entries: Iterable[Steady], map_fd: int, watching: Optional[Watching] = None) -> bytes:
+    """The stamp filter for ENTRIES (one per VRID), counting into the map MAP_FD; with
+    WATCHING, each steady advert starts its VRID's timer first."""
     head = [
         _i(MOV64_X, R6, R1),                         # LD_ABS reads the skb through r6
         _i(LDX_W, R9, R1, off=SKB_LEN),
@@ -99,11 +165,11 @@ def program(entries: Iterable[Steady], map_fd: int) -> bytes:
         _i(LD_B_ABS, imm=PROTO_AT), _i(JNE32_K, R0, imm=IPPROTO_VRRP, to="KEEP"),
         _i(LD_B_ABS, imm=VRID_AT), _i(MOV64_X, R8, R0),
     ]
-    blocks = [_block(entry) for entry in unique(entries)]
+    blocks = [_block(entry, watching) for entry in unique(entries)]
     body = head + [insn for block in blocks for insn in block] + [_i(JA, to="KEEP")]
     labels = {}
     tail: List[_Insn] = []
-    for name, insns in _tail(map_fd):
+    for name, insns in _tail(map_fd, watching):
         labels[name] = len(body) + len(tail)
         tail += insns
     out, at = [], len(head)
@@ -115,7 +181,9 @@ def program(entries: Iterable[Steady], map_fd: int) -> bytes:
     for index, (code, dst, src, off, imm, to) in enumerate(body + tail):
         while block_of < len(ends) and index >= ends[block_of]:
             block_of += 1
-        if to is not None:
+        if to is not None and code == LD_IMM64:  # BPF_PSEUDO_FUNC: the offset in imm
+            imm = labels[to] - index - 1
+        elif to is not None:
             target = ends[block_of] if to == "NEXT" else labels[to]
             off = target - index - 1
         imm &= 0xFFFFFFFF

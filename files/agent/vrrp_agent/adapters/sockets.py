@@ -46,6 +46,7 @@ import socket
 import struct
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from vrrp_agent import stamps
 from vrrp_agent.adapters import bpf
 from vrrp_agent.constants import IPPROTO_VRRP, TOS_VRRP, TTL_VRRP
 
@@ -188,13 +189,20 @@ class VrrpSockets:
             raise
         return stamp_map
 
-    def stamp_filter(self, insns: Optional[bytes], loaded: Optional[Callable[[], None]] = None) -> None:
+    def open_watch(self) -> bpf.Watch:
+        """The kernel watch for this socket's stamps (stamped.py); OSError where the
+        kernel has no bpf_timer or refuses it."""
+        return bpf.Watch()
+
+    def stamp_filter(self, insns: Optional[bytes], loaded: Optional[Callable[[], None]] = None,
+                     watch: Optional[bpf.Watch] = None) -> None:
         """The receive socket's eBPF program from now on (stamps.py), LOADED called
-        between its load and its attachment; None: no filter."""
+        between its load and its attachment, its timers WATCH's; None: no filter."""
         if insns is None:
             bpf.detach(self.rx)
         else:
-            bpf.attach_program(self.rx, insns, loaded)
+            bpf.attach_program(self.rx, insns, loaded, watch,
+                               0 if watch is None else stamps.callback_at(insns))
 
     def ring_filters(self, programs: List[bytes]) -> None:
         """Doorbell i takes programs[i] (doorbell.py), each in one step."""
