@@ -244,6 +244,8 @@ class TrackingDriver:
                 self.rt.bus.publish("priority", instance=inst.cfg.name, old=before,
                                     new=router.effective_priority)
             self.transitions.apply(inst, actions)
+            if router.effective_priority != before:
+                self.transitions.rearm(inst)  # a watched backup's deadline is checked again (stamped.py)
             reason = "tracking: " + ", ".join(verdict.reasons) if verdict.fault else None
             self.transitions.set_fault(inst, "tracking", reason)
 

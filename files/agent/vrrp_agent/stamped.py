@@ -136,9 +136,10 @@ class StampedPair:
         at, down = self.trusted.get(vrid), self.watched_down.get(vrid)
         if at is None or down is None:
             return False
+        if down != inst.router.master_down_interval_s() or not self.repeats_alike(inst):
+            self.stale()  # a new priority (tracking, an override): the filter is built again
+            return False
         if deadline != at + down:
-            if down != inst.router.master_down_interval_s():
-                self.stale()  # a new priority or interval: the filter is built again for it
             return False
         return now < deadline - WATCH_EARLY_S - WATCH_LEAD_S and not self.watch.pending()
 

@@ -145,6 +145,10 @@ class Transitions:
                                              self.rt.loop.time(), hold_s)
         self._commands(commands)
 
+    def rearm(self, inst: Instance) -> None:
+        """INST's timer armed again (after a change of its priority)."""
+        self._io().arm(inst)
+
     def settle(self, inst: Instance) -> None:
         self._commands(self.supervisor.settle(inst.cfg.name, self._view()))
         self._io().arm(inst)

@@ -1,0 +1,206 @@
+"""The kernel watch (stamped.py, stamps.py, adapters/bpf.Watch): a steady backup's deadline
+is a kernel timer that every steady advert restarts; the loop sleeps until it fires.
+
+ebpfvm runs the watched filter as the kernel would, and its timers' callback when a
+FakeWatch timer (on the virtual loop) fires; the real kernel's side is
+tests/lab/test_quiet_lab.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+from typing import Any
+
+import ebpfvm
+import pytest
+from fakehost import FakeLan, until
+from test_daemon_fake import Agent, instance, run
+from test_fastpath import advert, datagram
+from test_quiet import KEY, steady
+from test_stamped import _agents, _started_stamped, _tracked_pair
+from vrrp_agent import stamps
+from vrrp_agent.quiet import QUIET_ENV
+from vrrp_agent.router import BACKUP, MASTER
+from vrrp_agent.stamped import WATCH_EARLY_S
+
+DOWN_NS = 3_609_375_000  # 3 x 1 s + (256 - 100) / 256 s: a priority 100 backup of a 1 s master
+
+
+def _watched_program(watch: ebpfvm.FakeWatch, stamp_map: ebpfvm.FakeStampMap) -> bytes:
+    return stamps.program([steady(datagram(advert()))], stamp_map.fd,
+                          stamps.Watching(watch.timers_fd, watch.ring_fd, {51: DOWN_NS}))
+
+
+def _maps(watch: ebpfvm.FakeWatch, stamp_map: ebpfvm.FakeStampMap) -> Any:
+    return {stamp_map.fd: stamp_map, watch.timers_fd: watch, watch.ring_fd: watch}
+
+
+# ------------------------------------------------------------------ the filter
+def test_a_steady_advert_starts_its_vrids_timer_and_the_callback_writes_the_vrid_to_the_ring():
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        watch, stamp_map = ebpfvm.FakeWatch(), ebpfvm.FakeStampMap()
+        insns = _watched_program(watch, stamp_map)
+        assert insns[-stamps.CALLBACK_INSNS * 8:][:1] == bytes([stamps.LD_IMM64])
+        started = loop.time()
+        assert ebpfvm.run(insns, datagram(advert()), _maps(watch, stamp_map), 7) == stamps.DROP
+        assert stamp_map.read(51) == (1, 7) and watch.starts == 1
+        assert watch.armed[51].when() == pytest.approx(started + DOWN_NS * 1e-9)
+        other = datagram(advert(priority=0))
+        assert ebpfvm.run(insns, other, _maps(watch, stamp_map), 8) == stamps.KEEP
+        assert watch.starts == 1  # anything else starts nothing
+        assert ebpfvm.run(insns, datagram(advert()), _maps(watch, stamp_map), 9) == stamps.DROP
+        assert watch.starts == 2 and len(watch.armed) == 1  # restarted, not a second timer
+        assert not watch.pending()
+        await asyncio.sleep(DOWN_NS * 1e-9 + 0.01)
+        assert watch.records == [(51).to_bytes(4, "little")] and watch.pending()
+        assert watch.consume() and not watch.pending() and not watch.consume()
+        watch.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_steady_advert_whose_timer_does_not_start_is_kept_and_not_counted():
+    async def scenario() -> None:
+        watch, stamp_map = ebpfvm.FakeWatch(), ebpfvm.FakeStampMap()
+        watch.start = lambda *args: -errno.ENOMEM  # type: ignore[method-assign]
+        insns = _watched_program(watch, stamp_map)
+        assert ebpfvm.run(insns, datagram(advert()), _maps(watch, stamp_map), 7) == stamps.KEEP
+        assert stamp_map.read(51) == (0, 0)  # the full path and the loop's own timer, then
+        watch.close()
+
+    asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------ through the daemon
+def _watched_agents(tmp_path: Any, text1: str, text2: str) -> Any:
+    a1, a2 = _agents(FakeLan(), tmp_path, text1, text2)
+    a2.host.ebpf_watch = True
+    return a1, a2
+
+
+def _pair(agent: Agent) -> Any:
+    return agent.daemon.driver.quiet.pairs[KEY].stamped
+
+
+def test_rfc5798_6_4_2_a_watched_backup_sleeps_and_takes_over_at_its_master_down_deadline(
+        tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="vrrp_agent")
+    a1, a2 = _watched_agents(tmp_path, instance(priority=150, advert_int=1),
+                             instance(priority=100, advert_int=1))
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        inst = a2.daemon.instances[0]
+        watch = _pair(a2).watch
+        assert watch is not None
+        await until(lambda: inst.timer is None, timeout=5)  # the kernel's timer instead
+        starts = watch.starts
+        await asyncio.sleep(4.2)
+        assert inst.timer is None and a2.state() == BACKUP
+        assert watch.starts >= starts + 4  # each steady advert restarted it
+        assert "kernel watch timer fired" not in caplog.text
+        a1.host.lan.cut.add("eth0")
+        await until(lambda: a2.state() == MASTER, timeout=10)
+        last_ns = a2.host.sockets[0].stamp_map.read(51)[1]
+        assert "kernel watch timer fired" in caplog.text
+        # the Master_Down_Interval after the last steady advert, not a loop timer's later
+        assert inst.router.last_transition == pytest.approx(last_ns * 1e-9 + DOWN_NS * 1e-9,
+                                                            abs=1e-3)
+        await a1.stop()
+        await a2.stop()
+        assert watch.closed
+
+    run(scenario)
+
+
+def test_a_kernel_timer_that_fired_is_never_trusted_again_and_a_stale_one_takes_nothing_over(
+        tmp_path):
+    a1, a2 = _watched_agents(tmp_path, instance(priority=150, advert_int=1),
+                             instance(priority=100, advert_int=1))
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        inst = a2.daemon.instances[0]
+        pair = _pair(a2)
+        await until(lambda: inst.timer is None, timeout=5)
+        pair.watch.output(b"\0\0\0\0")  # a record no live deadline stands for (a stale timer)
+        await asyncio.sleep(0)
+        await until(lambda: not pair.watch.pending())
+        assert not pair.trusted and inst.timer is not None  # the loop's own timer, until a take
+        await until(lambda: inst.timer is None, timeout=5)  # trusted again after its next take
+        await asyncio.sleep(3.0)
+        assert a2.state() == BACKUP and a1.state() == MASTER
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_a_new_master_down_interval_builds_the_watched_filter_again(tmp_path):
+    a1, a2, weight = _tracked_pair(tmp_path)
+    a2.host.ebpf_watch = True
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        pair = _pair(a2)
+        router = a2.daemon.instances[0].router
+        before = pair.watched_down[51]
+        assert before == router.master_down_interval_s()
+        weight.write_text("30\n")  # 130: still under 150, a shorter Skew_Time
+        await until(lambda: pair.watched_down.get(51) == router.master_down_interval_s()
+                    and pair.watched_down[51] < before, timeout=5)
+        inst = a2.daemon.instances[0]
+        await until(lambda: inst.timer is None, timeout=5)
+        armed = a2.host.sockets[0].watch.armed[51]
+        loop = asyncio.get_running_loop()
+        assert armed.when() - loop.time() <= pair.watched_down[51] - WATCH_EARLY_S + 1e-6
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("why", ["no bpf_timer", "watched filter refused", "stamps asked"])
+def test_without_the_kernel_watch_a_stamped_backup_keeps_its_loop_timer(tmp_path, caplog,
+                                                                       monkeypatch, why):
+    caplog.set_level(logging.INFO, logger="vrrp_agent")
+    a1, a2 = _watched_agents(tmp_path, instance(priority=150), instance(priority=100))
+    a2.host.ebpf_watch = why != "no bpf_timer"
+    a2.host.watch_refuses = why == "watched filter refused"
+    if why == "stamps asked":
+        monkeypatch.setenv(QUIET_ENV, "stamps")
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        inst = a2.daemon.instances[0]
+        assert _pair(a2).watch is None
+        await asyncio.sleep(1.0)
+        assert inst.timer is not None and a2.state() == BACKUP
+        await a1.stop()
+        await until(lambda: a2.state() == MASTER, timeout=2)
+        await a2.stop()
+
+    run(scenario)
+    said = "no kernel watch" in caplog.text
+    assert said == (why != "stamps asked")
+
+
+def test_a_watched_backup_whose_priority_rises_over_its_master_preempts(tmp_path):
+    """Tracking raises its priority while its loop sleeps: the change re-arms it, the
+    filter is built without the master's adverts, and the backup preempts."""
+    a1, a2, weight = _tracked_pair(tmp_path)
+    a2.host.ebpf_watch = True
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        inst = a2.daemon.instances[0]
+        await until(lambda: inst.timer is None, timeout=5)
+        weight.write_text("100\n")  # 200 > 150
+        await until(lambda: a2.state() == MASTER and a1.state() == BACKUP, timeout=10)
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
