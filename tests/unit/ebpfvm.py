@@ -196,6 +196,8 @@ def _timer_call(helper: int, regs: Dict[int, Any], maps: Dict[int, Any], insns: 
     kind, fd, at = regs[1]
     assert kind == "timer" and at % bpf.TIMER_VALUE == 0
     watch, vrid = maps[fd], at // bpf.TIMER_VALUE
+    if watch.closed:  # the map's last fd closed: the kernel refuses its timers
+        return -errno.EPERM if helper == stamps.HELPER_TIMER_INIT else -errno.EINVAL
     if helper == stamps.HELPER_TIMER_INIT:
         assert regs[2] == ("map", fd) and regs[3] == stamps.CLOCK_MONOTONIC
         if vrid in watch.initialised:

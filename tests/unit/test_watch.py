@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from typing import Any
+from typing import Any, Dict, Optional
 
 import ebpfvm
+import fakehost
 import pytest
 from fakehost import FakeLan, until
 from test_daemon_fake import Agent, instance, run
-from test_fastpath import advert, datagram
+from test_fastpath import GROUP4, MASTER4, advert, datagram
 from test_quiet import KEY, steady
 from test_stamped import _agents, _started_stamped, _tracked_pair
-from vrrp_agent import stamps
+from vrrp_agent import packet, stamped, stamps
 from vrrp_agent.quiet import QUIET_ENV
 from vrrp_agent.router import BACKUP, MASTER
 from vrrp_agent.stamped import WATCH_EARLY_S
@@ -200,6 +201,177 @@ def test_a_watched_backup_whose_priority_rises_over_its_master_preempts(tmp_path
         await until(lambda: inst.timer is None, timeout=5)
         weight.write_text("100\n")  # 200 > 150
         await until(lambda: a2.state() == MASTER and a1.state() == BACKUP, timeout=10)
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_rfc5798_6_4_2_a_watched_backup_preempts_one_interval_after_its_last_advert_taken_alike(
+        tmp_path):
+    """The adverts that came before a priority rise are taken as they were then (each
+    reset the Master_Down_Timer); the ones after it are discarded: the backup preempts a
+    Master_Down_Interval after the last one before the rise, not at once."""
+    weight = tmp_path / "weight"
+    weight.write_text("0\n")
+    tracks = f"vrrp_track_file W {{\n    file {weight}\n    weight 1\n}}\n"
+    extra = "    track_file {\n        W\n    }\n"
+    a1, a2 = _watched_agents(tmp_path, instance(priority=150, advert_int=1),
+                             tracks + instance(priority=100, advert_int=1, extra=extra))
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        inst = a2.daemon.instances[0]
+        await until(lambda: inst.timer is None, timeout=5)
+        await asyncio.sleep(3.0)  # three steady adverts not read
+        loop = asyncio.get_running_loop()
+        raised = loop.time()
+        weight.write_text("100\n")  # 200 > 150
+        await until(lambda: a2.state() == MASTER, timeout=10)
+        # Master_Down_Interval at 200: 3 x 1 + 56/256 s, from an advert at most 1 s before
+        assert loop.time() - raised > 2.0
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+# ------------------------------------------------------------------ the watch going away
+def _two_masters_lone_backup(tmp_path: Any) -> Agent:
+    """VI_1 (VRID 51) and VI_2 (VRID 52), both priority 100 at 1 s, on a host whose
+    kernel has the watch; the test plays their masters (`_Masters`)."""
+    host = FakeLan().host("n2", "198.51.100.2")
+    host.ebpf = host.ebpf_watch = True
+    text = (instance("VI_1", vrid=51, priority=100, advert_int=1)
+            + instance("VI_2", vrid=52, priority=100, advert_int=1, vips=("198.51.100.101/24",)))
+    return Agent(host, text, tmp_path)
+
+
+def _advert_1s(vrid: int, priority: int) -> bytes:
+    """VRID's master's VRRPv3 advert at 1 s, from MASTER4 to the group."""
+    encoder = packet.AdvertEncoder(version=3, vrid=vrid, family=4, addresses=b"\xc6\x33\x64\x64",
+                                   count=1, src=MASTER4)
+    return datagram(encoder.packet(priority, 100, GROUP4))
+
+
+class _Masters:
+    """Each VRID's master sends its advert every second at its priority (None: silent)."""
+
+    def __init__(self, agent: Agent, priorities: Dict[int, Optional[int]]):
+        self.agent, self.priorities = agent, priorities
+        self.task = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        while True:
+            for vrid, priority in list(self.priorities.items()):
+                if priority is not None and self.agent.host.sockets:
+                    self.agent.host.sockets[0].arrive(_advert_1s(vrid, priority))
+            await asyncio.sleep(1.0)
+
+
+def test_a_refused_watched_filter_gives_every_watched_backup_its_loop_timer_back(tmp_path):
+    agent = _two_masters_lone_backup(tmp_path)
+
+    async def scenario():
+        await agent.start()
+        masters = _Masters(agent, {51: 200, 52: 200})
+        vi1, vi2 = agent.daemon.instances
+        await until(lambda: vi1.router.state == vi2.router.state == BACKUP
+                    and vi1.timer is None and vi2.timer is None, timeout=10)
+        agent.host.watch_refuses = True
+        masters.priorities[52] = 180  # VI_2's entry changes: the filter is built again
+        await until(lambda: _pair(agent).watch is None, timeout=5)
+        assert vi1.timer is not None  # its loop timer is back
+        masters.priorities[51] = None  # VI_1's master dies silently
+        await until(lambda: vi1.router.state == MASTER, timeout=8)
+        masters.task.cancel()
+        await agent.stop()
+
+    run(scenario)
+
+
+def test_a_filter_refused_with_the_watch_is_replaced_by_one_without(tmp_path):
+    """Only the Master_Down_Interval changed: the stamps-only filter is installed all the
+    same (the watched one would keep adverts it can no longer time)."""
+    a1, a2, weight = _tracked_pair(tmp_path)
+    a2.host.ebpf_watch = True
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        inst = a2.daemon.instances[0]
+        await until(lambda: inst.timer is None, timeout=5)
+        sock = a2.host.sockets[0]
+        watched = sock.stamp_insns
+        a2.host.watch_refuses = True
+        weight.write_text("30\n")  # 130: the same steady entry, another interval
+        await until(lambda: _pair(a2).watch is None, timeout=5)
+        assert sock.stamp_insns is not None and sock.stamp_insns != watched
+        assert stamps.HELPER_TIMER_START.to_bytes(4, "little") not in sock.stamp_insns
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+def test_a_watched_backup_whose_master_is_silent_takes_over_after_the_pair_goes_to_doorbells(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(stamped, "STAMPED_MOST", 1)  # a second steady advert stands for a ninth
+    agent = _two_masters_lone_backup(tmp_path)
+
+    async def scenario():
+        await agent.start()
+        masters = _Masters(agent, {51: 200})
+        vi1 = agent.daemon.instances[0]
+        await until(lambda: vi1.router.state == BACKUP and vi1.timer is None, timeout=10)
+        masters.priorities[51] = None  # VI_1's master dies
+        await asyncio.sleep(1.0)  # within its Master_Down_Interval
+        masters.priorities[52] = 200  # VI_2's master: more steady adverts than stamped
+        await until(lambda: agent.daemon.driver.quiet.pairs[KEY].stamped is None, timeout=5)
+        assert vi1.timer is not None
+        await until(lambda: vi1.router.state == MASTER, timeout=5)
+        masters.task.cancel()
+        await agent.stop()
+
+    run(scenario)
+
+
+def test_a_reload_that_changes_a_watched_backup_reconfigures_it(tmp_path):
+    """Reconfigured, it has no accepted advert: not watched until it takes one again."""
+    agent = _two_masters_lone_backup(tmp_path)
+
+    async def scenario():
+        await agent.start()
+        masters = _Masters(agent, {51: 200})
+        vi1 = agent.daemon.instances[0]
+        await until(lambda: vi1.router.state == BACKUP and vi1.timer is None, timeout=10)
+        agent.conf.write_text(instance("VI_1", vrid=51, priority=100, advert_int=1,
+                                       vips=("198.51.100.100/24", "198.51.100.102/24")))
+        await agent.daemon.reload()
+        assert len(agent.daemon.instances) == 1  # the reload ran to its end
+        await until(lambda: vi1.timer is None, timeout=5)  # watched again
+        masters.task.cancel()
+        await agent.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("lag_s", [0.0, 0.0008])
+def test_a_watched_backup_takes_over_when_the_loop_clock_lags_the_kernels(tmp_path, monkeypatch,
+                                                                         lag_s):
+    """uvloop's loop.time() is CLOCK_MONOTONIC in whole milliseconds: up to 1 ms behind
+    the stamps. The stamps taken when a timer fired must not make the watch trusted."""
+    real = fakehost._monotonic_ns
+    monkeypatch.setattr(fakehost, "_monotonic_ns", lambda: real() + round(lag_s * 1e9))
+    a1, a2 = _watched_agents(tmp_path, instance(priority=150, advert_int=1),
+                             instance(priority=100, advert_int=1))
+
+    async def scenario():
+        await _started_stamped(a1, a2)
+        inst = a2.daemon.instances[0]
+        await until(lambda: inst.timer is None, timeout=10)
+        await asyncio.sleep(2.5)
+        a1.host.lan.cut.add("eth0")
+        await until(lambda: a2.state() == MASTER, timeout=8)
         await a1.stop()
         await a2.stop()
 

@@ -301,6 +301,14 @@ class Driver:
             return
         self._run_timer(inst, now)
 
+    def take_receipts(self, inst: Instance) -> None:
+        """INST's unread adverts (its socket, its stamps) taken now, its timer re-armed."""
+        key = (inst.cfg.socket_interface, inst.cfg.family)
+        io = self.io.get(key)
+        if io is not None and inst.router.state == BACKUP:
+            self.quiet.drain(key, io, inst)
+            self.arm(inst)
+
     def _watch_fired(self, inst: Instance) -> None:
         """A kernel timer of INST's socket fired (stamped.py): INST's timer work, as
         if its own timer had fired, when it has none armed (a watched deadline)."""

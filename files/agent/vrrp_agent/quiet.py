@@ -147,7 +147,7 @@ class Quiet:
         pair = self.pairs.get((inst.cfg.socket_interface, inst.cfg.family))
         if pair is None or pair.stamped is None or pair.stamped.watch is None or not pair.quiet:
             return False
-        return pair.stamped.watches(inst, deadline, self.rt.loop.time())
+        return pair.stamped.watches(inst, deadline)
 
     def is_quiet(self, key: Tuple[str, int]) -> bool:
         pair = self.pairs.get(key)

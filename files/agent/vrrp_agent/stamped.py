@@ -45,11 +45,15 @@ are the fallback. Rules:
   the ring buffer the timers' callback writes to. A backup's deadline is
   the watch's (`watches`: no loop timer at all) only while all of this
   holds: its last receipt is a stamp taken under the installed entry, for
-  the Master_Down_Interval the entry was built with, the timer that stamp
-  started has more than WATCH_LEAD_S to run, and no callback's record is
+  the Master_Down_Interval and the steady set the entry was built with, the
+  stamp was counted after the last time a timer fired (`on_watch` notes
+  each entry's count then: the loop's clock is not compared with the
+  kernel's, uvloop's lags it by up to 1 ms), and no callback's record is
   unread. A record (any) makes the loop look at every instance on the
-  socket and trust none until their next take (`on_watch`): a timer that
-  fired never stands for a deadline again.
+  socket and trust none until their next take: a timer that fired never
+  stands for a deadline again. Whenever the watch goes (refused, the pair
+  left to the doorbells), every instance on the socket is re-armed: their
+  loop timers come back.
 """
 
 from __future__ import annotations
@@ -76,7 +80,6 @@ STAMPED_MOST = 8  # steady adverts a stamp filter takes: the verifier's time gro
 SWITCH_FLOOR_S = 1.0  # the first quiet read: read loudly until now, nothing older than this
 ORDER_TOLERANCE_S = 1e-5  # a queued datagram's wall-clock receipt time, made loop time, is this exact
 WATCH_EARLY_S = EPOLL_ROUNDING_S  # a kernel timer fires this early: the driver's spin does the rest
-WATCH_LEAD_S = 1e-4  # a timer this close to firing is not trusted any more: the loop's own is armed
 
 
 class StampedPair:
@@ -96,6 +99,7 @@ class StampedPair:
         self.last_at: Dict[int, float] = {}     # VRID -> the stamp handed over last (loop time)
         self.watched_down: Dict[int, float] = {}  # VRID -> the Master_Down_Interval its timer runs for
         self.trusted: Dict[int, float] = {}     # VRID -> a stamp taken alike since the last record
+        self.fired: Dict[int, int] = {}         # VRID -> its count when a kernel timer fired last
 
     def entries(self, table: Dict[int, Any]) -> Tuple[Steady, ...]:
         return tuple(Steady(vrid, inst.accepted.ttl, inst.accepted.wire)
@@ -130,18 +134,22 @@ class StampedPair:
         self.installed = entries
         self.watched_down = dict(downs)
 
-    def watches(self, inst: Any, deadline: float, now: float) -> bool:
+    def watches(self, inst: Any, deadline: float) -> bool:
         """Whether INST's DEADLINE is the kernel watch's (the rules above)."""
         vrid = inst.cfg.vrid
         at, down = self.trusted.get(vrid), self.watched_down.get(vrid)
-        if at is None or down is None:
+        if at is None or down is None or inst.accepted is None:  # None: reconfigured
             return False
         if down != inst.router.master_down_interval_s() or not self.repeats_alike(inst):
             self.stale()  # a new priority (tracking, an override): the filter is built again
             return False
-        if deadline != at + down:
-            return False
-        return now < deadline - WATCH_EARLY_S - WATCH_LEAD_S and not self.watch.pending()
+        return deadline == at + down and not self.watch.pending()
+
+    def timer_fired(self) -> None:
+        """A kernel timer fired: no deadline is the watch's until stamps counted from now on."""
+        self.trusted.clear()
+        for vrid in self.installed:
+            self.fired[vrid] = self.map.read(vrid)[0]
 
     def close(self) -> None:
         self.map.close()
@@ -172,8 +180,8 @@ class StampedPair:
             and accepted.ttl == entry.ttl and self.repeats_alike(inst)
         if not alike:
             self.stale()  # the filter is built again without it
-        elif self.watch is not None:
-            self.trusted[vrid] = at
+        elif self.watch is not None and count > self.fired.get(vrid, -1):
+            self.trusted[vrid] = at  # counted after any timer fired: its own timer runs
         return at, count - before, entry, alike
 
 
@@ -241,12 +249,14 @@ class StampedReads:
             self._unstamp(key, io, pair, stamped)
             return
         try:
-            stamped.install(steady, stamped.downs(steady, table))
+            try:
+                stamped.install(steady, stamped.downs(steady, table))
+            except OSError as exc:
+                if stamped.watch is None:
+                    raise
+                self.unwatch(key, stamped, exc)  # stamps without it, then
+                stamped.install(steady, {})
         except OSError as exc:
-            if stamped.watch is not None:  # stamps without it, then
-                self.unwatch(key, stamped, exc)
-                self.refresh(key, io, pair, stamped)
-                return
             log.warning("%s/ipv%d: no stamp filter (%s): quiet receive uses doorbells",
                         key[0], key[1], exc)
             self._unstamp(key, io, pair, stamped)
@@ -271,6 +281,12 @@ class StampedReads:
         stamped.watch = None
         stamped.watched_down = {}
         stamped.trusted.clear()
+        self._rearm(key)
+
+    def _rearm(self, key: Tuple[str, int]) -> None:
+        """Every instance on KEY armed again: a watched one gets its loop timer back."""
+        for inst in list(self.receiver.by_vrid.get(key, {}).values()):
+            self.receiver.arm(inst)
 
     def on_watch(self, key: Tuple[str, int], stamped: StampedPair) -> None:
         """A kernel timer fired (the ring buffer is readable): no watched deadline is
@@ -278,9 +294,12 @@ class StampedReads:
         if stamped.watch is None or not stamped.watch.consume():
             return
         log.debug("%s/ipv%d: a kernel watch timer fired", key[0], key[1])
-        stamped.trusted.clear()
+        stamped.timer_fired()
         for inst in list(self.receiver.by_vrid.get(key, {}).values()):
-            self.watch_fired(inst)
+            try:
+                self.watch_fired(inst)
+            except Exception:  # the others are looked at all the same: none left without a timer
+                log.exception("%s: the timer work after a kernel watch timer failed", inst.cfg.name)
 
     def _unstamp(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
         """KEY uses the doorbells from now on (what the filter counted handed over first)."""
@@ -294,6 +313,7 @@ class StampedReads:
         stamped.close()
         pair.stamped = None
         self.switch_reader(key, io, pair, False)
+        self._rearm(key)
         self.fallback(key)
 
     def switch_reader(self, key: Tuple[str, int], io: Any, pair: Any, quiet: bool) -> None:

@@ -58,6 +58,9 @@ class RouterIO(Protocol):
     def arm(self, inst: Instance) -> None:
         """Re-arm the instance's timer at its router's next deadline."""
 
+    def take_receipts(self, inst: Instance) -> None:
+        """What the instance received and the loop has not read yet, taken now."""
+
 
 class Transitions:
     """Runs the supervisor's decisions; publishes and notifies state changes."""
@@ -148,6 +151,10 @@ class Transitions:
     def rearm(self, inst: Instance) -> None:
         """INST's timer armed again (after a change of its priority)."""
         self._io().arm(inst)
+
+    def take_receipts(self, inst: Instance) -> None:
+        """INST's unread adverts taken now (before a change of its priority judges them)."""
+        self._io().take_receipts(inst)
 
     def settle(self, inst: Instance) -> None:
         self._commands(self.supervisor.settle(inst.cfg.name, self._view()))
