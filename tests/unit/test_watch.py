@@ -86,6 +86,14 @@ def _pair(agent: Agent) -> Any:
     return agent.daemon.driver.quiet.pairs[KEY].stamped
 
 
+async def _asleep(a1: Agent, a2: Agent) -> Any:
+    """Master A1 and backup A2 started, A2 stamped and watched: its instance (no loop timer)."""
+    await _started_stamped(a1, a2)
+    inst = a2.daemon.instances[0]
+    await until(lambda: inst.timer is None, timeout=5)
+    return inst
+
+
 def test_rfc5798_6_4_2_a_watched_backup_sleeps_and_takes_over_at_its_master_down_deadline(
         tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="vrrp_agent")
@@ -93,11 +101,8 @@ def test_rfc5798_6_4_2_a_watched_backup_sleeps_and_takes_over_at_its_master_down
                              instance(priority=100, advert_int=1))
 
     async def scenario():
-        await _started_stamped(a1, a2)
-        inst = a2.daemon.instances[0]
+        inst = await _asleep(a1, a2)  # the kernel's timer instead of the loop's
         watch = _pair(a2).watch
-        assert watch is not None
-        await until(lambda: inst.timer is None, timeout=5)  # the kernel's timer instead
         starts = watch.starts
         await asyncio.sleep(4.2)
         assert inst.timer is None and a2.state() == BACKUP
@@ -123,10 +128,8 @@ def test_a_kernel_timer_that_fired_is_never_trusted_again_and_a_stale_one_takes_
                              instance(priority=100, advert_int=1))
 
     async def scenario():
-        await _started_stamped(a1, a2)
-        inst = a2.daemon.instances[0]
+        inst = await _asleep(a1, a2)
         pair = _pair(a2)
-        await until(lambda: inst.timer is None, timeout=5)
         pair.watch.output(b"\0\0\0\0")  # a record no live deadline stands for (a stale timer)
         await asyncio.sleep(0)
         await until(lambda: not pair.watch.pending())
@@ -189,24 +192,6 @@ def test_without_the_kernel_watch_a_stamped_backup_keeps_its_loop_timer(tmp_path
     assert said == (why != "stamps asked")
 
 
-def test_a_watched_backup_whose_priority_rises_over_its_master_preempts(tmp_path):
-    """Tracking raises its priority while its loop sleeps: the change re-arms it, the
-    filter is built without the master's adverts, and the backup preempts."""
-    a1, a2, weight = _tracked_pair(tmp_path)
-    a2.host.ebpf_watch = True
-
-    async def scenario():
-        await _started_stamped(a1, a2)
-        inst = a2.daemon.instances[0]
-        await until(lambda: inst.timer is None, timeout=5)
-        weight.write_text("100\n")  # 200 > 150
-        await until(lambda: a2.state() == MASTER and a1.state() == BACKUP, timeout=10)
-        await a1.stop()
-        await a2.stop()
-
-    run(scenario)
-
-
 def test_rfc5798_6_4_2_a_watched_backup_preempts_one_interval_after_its_last_advert_taken_alike(
         tmp_path):
     """The adverts that came before a priority rise are taken as they were then (each
@@ -220,9 +205,7 @@ def test_rfc5798_6_4_2_a_watched_backup_preempts_one_interval_after_its_last_adv
                              tracks + instance(priority=100, advert_int=1, extra=extra))
 
     async def scenario():
-        await _started_stamped(a1, a2)
-        inst = a2.daemon.instances[0]
-        await until(lambda: inst.timer is None, timeout=5)
+        await _asleep(a1, a2)
         await asyncio.sleep(3.0)  # three steady adverts not read
         loop = asyncio.get_running_loop()
         raised = loop.time()
@@ -269,6 +252,15 @@ class _Masters:
             await asyncio.sleep(1.0)
 
 
+async def _vi1_asleep(agent: Agent) -> Any:
+    """AGENT started, VI_1's master sending: (the masters, VI_1 watched, no loop timer)."""
+    await agent.start()
+    masters = _Masters(agent, {51: 200})
+    vi1 = agent.daemon.instances[0]
+    await until(lambda: vi1.router.state == BACKUP and vi1.timer is None, timeout=10)
+    return masters, vi1
+
+
 def test_a_refused_watched_filter_gives_every_watched_backup_its_loop_timer_back(tmp_path):
     agent = _two_masters_lone_backup(tmp_path)
 
@@ -297,9 +289,7 @@ def test_a_filter_refused_with_the_watch_is_replaced_by_one_without(tmp_path):
     a2.host.ebpf_watch = True
 
     async def scenario():
-        await _started_stamped(a1, a2)
-        inst = a2.daemon.instances[0]
-        await until(lambda: inst.timer is None, timeout=5)
+        await _asleep(a1, a2)
         sock = a2.host.sockets[0]
         watched = sock.stamp_insns
         a2.host.watch_refuses = True
@@ -319,10 +309,7 @@ def test_a_watched_backup_whose_master_is_silent_takes_over_after_the_pair_goes_
     agent = _two_masters_lone_backup(tmp_path)
 
     async def scenario():
-        await agent.start()
-        masters = _Masters(agent, {51: 200})
-        vi1 = agent.daemon.instances[0]
-        await until(lambda: vi1.router.state == BACKUP and vi1.timer is None, timeout=10)
+        masters, vi1 = await _vi1_asleep(agent)
         masters.priorities[51] = None  # VI_1's master dies
         await asyncio.sleep(1.0)  # within its Master_Down_Interval
         masters.priorities[52] = 200  # VI_2's master: more steady adverts than stamped
@@ -340,10 +327,7 @@ def test_a_reload_that_changes_a_watched_backup_reconfigures_it(tmp_path):
     agent = _two_masters_lone_backup(tmp_path)
 
     async def scenario():
-        await agent.start()
-        masters = _Masters(agent, {51: 200})
-        vi1 = agent.daemon.instances[0]
-        await until(lambda: vi1.router.state == BACKUP and vi1.timer is None, timeout=10)
+        masters, vi1 = await _vi1_asleep(agent)
         agent.conf.write_text(instance("VI_1", vrid=51, priority=100, advert_int=1,
                                        vips=("198.51.100.100/24", "198.51.100.102/24")))
         await agent.daemon.reload()
@@ -366,9 +350,7 @@ def test_a_watched_backup_takes_over_when_the_loop_clock_lags_the_kernels(tmp_pa
                              instance(priority=100, advert_int=1))
 
     async def scenario():
-        await _started_stamped(a1, a2)
-        inst = a2.daemon.instances[0]
-        await until(lambda: inst.timer is None, timeout=10)
+        await _asleep(a1, a2)
         await asyncio.sleep(2.5)
         a1.host.lan.cut.add("eth0")
         await until(lambda: a2.state() == MASTER, timeout=8)
