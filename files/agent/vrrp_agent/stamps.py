@@ -63,7 +63,6 @@ CALLBACK_INSNS = 7  # the timers' callback: the program's last instructions
 SKB_LEN = 0          # offsetof(struct __sk_buff, len)
 
 
-
 class Watching(NamedTuple):
     """The kernel watch's maps (adapters/bpf.Watch) and each VRID's timer, in ns."""
 
