@@ -112,7 +112,7 @@ def test_rfc5798_6_4_2_a_watched_backup_sleeps_and_takes_over_at_its_master_down
         await until(lambda: a2.state() == MASTER, timeout=10)
         last_ns = a2.host.sockets[0].stamp_map.read(51)[1]
         assert "kernel watch timer fired" in caplog.text
-        # the Master_Down_Interval after the last steady advert, not a loop timer's later
+        # the Master_Down_Interval after the last steady advert
         assert inst.router.last_transition == pytest.approx(last_ns * 1e-9 + DOWN_NS * 1e-9,
                                                             abs=1e-3)
         await a1.stop()
@@ -158,9 +158,11 @@ def test_a_new_master_down_interval_builds_the_watched_filter_again(tmp_path):
                     and pair.watched_down[51] < before, timeout=5)
         inst = a2.daemon.instances[0]
         await until(lambda: inst.timer is None, timeout=5)
-        armed = a2.host.sockets[0].watch.armed[51]
-        loop = asyncio.get_running_loop()
-        assert armed.when() - loop.time() <= pair.watched_down[51] - WATCH_EARLY_S + 1e-6
+        sock = a2.host.sockets[0]
+        last_ns = sock.stamp_map.read(51)[1]
+        armed = sock.watch.armed[51]  # restarted by the last steady advert, for the new interval
+        assert armed.when() == pytest.approx(last_ns * 1e-9 + pair.watched_down[51] - WATCH_EARLY_S,
+                                             abs=1e-6)
         await a1.stop()
         await a2.stop()
 
@@ -332,6 +334,7 @@ def test_a_reload_that_changes_a_watched_backup_reconfigures_it(tmp_path):
                                        vips=("198.51.100.100/24", "198.51.100.102/24")))
         await agent.daemon.reload()
         assert len(agent.daemon.instances) == 1  # the reload ran to its end
+        assert vi1.timer is not None  # no accepted advert: the loop's own timer meanwhile
         await until(lambda: vi1.timer is None, timeout=5)  # watched again
         masters.task.cancel()
         await agent.stop()
@@ -354,6 +357,36 @@ def test_a_watched_backup_takes_over_when_the_loop_clock_lags_the_kernels(tmp_pa
         await asyncio.sleep(2.5)
         a1.host.lan.cut.add("eth0")
         await until(lambda: a2.state() == MASTER, timeout=8)
+        await a1.stop()
+        await a2.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("change", ["override released", "reload"])
+def test_rfc5798_6_4_2_unread_adverts_are_judged_by_the_priority_they_came_under(tmp_path, change):
+    """A release of standby, or a reload, raises a watched backup over its master: what
+    came before is read first, so it preempts a Master_Down_Interval after the last of
+    those adverts (as without the watch), not at once on a deadline left long ago."""
+    before = 200 if change == "override released" else 100
+    a1, a2 = _watched_agents(tmp_path, instance(priority=150, advert_int=1),
+                             instance(priority=before, advert_int=1))
+    if change == "override released":
+        (a2.dir / "state" / "overrides.json").write_text('{"VI_1": "standby"}')
+
+    async def scenario():
+        inst = await _asleep(a1, a2)
+        await asyncio.sleep(3.0)  # three steady adverts not read
+        loop = asyncio.get_running_loop()
+        raised = loop.time()
+        if change == "override released":
+            a2.daemon.set_override(["VI_1"], None)  # back to 200 > 150
+        else:
+            a2.conf.write_text(instance(priority=200, advert_int=1))
+            await a2.daemon.reload()
+        assert inst.router.effective_priority == 200
+        await until(lambda: a2.state() == MASTER, timeout=10)
+        assert loop.time() - raised > 2.0  # 3 x 1 + 56/256 s after an advert under 1 s old
         await a1.stop()
         await a2.stop()
 

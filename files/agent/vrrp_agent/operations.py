@@ -103,6 +103,9 @@ class Operations:
 
     def set_override(self, names: List[str], kind: Optional[str]) -> Dict[str, Any]:
         """takeover / standby / release (kind None) for the named instances (and their groups)."""
+        # what came before the change counts as it was then (a watched backup, stamped.py,
+        # has not read its master's steady adverts for a while)
+        self.driver.quiet.drain_all()
         names = self.with_groups(names)
         chosen = [i for i in self.rt.instances if i.cfg.name in names]
         if kind == "takeover":
@@ -233,6 +236,7 @@ class Operations:
                                   "restart (systemctl restart vrrp-agent), not a reload", new.path)
 
     async def _apply_config(self, new: Config) -> Dict[str, Any]:
+        self.driver.quiet.drain_all()  # judged by the old config, as they came (set_override)
         now = self.rt.loop.time()
         old = {inst.cfg.key: inst for inst in self.rt.instances}
         kept: List[Instance] = []

@@ -300,6 +300,7 @@ class StampedReads:
                 self.watch_fired(inst)
             except Exception:  # the others are looked at all the same: none left without a timer
                 log.exception("%s: the timer work after a kernel watch timer failed", inst.cfg.name)
+                self.receiver.arm(inst)
 
     def _unstamp(self, key: Tuple[str, int], io: Any, pair: Any, stamped: StampedPair) -> None:
         """KEY uses the doorbells from now on (what the filter counted handed over first)."""
