@@ -79,8 +79,9 @@ def test_a_watched_backup_sleeps_until_its_kernel_timer_fires_then_takes_over(
         lab: Lab, monkeypatch: pytest.MonkeyPatch, event_loop: str):
     """The kernel watch (stamped.py): a steady backup's loop does not wake at all; when
     the master is frozen (no priority 0, nothing on the wire), the timer the last
-    steady advert started fires and the agent takes over. Also on uvloop, whose clock
-    lags the kernel's by up to 1 ms."""
+    steady advert started fires and the agent takes over. On asyncio's loop and on
+    uvloop's (the real loop on the real kernel; the lag of uvloop's clock behind the
+    kernel's is made deterministic in test_watch.py)."""
     try:
         bpf.Watch().close()
     except OSError as exc:

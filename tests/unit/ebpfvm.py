@@ -221,7 +221,6 @@ def _jump(code: int, value: Any, imm: int, off: int) -> int:
     if isinstance(value, tuple):  # a pointer: only the NULL test of a lookup's result
         assert code == stamps.JEQ_K and imm == 0
         return 0
-    value = value & _MASK
     compare: Dict[int, Tuple[int, Any]] = {
         stamps.JEQ_K: (_MASK, lambda a, b: a == b),
         stamps.JNE_K: (_MASK, lambda a, b: a != b),

@@ -119,6 +119,7 @@ class Driver:
         """Steady backups: the doorbell instead of a wakeup per advert (quiet.py)."""
         self.receiver.full_path = self.quiet.changed
         self.quiet.stamped_reads.watch_fired = self._watch_fired
+        self.drain_all = self.quiet.drain_all
         self.ticks: Dict[int, float] = {}
         """Advert interval (cs) -> one time on the grid its masters send on."""
         self.unbound = asyncio.Event()
@@ -300,14 +301,6 @@ class Driver:
             self._act(inst, actions)  # execute's takeover bursts what was staged
             return
         self._run_timer(inst, now)
-
-    def take_receipts(self, inst: Instance) -> None:
-        """INST's unread adverts (its socket, its stamps) taken now, its timer re-armed."""
-        key = (inst.cfg.socket_interface, inst.cfg.family)
-        io = self.io.get(key)
-        if io is not None and inst.router.state == BACKUP:
-            self.quiet.drain(key, io, inst)
-            self.arm(inst)
 
     def _watch_fired(self, inst: Instance) -> None:
         """A kernel timer of INST's socket fired (stamped.py): INST's timer work, as

@@ -241,7 +241,7 @@ class TrackingDriver:
             if verdict.priority != router.tracked_priority:
                 # what came before the change is taken as it was then: a watched backup
                 # (stamped.py) has not read its master's steady adverts for a while
-                self.transitions.take_receipts(inst)
+                self.transitions.drain_all()
             actions = router.set_priority(verdict.priority, self.rt.loop.time())
             if router.effective_priority != before:
                 inst.log.info("effective priority %d -> %d (tracking)", before, router.effective_priority)

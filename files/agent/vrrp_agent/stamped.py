@@ -86,11 +86,11 @@ class StampedPair:
     """The stamp map of one receive socket, the filter's steady set, the counts taken."""
 
     def __init__(self, io: Any, stamp_map: Any, repeats_alike: Callable[[Any], bool],
-                 stale: Callable[[], None], watch: Any = None):
+                 stale: Callable[[], None]):
         self.io = io
         self.map = stamp_map
-        self.watch = watch
-        """The kernel watch (adapters/bpf.Watch), or None: the loop's timers only."""
+        self.watch: Any = None
+        """The kernel watch (adapters/bpf.Watch; StampedReads.watch), or None: loop timers."""
         self.repeats_alike = repeats_alike
         self.stale = stale
         """Called when stamps came for an instance that would not take them alike now."""

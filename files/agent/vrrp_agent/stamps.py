@@ -97,9 +97,8 @@ def _block(entry: Steady, watching: Optional[Watching]) -> List[_Insn]:
 
 
 def _watch(watching: Watching) -> List[_Insn]:
-    """Start the VRID's (r8) timer for r9 ns, or KEEP."""
+    """Start the VRID's timer (the key on the stack at -4) for r9 ns, or KEEP."""
     return [
-        _i(STX_W, R10, R8, off=-4),                   # the key, on the stack
         _i(LD_IMM64, R1, BPF_PSEUDO_MAP_FD, imm=watching.timers_fd), _i(0),
         _i(MOV64_X, R2, R10), _i(ADD64_K, R2, imm=-4),
         _i(CALL, imm=HELPER_MAP_LOOKUP_ELEM),
@@ -131,9 +130,10 @@ def _callback(ring_fd: int) -> List[_Insn]:
 
 def _tail(map_fd: int, watching: Optional[Watching]) -> List[Tuple[str, List[_Insn]]]:
     """STAMP (r8: the VRID), then DROP and KEEP (and the CALLBACK, watched)."""
-    stamp = ([] if watching is None else _watch(watching)) + [
+    stamp = [_i(STX_W, R10, R8, off=-4)]             # the key, on the stack (both maps')
+    stamp += [] if watching is None else _watch(watching)
+    stamp += [
         _i(LD_IMM64, R1, BPF_PSEUDO_MAP_FD, imm=map_fd), _i(0),
-        _i(STX_W, R10, R8, off=-4),                  # the key, on the stack
         _i(MOV64_X, R2, R10), _i(ADD64_K, R2, imm=-4),
         _i(CALL, imm=HELPER_MAP_LOOKUP_ELEM),
         _i(JEQ_K, R0, imm=0, to="DROP"),             # never: the key is under 256

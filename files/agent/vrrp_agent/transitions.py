@@ -58,8 +58,8 @@ class RouterIO(Protocol):
     def arm(self, inst: Instance) -> None:
         """Re-arm the instance's timer at its router's next deadline."""
 
-    def take_receipts(self, inst: Instance) -> None:
-        """What the instance received and the loop has not read yet, taken now."""
+    def drain_all(self) -> None:
+        """What every quiet socket received and the loop has not read yet, taken now."""
 
 
 class Transitions:
@@ -152,9 +152,9 @@ class Transitions:
         """INST's timer armed again (after a change of its priority)."""
         self._io().arm(inst)
 
-    def take_receipts(self, inst: Instance) -> None:
-        """INST's unread adverts taken now (before a change of its priority judges them)."""
-        self._io().take_receipts(inst)
+    def drain_all(self) -> None:
+        """Unread adverts taken now (before a change of priority judges them)."""
+        self._io().drain_all()
 
     def settle(self, inst: Instance) -> None:
         self._commands(self.supervisor.settle(inst.cfg.name, self._view()))

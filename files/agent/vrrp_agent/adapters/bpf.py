@@ -182,7 +182,6 @@ BTF_KIND_INT, BTF_KIND_STRUCT, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO = 1, 4, 12, 13
 BTF_INT_SIGNED = 1 << 24                 # the u32 after an INT: encoding << 24 | bits
 BTF_KEY, BTF_VALUE, BTF_FUNC_FILTER, BTF_FUNC_CALLBACK = 1, 4, 7, 8  # type ids below
 TIMER_VALUE = 16  # struct vrrp_watch { struct bpf_timer timer; }: the kernel's 16 bytes
-CLOCK_MONOTONIC = 1
 
 
 def watch_btf() -> bytes:
@@ -252,10 +251,9 @@ class Watch:
     def consume(self) -> bool:
         """Skip every record written so far (their content is not needed: the loop looks
         at every watched instance); whether there was any."""
-        produced = _U64.unpack_from(self.producer, 0)[0]
-        if produced == self._consumer_pos.value:
+        if not self.pending():
             return False
-        self._consumer_pos.value = produced
+        self._consumer_pos.value = _U64.unpack_from(self.producer, 0)[0]
         return True
 
     def close(self) -> None:
