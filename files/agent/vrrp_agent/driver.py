@@ -14,10 +14,9 @@ the per-instance socket settings wiredriver.py's. Rules:
 - One pair of raw sockets per (interface, family), shared by the instances on
   it, opened at the first bind; an instance that cannot bind yet (interface,
   source address missing) is FAULT and retried once a second.
-- Masters with the same advert interval send from one tick: when a master's
-  timer is armed, its next advert is brought forward to the latest tick of
-  its interval's grid that is not later (router.advance_advert), so a
-  backup of many instances receives them in a burst, read in few wakeups.
+- Masters with the same advert interval send from one tick (ticks.py): when
+  a master's timer is armed, its next advert is brought forward to its
+  interval's grid; a tick sent late moves the grid to where it was sent.
 - A backup's timer is armed EPOLL_ROUNDING_S early: epoll sleeps whole
   milliseconds, rounded up, so a timer fires up to 1 ms late. When the
   master-down (or skew) time is then less than that away, the router decides
@@ -41,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import math
 import socket
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -75,6 +73,7 @@ from vrrp_agent.router import (
     StateChanged,
 )
 from vrrp_agent.runtime import Runtime
+from vrrp_agent.ticks import TickGrids
 from vrrp_agent.transitions import Transitions
 from vrrp_agent.vips import VipKeeper
 from vrrp_agent.wiredriver import WireDriver
@@ -120,8 +119,8 @@ class Driver:
         self.receiver.full_path = self.quiet.changed
         self.quiet.stamped_reads.watch_fired = self._watch_fired
         self.drain_all = self.quiet.drain_all
-        self.ticks: Dict[int, float] = {}
-        """Advert interval (cs) -> one time on the grid its masters send on."""
+        self.ticks = TickGrids(rt.loop.time)
+        """The grids the masters of each advert interval send on (ticks.py)."""
         self.unbound = asyncio.Event()
         """Set when a bind failed: retry_unbound wakes only then (no idle wakeups)."""
         self.leases = LeaseRenewer(rt, vips)
@@ -224,7 +223,7 @@ class Driver:
         router = inst.router
         due = router.advert_due
         if due is not None:
-            self._align(router, due)
+            self.ticks.align(router, due)
         deadline = router.next_deadline()
         if router.state == BACKUP and deadline is not None and self.quiet.watches(inst, deadline):
             if inst.timer is not None:  # the kernel's timer wakes the loop first (stamped.py)
@@ -252,15 +251,6 @@ class Driver:
         inst.timer = handle
         inst.timer_at = deadline
 
-    def _align(self, router: Any, due: float) -> None:
-        """Put a master's next advert on its interval's tick grid (never later)."""
-        period_cs = router.params.adver_int_cs
-        anchor = self.ticks.setdefault(period_cs, due)
-        period = period_cs / 100.0
-        tick = anchor + math.floor((due - anchor) / period + 1e-9) * period  # float-safe floor
-        if due - tick > period / 100 and tick > self.rt.loop.time():  # on the grid: leave it
-            router.advance_advert(tick)
-
     def cancel_timer(self, inst: Instance) -> None:
         if inst.timer is not None:
             inst.timer.cancel()
@@ -280,6 +270,9 @@ class Driver:
             now = clock if armed_at is None or clock >= armed_at else armed_at
             if inst.router.params.adver_int_cs < PRECISE_BELOW_CS and not self.precise.available:
                 now = wait_out(inst.router, now, self.rt.loop)
+            due = inst.router.advert_due
+            if due is not None and now >= due:
+                self.ticks.sent(inst.router, due, now)
             self._run_timer(inst, now)
             return
         if inst.router.state == BACKUP:

@@ -62,7 +62,7 @@ from vrrp_agent.fsm import (  # the vocabulary, re-exported: callers import it f
     WantMaster,
 )
 from vrrp_agent.packet import Advertisement
-from vrrp_agent.timing import master_down_interval_s, skew_time_s
+from vrrp_agent.timing import master_down_interval_s, next_advert_s, skew_time_s
 
 __all__ = [
     "INIT", "BACKUP", "MASTER", "FAULT", "STARTUP", "MASTER_DOWN", "PREEMPTED", "SHUTDOWN",
@@ -227,7 +227,7 @@ class Router:
         adver_at = self._adver_at
         if adver_at is not None and now >= adver_at and self.state == MASTER:
             actions.append(self._advert(self.effective_priority))
-            self._adver_at = self._next_tick(adver_at, self.params.adver_int_cs / 100.0, now)
+            self._adver_at = next_advert_s(adver_at, self.params.adver_int_cs / 100.0, now)
         if self._garp_burst_at is not None and now >= self._garp_burst_at:
             self._garp_burst_at = None
             if self.state == MASTER and self._garp_burst_repeat > 0:
