@@ -8,7 +8,11 @@ switch's bridge records every advert for --seconds. Per engine: the master's
 inter-advert intervals minus advert_int (p50, p99 of |deviation|, max), and
 spurious failovers: the backup's episodes as master while the master is alive
 (runs of adverts sent by the backup, seen on the wire; a gap over 1 s starts a
-new episode), cross-checked with the agent's became_master counter.
+new episode), cross-checked with the agent's became_master counter. Each
+episode is also told apart by its cause, on the wire: the master's adverts
+had stopped for a Master_Down_Interval before it (the master was not
+scheduled: a backup that takes over then does what RFC 5798 §6.4.2 asks), or
+they had not (the backup's own fault).
 
 Measured twice: with normal scheduling, and with `vrrp_rt_priority 50` in both
 daemons' global_defs (SCHED_RR, keepalived's knob against late adverts, which
@@ -48,8 +52,20 @@ def _wire(pcap: str) -> Dict[str, List[float]]:
     return times
 
 
-def _episodes(stamps: List[float]) -> int:
-    return sum(1 for i, t in enumerate(stamps) if i == 0 or t - stamps[i - 1] > 1.0)
+def _episodes(stamps: List[float]) -> List[float]:
+    """When each run of adverts in STAMPS started (a gap over 1 s starts a new one)."""
+    return [t for i, t in enumerate(stamps) if i == 0 or t - stamps[i - 1] > 1.0]
+
+
+# RFC 5798 §6.1: 3 x Master_Adver_Interval + Skew_Time, for the backups' priority 100
+MASTER_DOWN_S = 3 * ADVERT_INT + (256 - 100) * ADVERT_INT / 256
+
+
+def _after_silence(episode: float, master: List[float]) -> bool:
+    """The backup's EPISODE began after the master had sent nothing for a
+    Master_Down_Interval (a silence on the wire)."""
+    before = [t for t in master if t < episode]
+    return not before or episode - before[-1] >= MASTER_DOWN_S - 0.001
 
 
 RT_PRIORITY = 50
@@ -103,8 +119,12 @@ def measure_one(seconds: float, progress: Callable[[str], None], rt_priority: in
                                                for i in range(1, len(stamps))]) if dev else 0.0,
             "p50": _percentile(dev, 0.5) if dev else 0.0,
             "p99": _percentile(dev, 0.99) if dev else 0.0, "max": max(dev, default=0.0),
-            "spurious": _episodes(wire.get(lab.node(b).ip4, [])),
         }
+        episodes = _episodes(wire.get(lab.node(b).ip4, []))
+        results[engine]["spurious"] = len(episodes)
+        results[engine]["after_silence"] = sum(_after_silence(e, stamps) for e in episodes)
+        results[engine]["silences"] = sum(1 for i in range(1, len(stamps))
+                                          if stamps[i] - stamps[i - 1] >= MASTER_DOWN_S)
         if engine == "agent":
             results[engine]["became_master"] = became
         progress(f"jitter {engine}: {results[engine]}")
@@ -124,7 +144,7 @@ def tables(variants: Dict[str, Dict[str, dict]], seconds: float) -> str:
 
     def spurious(r: dict) -> str:
         extra = f" (became_master counter: {r['became_master']})" if "became_master" in r else ""
-        return f"{r['spurious']}{extra}"
+        return f"{r['spurious']}{extra}, {r.get('after_silence', 0)} after a silence"
 
     rows = [head, "|---|" + "---|" * (2 * len(names)),
             f"| adverts captured from the master | {cells(lambda r: str(r['adverts']))} |",
@@ -132,9 +152,14 @@ def tables(variants: Dict[str, Dict[str, dict]], seconds: float) -> str:
             f"| interval deviation p50 | {cells(ms('p50'))} |",
             f"| interval deviation p99 | {cells(ms('p99'))} |",
             f"| interval deviation max | {cells(ms('max'))} |",
+            "| master's silences of a Master_Down_Interval or more (36.1 ms) | "
+            f"{cells(lambda r: str(r.get('silences', 0)))} |",
             f"| spurious failovers (backup's episodes as master) | {cells(spurious)} |", "",
             f"One {seconds:.0f} s capture per variant (tcpdump on the lab's bridge), both pairs in the "
             "same lab at the same time, one `while True: pass` Python loop pinned with taskset to each "
-            "CPU. Deviation = |interval between two adverts of the master - 0.01 s|. The second "
+            "CPU. Deviation = |interval between two adverts of the master - 0.01 s|. A spurious failover "
+            "\"after a silence\" followed a silence of the master's adverts on the wire as long as the "
+            "backup's Master_Down_Interval (the master was not scheduled for that long; the backup did "
+            "what RFC 5798 §6.4.2 asks). The second "
             f"variant sets `vrrp_rt_priority {RT_PRIORITY}` in both daemons' global_defs."]
     return "\n".join(rows)

@@ -45,7 +45,10 @@ def table(fail: Optional[dict], cpu: Optional[dict],
                     f"(keepalived {ka_rss:.1f}) | "
                     f"{'yes' if rss <= 24 else 'no'} |")
     if jit:
-        parts = [f"{variant}: agent {res['agent']['spurious']}, keepalived {res['keepalived']['spurious']}"
+        def count(r: dict) -> str:
+            return f"{r['spurious']} ({r.get('after_silence', 0)} after a silence of the master)"
+
+        parts = [f"{variant}: agent {count(res['agent'])}, keepalived {count(res['keepalived'])}"
                  for variant, res in jit.items()]
         met = [variant for variant, res in jit.items() if res["agent"]["spurious"] == 0]
         rows.append(f"| 0 spurious failovers at 0.01 s under load | {'; '.join(parts)} | "
