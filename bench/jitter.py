@@ -61,6 +61,17 @@ def _episodes(stamps: List[float]) -> List[float]:
 MASTER_DOWN_S = 3 * ADVERT_INT + (256 - 100) * ADVERT_INT / 256
 
 
+def _context(episode: float, master: List[float]) -> str:
+    """What the wire showed of the master before the backup's EPISODE: the time since
+    its last advert and its longest gap in the 0.2 s before (ms)."""
+    before = [t for t in master if episode - 0.2 <= t < episode]
+    if not before:
+        return "no advert from the master in the 0.2 s before"
+    gaps = [b - a for a, b in zip(before, before[1:])] + [episode - before[-1]]
+    return (f"{(episode - before[-1]) * 1e3:.1f} ms after the master's last advert, "
+            f"its longest gap in the 0.2 s before {max(gaps) * 1e3:.1f} ms")
+
+
 def _after_silence(episode: float, master: List[float]) -> bool:
     """The backup's EPISODE began after the master had sent nothing for a
     Master_Down_Interval (a silence on the wire)."""
@@ -108,6 +119,9 @@ def measure_one(seconds: float, progress: Callable[[str], None], rt_priority: in
         cap.terminate()
         cap.wait(5)
         became = daemons[4].instance()["counters"]["became_master"] - became0
+        for line in daemons[4].log_text().splitlines():
+            if "MASTER" in line and "->" in line:
+                progress(f"jitter agent backup: {line}")
         wire = _wire(str(cap.pcap_path))  # type: ignore[attr-defined]
     results = {}
     for engine, (m, b, _v, _vip) in SETUP.items():
@@ -123,6 +137,7 @@ def measure_one(seconds: float, progress: Callable[[str], None], rt_priority: in
         episodes = _episodes(wire.get(lab.node(b).ip4, []))
         results[engine]["spurious"] = len(episodes)
         results[engine]["after_silence"] = sum(_after_silence(e, stamps) for e in episodes)
+        results[engine]["episodes"] = [_context(e, stamps) for e in episodes]
         results[engine]["silences"] = sum(1 for i in range(1, len(stamps))
                                           if stamps[i] - stamps[i - 1] >= MASTER_DOWN_S)
         if engine == "agent":
