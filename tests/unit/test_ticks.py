@@ -67,11 +67,8 @@ def test_a_master_off_the_grid_that_is_late_does_not_move_it():
     assert grids.anchors[1] == 1.0
 
 
-def test_rfc5798_6_4_3_after_a_stall_no_advert_comes_sooner_than_the_interval(tmp_path):
-    lan = FakeLan()
-    conf = instance(priority=255) + instance(name="VI_2", vrid=52, priority=255,
-                                             vips=("198.51.100.101/24",))
-    agent = Agent(lan.host("n1", "198.51.100.1"), conf, tmp_path)
+def _adverts_sent(lan: FakeLan) -> List[Tuple[float, int]]:
+    """(loop time, VRID) of each advert put on LAN from now on."""
     sent: List[Tuple[float, int]] = []
     deliver = lan.deliver
 
@@ -80,6 +77,39 @@ def test_rfc5798_6_4_3_after_a_stall_no_advert_comes_sooner_than_the_interval(tm
         deliver(sender, payload, dst)
 
     lan.deliver = watching  # type: ignore[method-assign]
+    return sent
+
+
+def test_rfc5798_6_4_3_masters_of_one_interval_send_on_one_tick_never_later(tmp_path):
+    lan = FakeLan()
+    agent = Agent(lan.host("n1", "198.51.100.1"), instance(priority=255), tmp_path)
+    sent = _adverts_sent(lan)
+
+    async def scenario():
+        await agent.start()
+        await asyncio.sleep(0.537)  # the second instance starts out of phase
+        agent.conf.write_text(instance(priority=255) + instance(name="VI_2", vrid=52, priority=255,
+                                                                vips=("198.51.100.101/24",)))
+        await agent.daemon.reload()
+        await asyncio.sleep(1.0)
+        await agent.stop()
+
+    run(scenario)
+    times = {vrid: [t for t, v in sent if v == vrid] for vrid in (51, 52)}
+    assert len(times[52]) >= 8
+    gaps = [b - a for a, b in zip(times[52], times[52][1:-1])]  # the last one: priority 0
+    assert all(gap <= 0.1 + 1e-6 for gap in gaps), gaps  # never later than the interval
+    assert any(gap < 0.1 - 1e-3 for gap in gaps), gaps  # it joined the tick early, once
+    on_tick = {round(t, 6) for t in times[51]}
+    assert all(round(t, 6) in on_tick for t in times[52][2:-1]), (times[51], times[52])
+
+
+def test_rfc5798_6_4_3_after_a_stall_no_advert_comes_sooner_than_the_interval(tmp_path):
+    lan = FakeLan()
+    conf = instance(priority=255) + instance(name="VI_2", vrid=52, priority=255,
+                                             vips=("198.51.100.101/24",))
+    agent = Agent(lan.host("n1", "198.51.100.1"), conf, tmp_path)
+    sent = _adverts_sent(lan)
     stalled: List[float] = []
 
     async def scenario():
