@@ -271,9 +271,12 @@ class Driver:
             if inst.router.params.adver_int_cs < PRECISE_BELOW_CS and not self.precise.available:
                 now = wait_out(inst.router, now, self.rt.loop)
             due = inst.router.advert_due
-            if due is not None and now >= due:
-                self.ticks.sent(inst.router, due, now)
-            self._run_timer(inst, now)
+            on_tick = self.ticks.sent(inst.router, due, now) if due is not None and now >= due \
+                else None
+            actions = inst.router.on_timer(now)
+            if on_tick is not None:
+                inst.router.retime_advert(on_tick)  # its grid's next tick (ticks.py)
+            self._act(inst, actions)
             return
         if inst.router.state == BACKUP:
             due = inst.router.next_deadline()

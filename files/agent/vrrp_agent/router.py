@@ -141,6 +141,12 @@ class Router:
         if self._adver_at is not None and at < self._adver_at:
             self._adver_at = at
 
+    def retime_advert(self, at: float) -> None:
+        """Put the next periodic advert at AT: the driver's tick grid (ticks.py), which
+        never puts it later than one interval after the advert just sent."""
+        if self._adver_at is not None and self.state == MASTER:
+            self._adver_at = at
+
     def skew_time_s(self) -> float:
         return skew_time_s(self.params.version, self.effective_priority, self.master_adver_int_cs)
 

@@ -10,20 +10,22 @@ instances receives their adverts in a burst, read in few wakeups. Rules:
   one interval early, which a backup takes as any advert (RFC 5798 §6.4.2).
   An advert due within ON_TICK_FRACTION of the interval after a tick is on
   it already; a tick already past is not used.
-- `sent`, when a master's periodic advert goes out: the first master of a
-  tick that sends it more than ON_TICK_FRACTION of the interval late (the
-  loop was not scheduled in time) moves its grid's anchor to that send. Its
-  router restarts its cadence there (timing.next_advert_s, RFC 5798
-  §6.4.3) and the tick's other masters follow it, instead of catching up
-  with an advert sooner than one interval after the late one. A master sent
-  late only because the ones before it in the same tick took time moves
-  nothing (their tick has been seen) and is brought back onto the grid.
+- `sent`, when a master's periodic advert due on a tick goes out: its next
+  advert is the grid's next tick, whatever the master's own lateness, so
+  the masters of a tick stay on one tick. When the first master of a tick
+  sends it more than ON_TICK_FRACTION of the interval late (the loop was not
+  scheduled in time), the grid first moves to that send: the next tick is
+  one interval after it (RFC 5798 §6.4.3: the Adver_Timer restarts at the
+  send), for that master and for the tick's other masters, which were sent
+  after it (none of them catches up with the old grid by sending early).
+  A next tick already past, or a master not on the grid: None, the
+  router's own rule (timing.next_advert_s) and `align`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from vrrp_agent.timing import ON_TICK_FRACTION
 
@@ -39,6 +41,8 @@ class TickGrids:
         """Advert interval (cs) -> one time on the grid its masters send on."""
         self.seen: Dict[int, float] = {}
         """Advert interval (cs) -> the last tick a master sent from."""
+        self.moved: Dict[int, Tuple[float, float]] = {}
+        """Advert interval (cs) -> (the last tick that moved the grid, the tick after it)."""
 
     def align(self, router: Any, due: float) -> None:
         """Put a master's next advert DUE on its interval's tick grid (never later)."""
@@ -49,18 +53,25 @@ class TickGrids:
         if due - tick > period * ON_TICK_FRACTION and tick > self.clock():
             router.advance_advert(tick)
 
-    def sent(self, router: Any, due: float, now: float) -> None:
-        """A master's advert due at DUE goes out at NOW: a late tick moves its grid."""
+    def sent(self, router: Any, due: float, now: float) -> Optional[float]:
+        """A master's advert due at DUE went out at NOW: when its next one is due (rules)."""
         period_cs = router.params.adver_int_cs
         period = period_cs / 100.0
         margin = period * ON_TICK_FRACTION
-        last = self.seen.get(period_cs)
-        if last is not None and abs(due - last) <= margin:
-            return  # a later master of a tick already seen
-        self.seen[period_cs] = due
+        moved = self.moved.get(period_cs)
+        if moved is not None and abs(due - moved[0]) <= margin:
+            return moved[1] if moved[1] > now else None  # sent after the tick's first
         anchor = self.anchors.get(period_cs)
-        if anchor is None or now - due <= margin:
-            return
-        offset = (due - anchor) % period
-        if min(offset, period - offset) <= margin:  # the tick was on the grid
-            self.anchors[period_cs] = now
+        if anchor is None:
+            return None
+        tick = anchor + round((due - anchor) / period) * period
+        if abs(due - tick) > margin:
+            return None  # not on the grid yet: `align` brings it there
+        last = self.seen.get(period_cs)
+        self.seen[period_cs] = tick
+        if (last is None or abs(tick - last) > margin) and now - tick > margin:
+            self.anchors[period_cs] = now  # the first of a late tick: the grid follows it
+            self.moved[period_cs] = (tick, now + period)
+            return now + period
+        nxt = tick + period
+        return nxt if nxt > now else None
