@@ -45,6 +45,7 @@ def dump():
             for key in ("valid_life_time", "preferred_life_time"):
                 if a.get(key) not in (0, 4294967295):
                     a[key] = "finite"
+            a.pop("tentative", None)  # DAD in progress or done: when, not how, it was added
             seen[a["local"]] = a
     return seen
 
