@@ -29,6 +29,7 @@ import time
 from typing import Callable, Dict, List
 
 from common import Lab, agent_instance, keepalived_instance, start_engine, wait_until
+from vrrp_agent.timing import master_down_interval_s
 
 ADVERT_INT = 0.01
 TIMERS = dict(version=3, advert_int=ADVERT_INT)
@@ -57,8 +58,7 @@ def _episodes(stamps: List[float]) -> List[float]:
     return [t for i, t in enumerate(stamps) if i == 0 or t - stamps[i - 1] > 1.0]
 
 
-# RFC 5798 §6.1: 3 x Master_Adver_Interval + Skew_Time, for the backups' priority 100
-MASTER_DOWN_S = 3 * ADVERT_INT + (256 - 100) * ADVERT_INT / 256
+MASTER_DOWN_S = master_down_interval_s(3, 100, round(ADVERT_INT * 100))  # the backups' (prio 100)
 
 
 def _context(episode: float, master: List[float]) -> str:
@@ -167,7 +167,7 @@ def tables(variants: Dict[str, Dict[str, dict]], seconds: float) -> str:
             f"| interval deviation p50 | {cells(ms('p50'))} |",
             f"| interval deviation p99 | {cells(ms('p99'))} |",
             f"| interval deviation max | {cells(ms('max'))} |",
-            "| master's silences of a Master_Down_Interval or more (36.1 ms) | "
+            f"| master's silences of a Master_Down_Interval or more ({MASTER_DOWN_S * 1e3:.1f} ms) | "
             f"{cells(lambda r: str(r.get('silences', 0)))} |",
             f"| spurious failovers (backup's episodes as master) | {cells(spurious)} |", "",
             f"One {seconds:.0f} s capture per variant (tcpdump on the lab's bridge), both pairs in the "

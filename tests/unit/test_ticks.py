@@ -58,11 +58,12 @@ def test_masters_sent_late_only_after_their_tick_mates_do_not_move_the_grid():
 def test_a_master_within_the_margin_of_a_tick_is_put_on_it_and_one_off_the_grid_is_left():
     grids = TickGrids(lambda: 1.0)
     grids.align(_router(), 1.0)
+    assert grids.sent(_router(), 0.99995, 0.99996) == pytest.approx(1.01)  # sent just before it
     assert grids.sent(_router(), 1.00005, 1.00006) == pytest.approx(1.01)  # on the tick now
     assert grids.sent(_router(), 1.0143, 1.0163) is None  # joined between two ticks: `align`
     assert grids.anchors[1] == 1.0
     assert grids.sent(_router(), 1.02, 1.02001) == pytest.approx(1.03)
-    assert grids.sent(_router(), 1.02, 1.0401) is None  # a mate whose next tick is past: the router's
+    assert grids.sent(_router(), 1.02, 1.0401) == pytest.approx(1.05)  # a mate sent 2 ticks late
 
 
 def _adverts_sent(lan: FakeLan) -> List[Tuple[float, int]]:

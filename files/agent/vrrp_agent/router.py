@@ -143,7 +143,8 @@ class Router:
 
     def retime_advert(self, at: float) -> None:
         """Put the next periodic advert at AT: the driver's tick grid (ticks.py), which
-        never puts it later than one interval after the advert just sent."""
+        puts it about one interval after the advert just sent, never later than that by
+        more than timing.ON_TICK_FRACTION of it."""
         if self._adver_at is not None and self.state == MASTER:
             self._adver_at = at
 

@@ -11,21 +11,20 @@ instances receives their adverts in a burst, read in few wakeups. Rules:
   An advert due within ON_TICK_FRACTION of the interval after a tick is on
   it already; a tick already past is not used.
 - `sent`, when a master's periodic advert due on a tick goes out: its next
-  advert is the grid's next tick, whatever the master's own lateness, so
-  the masters of a tick stay on one tick. When the first master of a tick
-  sends it more than ON_TICK_FRACTION of the interval late (the loop was not
-  scheduled in time), the grid first moves to that send: the next tick is
-  one interval after it (RFC 5798 §6.4.3: the Adver_Timer restarts at the
-  send), for that master and for the tick's other masters, which were sent
-  after it (none of them catches up with the old grid by sending early).
-  A next tick already past, or a master not on the grid: None, the
-  router's own rule (timing.next_advert_s) and `align`.
+  advert is the grid's first tick more than ON_TICK_FRACTION of the interval
+  after the send, whatever the master's own lateness, so the masters of a
+  tick stay on one tick. When the first master of a tick sends it more than
+  ON_TICK_FRACTION of the interval late (the loop was not scheduled in
+  time), the grid first moves to that send (RFC 5798 §6.4.3: the Adver_Timer
+  restarts at the send), and the tick's other masters, sent after it, follow
+  (none of them catches up with the old grid by sending early). A master not
+  on the grid: None, the router's own rule (timing.next_advert_s) and `align`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 from vrrp_agent.timing import ON_TICK_FRACTION
 
@@ -41,8 +40,6 @@ class TickGrids:
         """Advert interval (cs) -> one time on the grid its masters send on."""
         self.seen: Dict[int, float] = {}
         """Advert interval (cs) -> the last tick a master sent from."""
-        self.moved: Dict[int, Tuple[float, float]] = {}
-        """Advert interval (cs) -> (the last tick that moved the grid, the tick after it)."""
 
     def align(self, router: Any, due: float) -> None:
         """Put a master's next advert DUE on its interval's tick grid (never later)."""
@@ -56,22 +53,17 @@ class TickGrids:
     def sent(self, router: Any, due: float, now: float) -> Optional[float]:
         """A master's advert due at DUE went out at NOW: when its next one is due (rules)."""
         period_cs = router.params.adver_int_cs
-        period = period_cs / 100.0
-        margin = period * ON_TICK_FRACTION
-        moved = self.moved.get(period_cs)
-        if moved is not None and abs(due - moved[0]) <= margin:
-            return moved[1] if moved[1] > now else None  # sent after the tick's first
         anchor = self.anchors.get(period_cs)
         if anchor is None:
             return None
-        tick = anchor + round((due - anchor) / period) * period
-        if abs(due - tick) > margin:
-            return None  # not on the grid yet: `align` brings it there
+        period = period_cs / 100.0
+        margin = period * ON_TICK_FRACTION
         last = self.seen.get(period_cs)
-        self.seen[period_cs] = tick
-        if (last is None or abs(tick - last) > margin) and now - tick > margin:
-            self.anchors[period_cs] = now  # the first of a late tick: the grid follows it
-            self.moved[period_cs] = (tick, now + period)
-            return now + period
-        nxt = tick + period
-        return nxt if nxt > now else None
+        if last is None or abs(due - last) > margin:  # the first master of its tick
+            tick = anchor + round((due - anchor) / period) * period
+            if abs(due - tick) > margin:
+                return None  # not on the grid yet: `align` brings it there
+            self.seen[period_cs] = tick
+            if now - tick > margin:
+                self.anchors[period_cs] = anchor = now  # a late tick: the grid follows it
+        return anchor + (math.floor((now - anchor) / period + ON_TICK_FRACTION) + 1) * period
