@@ -10,6 +10,13 @@ Rules (RFC 5798 §5.1, keepalived's socket set-up):
 - Send: a second raw socket, bound to the source address (it fixes the
   source, which the v3 checksum's pseudo-header covers), TTL / hop limit 255,
   TOS 0xC0 (IPv4), multicast loop off, multicast out of the interface.
+  IPv4: Don't Fragment set by the socket (IP_PMTUDISC_PROBE: DF, the device's
+  MTU), so the kernel writes IP ID 0. Under the default (DF set, but the
+  kernel free to fragment) it draws each datagram's ID from its random ID
+  generator, which on the first send after an idle spell (a backup's first
+  advert as master) cost 60-90 us about every other time (issue 14;
+  docs/agent.md "The advert's IP header"). An advert larger than the
+  device's MTU fails with EMSGSIZE, as keepalived's IP_HDRINCL send does.
 - Per instance settings on the shared pair: `join(group)` adds a multicast
   group (mcast_dst_ip) to the receive socket; `set_ttl(dst, ttl)` sends to a
   unicast peer with that TTL / hop limit (unicast_ttl), as an IP_TTL /
@@ -56,6 +63,8 @@ SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 IP_MULTICAST_ALL = 49
 IPV6_MULTICAST_ALL = 29
 IP_PKTINFO = 8  # linux/in.h (not in Python's socket module)
+IP_MTU_DISCOVER = 10  # linux/in.h
+IP_PMTUDISC_PROBE = 3  # DF set, the device's MTU, no path MTU (linux/in.h)
 _CMSG_SPACE = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
 # struct in6_pktinfo { struct in6_addr ipi6_addr; int ipi6_ifindex; }
 _IN6_PKTINFO = struct.Struct("16si")
@@ -299,6 +308,7 @@ class VrrpSockets:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, TTL_VRRP)
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, TTL_VRRP)
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE)  # IP ID 0 (rules)
                 mreq = _IP_MREQN.pack(self.group_packed, b"\0" * 4, self.ifindex)
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreq)
                 sock.bind((src, 0))
