@@ -210,3 +210,32 @@ def test_masters_of_a_late_tick_sent_one_after_another_keep_one_deadline(tmp_pat
     run(scenario)
     assert all(len(d) == 1 for d in dues), dues  # one tick, before and after the late one
     assert dues[1][0] - dues[0][0] == pytest.approx(0.1012, abs=1e-6)  # moved with the late send
+
+
+def test_a_masters_periodic_advert_goes_out_before_the_router_books_it(tmp_path):
+    # driver._fire: the advert first, then on_timer and the tick grid (the least work
+    # between the wakeup and the wire); each advert once.
+    lan = FakeLan()
+    agent = Agent(lan.host("n1", "198.51.100.1"), instance(priority=255), tmp_path)
+    deliver = lan.deliver
+    seen: List[Tuple[float, float, int]] = []  # (loop time, the router's advert due, priority)
+
+    def watching(sender: Any, payload: bytes, dst: str) -> None:
+        router = _running(agent, "VI_1")
+        seen.append((asyncio.get_event_loop().time(), router.advert_due or 0.0, payload[2]))
+        deliver(sender, payload, dst)
+
+    lan.deliver = watching  # type: ignore[method-assign]
+
+    async def scenario():
+        await agent.start()
+        await until(lambda: agent.state() == MASTER)
+        await asyncio.sleep(0.55)
+        await agent.stop()
+
+    run(scenario)
+    periodic = [(t, due) for t, due, priority in seen if priority == 255][1:]  # [0]: the takeover's
+    assert len(periodic) >= 5
+    assert all(due <= t for t, due in periodic), periodic  # not yet moved to the next advert
+    times = [t for t, _due in periodic]
+    assert all(b - a == pytest.approx(0.1) for a, b in zip(times, times[1:])), times  # once each

@@ -7,7 +7,10 @@ the per-instance socket settings wiredriver.py's. Rules:
   handle that fired is armed again as it is when asyncio's own loop runs
   (rearm.py): a master's periodic advert builds no TimerHandle.
 - Actions are executed in the order the router returned them. Adverts go out
-  at once from the loop; VIP changes and announcements are queued, in order,
+  at once from the loop; a master's periodic advert goes out before the
+  router's bookkeeping of it (`on_timer`, the tick grid), so that the least
+  work lies between the wakeup and the wire (issue 14, docs/agent.md "Hot
+  path"); VIP changes and announcements are queued, in order,
   on the single netlink worker thread (VipKeeper), so an announcement follows
   its VIPs. The worker performs calls and returns results; the loop owns
   every piece of state (counters, held VIPs, ifindex).
@@ -88,6 +91,16 @@ def _burst_after(actions: List[Action], index: int) -> Optional[Announce]:
     """The Announce right after actions[INDEX] (an AddVips: a takeover plan's burst)."""
     after = actions[index + 1] if index + 1 < len(actions) else None
     return after if isinstance(after, Announce) else None
+
+
+def _unsent(actions: List[Action], sent: Optional[int]) -> List[Action]:
+    """ACTIONS without the periodic advert at priority SENT that _fire sent before them."""
+    if sent is None:
+        return actions
+    for index, action in enumerate(actions):
+        if isinstance(action, SendAdvert) and action.priority == sent:
+            return actions[:index] + actions[index + 1:]
+    return actions
 
 
 def _takes_over(actions: List[Action]) -> bool:
@@ -271,12 +284,16 @@ class Driver:
             if inst.router.params.adver_int_cs < PRECISE_BELOW_CS and not self.precise.available:
                 now = wait_out(inst.router, now, self.rt.loop)
             due = inst.router.advert_due
-            on_tick = self.ticks.sent(inst.router, due, now) if due is not None and now >= due \
-                else None
+            sent = None
+            on_tick = None
+            if due is not None and now >= due:  # the advert first, the bookkeeping after
+                sent = inst.router.effective_priority
+                self._send(inst, sent)
+                on_tick = self.ticks.sent(inst.router, due, now)
             actions = inst.router.on_timer(now)
             if on_tick is not None:
                 inst.router.retime_advert(on_tick)  # its grid's next tick (ticks.py)
-            self._act(inst, actions)
+            self._act(inst, _unsent(actions, sent))
             return
         if inst.router.state == BACKUP:
             due = inst.router.next_deadline()
