@@ -21,6 +21,7 @@ from typing import Any, Dict, List
 
 from agentlab import Agent
 from netlab import Keepalived, Lab
+from vrrp_agent.control import ControlError, request
 
 from nemesis.schedule import PRIORITIES, Fault, Spec
 
@@ -143,9 +144,15 @@ class Cluster:
         self._operator(f.nodes[0], "takeover" if on else "release")
 
     def _operator(self, node: int, verb: str) -> None:
+        """VERB on NODE's control socket, as the Ansible module sends it: the fault starts
+        when the request goes, not after a CLI process has started (0.2 s on a slow host,
+        beyond the checker's standby license of Skew_Time + slack)."""
         d = self.daemons[node]
         if d.running and not d.frozen:
-            d.cli(verb)
+            try:
+                request(d.socket, verb, {"instances": []}, timeout=10)
+            except (ControlError, OSError):
+                pass  # as the CLI's exit status was: the checker judges what the wire shows
 
     def _track(self, f: Fault, on: bool) -> None:
         self.track[f.nodes[0]].write_text("1\n" if on else "0\n")
