@@ -327,10 +327,9 @@ class Driver:
         self._act(inst, inst.router.on_timer(now))
 
     def _act(self, inst: Instance, actions: List[Action]) -> None:
-        """Run the router's timer ACTIONS, then re-arm its timer."""
-        if len(actions) == 1 and isinstance(actions[0], SendAdvert):
-            self._send(inst, actions[0].priority)  # a master's periodic advert: nothing else
-        elif actions:
+        """Run the router's timer ACTIONS, then re-arm its timer (a master's periodic
+        advert is not among them: _fire sent it)."""
+        if actions:
             self.transitions.apply(inst, actions)
         self.arm(inst)
         self._firing = (None, None)
