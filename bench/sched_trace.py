@@ -31,7 +31,7 @@ from typing import Dict, List, NamedTuple, Optional
 
 from common import Lab, start_engine, wait_until
 from jitter import ADVERT_INT, SETUP, TIMERS, _config, _percentile
-from takeover_trace import LINE
+from takeover_trace import Event, parse, perf_record
 
 EVENTS = ["sched:sched_waking", "sched:sched_switch", "syscalls:sys_enter_sendto",
           "syscalls:sys_enter_sendmsg"]
@@ -83,28 +83,16 @@ def record(seconds: float, data: Path) -> Dict[str, int]:
             lab.switch.popen(["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"],
                              name=f"hog{cpu}")
         time.sleep(1.0)
-        argv = ["perf", "record", "-q", "-k", "CLOCK_MONOTONIC", "-a", "-o", str(data)]
-        for name in EVENTS:
-            argv += ["-e", name]
-        subprocess.run(argv + ["--", "sleep", str(seconds)], check=True,
-                       stdout=subprocess.DEVNULL)
+        perf_record(EVENTS, data, ["sleep", str(seconds)])
     return tids
 
 
-def sends(data: Path, tid: int) -> List[Send]:
-    out = subprocess.run(["perf", "script", "-i", str(data), "--ns", "-F",
-                          "comm,tid,cpu,time,event,trace"], capture_output=True, text=True,
-                         check=True).stdout
+def sends(events: List[Event], tid: int) -> List[Send]:
     woke: Optional[float] = None
     ran: Optional[float] = None
     preempted = 0
     result: List[Send] = []
-    for line in out.splitlines():
-        match = LINE.match(line)
-        if not match:
-            continue
-        at, event_tid, name, detail = (float(match.group(4)), int(match.group(2)),
-                                       match.group(5), match.group(6))
+    for at, _comm, event_tid, name, detail in events:
         if name == "sched:sched_waking" and f" pid={tid} " in detail + " ":
             woke, ran, preempted = at, None, 0
         elif name == "sched:sched_switch" and f"next_pid={tid} " in detail + " ":
@@ -153,7 +141,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sched-trace-") as tmp:
         data = Path(tmp) / "perf.data"
         tids = record(args.seconds, data)
-        print(report({engine: sends(data, tid) for engine, tid in tids.items()}))
+        events = parse(data)
+        print(report({engine: sends(events, tid) for engine, tid in tids.items()}))
     return 0
 
 

@@ -47,13 +47,17 @@ class Event(NamedTuple):
     detail: str
 
 
-def record(engine: str, event: str, runs: int, data: Path) -> None:
+def perf_record(events: List[str], data: Path, command: List[str]) -> None:
+    """COMMAND under `perf record -a` with these tracepoints, on the monotonic clock."""
     argv = ["perf", "record", "-q", "-k", "CLOCK_MONOTONIC", "-a", "-o", str(data)]
-    for name in EVENTS:
+    for name in events:
         argv += ["-e", name]
-    argv += ["--", sys.executable, str(HERE / "timeline.py"), "--engine", engine,
-             "--event", event, "--runs", str(runs)]
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv + ["--", *command], check=True, stdout=subprocess.DEVNULL)
+
+
+def record(engine: str, event: str, runs: int, data: Path) -> None:
+    perf_record(EVENTS, data, [sys.executable, str(HERE / "timeline.py"), "--engine", engine,
+                               "--event", event, "--runs", str(runs)])
 
 
 def parse(data: Path) -> List[Event]:
